@@ -1,0 +1,221 @@
+"""The tracked consumer: exactly-once in effect on an at-least-once topic.
+
+For every message the handler's effects (new events, read-model rows) and the
+consumer's position are committed in one store transaction. Two positions are kept:
+
+* per partition, the next Kafka offset, so the consumer resumes from its own store
+  on start and on every partition assignment (not from Kafka's committed offsets);
+* per partition and producer, the highest outbox position applied. The relay may
+  publish a batch twice after a crash (new offsets, same events); the repeat carries
+  a position at or below the watermark, the conditional update touches no row, and
+  the transaction is rolled back: the message is skipped.
+
+Undecodable messages go to ``<service>.dlq`` with the reason in the headers; a handler
+that keeps failing sends the message there too, after retries, so nothing crash-loops
+and nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+
+from contracts.events import Envelope, UndecodableEvent, decode
+from motcua.kafka import header
+from motcua.store import Store, Tx, Write
+
+log = structlog.get_logger(__name__)
+
+HANDLER_ATTEMPTS = 3
+
+CREATE_TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS {consumer_offsets} (
+        consumer TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL,
+        next_offset BIGINT NOT NULL,
+        PRIMARY KEY (consumer, topic, part)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {consumer_watermarks} (
+        consumer TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL,
+        producer TEXT NOT NULL, position BIGINT NOT NULL,
+        PRIMARY KEY (consumer, topic, part, producer)
+    )
+    """,
+)
+
+
+class AlreadyApplied(Exception):
+    """Raised inside the transaction to roll it back: the message was applied before."""
+
+
+@dataclass
+class Delivery:
+    """One message being applied; ``writes`` must join the handler's transaction."""
+
+    consumer: str
+    record: ConsumerRecord[bytes, bytes]
+    event: Envelope | None
+    recorded: bool = field(default=False)
+
+    @property
+    def producer(self) -> str:
+        return header(self.record.headers, "producer") or ""
+
+    @property
+    def position(self) -> int:
+        raw = header(self.record.headers, "position")
+        return int(raw) if raw and raw.isdigit() else self.record.offset
+
+    @property
+    def writes(self) -> list[Write]:
+        """The tracking writes; pass them as ``app.save(..., writes=delivery.writes)``."""
+        return [self._track]
+
+    def _track(self, tx: Tx) -> None:
+        r = self.record
+        tx.execute(
+            "INSERT INTO {consumer_watermarks} (consumer, topic, part, producer, position) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer, topic, part, producer) "
+            "DO UPDATE SET position = excluded.position "
+            "WHERE {consumer_watermarks}.position < excluded.position RETURNING position",
+            (self.consumer, r.topic, r.partition, self.producer, self.position),
+        )
+        if tx.fetchone() is None:
+            raise AlreadyApplied
+        tx.execute(
+            "INSERT INTO {consumer_offsets} (consumer, topic, part, next_offset) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (consumer, topic, part) "
+            "DO UPDATE SET next_offset = excluded.next_offset",
+            (self.consumer, r.topic, r.partition, r.offset + 1),
+        )
+        self.recorded = True
+
+
+Handler = Callable[[Delivery], None]
+
+
+class TrackedConsumer:
+    """Consumes ``topics`` in group ``name``; applies each event with ``handler`` once."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        topics: list[str],
+        store: Store,
+        handler: Handler,
+        bootstrap_servers: str,
+        dlq_producer: AIOKafkaProducer,
+        dlq_topic: str,
+        max_records: int = 500,
+    ) -> None:
+        self.name, self.topics, self.store, self.handler = name, topics, store, handler
+        self.dlq_producer, self.dlq_topic = dlq_producer, dlq_topic
+        self.applied = self.skipped = self.dead_lettered = 0
+        self.max_records = max_records
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        store.write(*[lambda tx, s=s: tx.execute(s) for s in CREATE_TABLES])
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        self.consumer.subscribe(self.topics, listener=_ResumeFromStore(self))
+        await self.consumer.start()
+        try:
+            while True:
+                batches = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
+                for tp, records in batches.items():
+                    for record in records:
+                        await self._apply(record)
+                    # Informational only (lag dashboards); resuming uses the store.
+                    await self.consumer.commit({tp: records[-1].offset + 1})
+        finally:
+            await self.consumer.stop()
+
+    def stored_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        rows = self.store.read(
+            "SELECT topic, part, next_offset FROM {consumer_offsets} WHERE consumer = ?",
+            (self.name,),
+        )
+        stored = {TopicPartition(r["topic"], int(r["part"])): int(r["next_offset"]) for r in rows}
+        return {tp: stored[tp] for tp in partitions if tp in stored}
+
+    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
+        try:
+            event = decode(record.value or b"")
+        except UndecodableEvent as error:
+            await self._dead_letter(record, f"undecodable: {error}")
+            return
+        delivery = Delivery(self.name, record, event)
+        for attempt in range(1, HANDLER_ATTEMPTS + 1):
+            try:
+                await asyncio.to_thread(self._apply_in_store, delivery)
+                return
+            except AlreadyApplied:
+                self.skipped += 1
+                bound.info("skipped message applied before", producer=delivery.producer)
+                return
+            except Exception as error:  # a handler bug or a store outage: retry, then DLQ
+                bound.warning("handler failed", attempt=attempt, error=repr(error))
+                if attempt == HANDLER_ATTEMPTS:
+                    await self._dead_letter(record, f"handler failed: {error!r}")
+                    return
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    def _apply_in_store(self, delivery: Delivery) -> None:
+        if delivery.event is not None:
+            self.handler(delivery)
+        if not delivery.recorded:
+            self.store.write(*delivery.writes)
+        self.applied += 1
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        headers = [
+            *list(record.headers or ()),
+            ("dlq-reason", reason.encode()[:4000]),
+            ("dlq-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+            ("dlq-consumer", self.name.encode()),
+            ("dlq-at", str(time.time()).encode()),
+        ]
+        await self.dlq_producer.send_and_wait(
+            self.dlq_topic, record.value, key=record.key, headers=headers
+        )
+        delivery = Delivery(self.name, record, None)
+        try:
+            await asyncio.to_thread(self.store.write, *delivery.writes)
+        except AlreadyApplied:
+            pass
+        self.dead_lettered += 1
+        log.error("message sent to dead-letter topic", dlq=self.dlq_topic, reason=reason)
+
+
+class _ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On every assignment, seek to the positions recorded in the store."""
+
+    def __init__(self, owner: TrackedConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        stored = await asyncio.to_thread(self.owner.stored_offsets, set(assigned))
+        for tp in assigned:
+            if tp in stored:
+                self.owner.consumer.seek(tp, stored[tp])
+            else:
+                await self.owner.consumer.seek_to_beginning(tp)
+        log.info("partitions assigned", consumer=self.owner.name, resume=len(stored))

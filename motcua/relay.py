@@ -1,0 +1,170 @@
+"""The outbox relay: a service's notification log, published in order to Kafka.
+
+A service never writes its store and then publishes separately. The relay reads
+new notifications after its recorded position, publishes them as contract events
+keyed by dossier id, waits for the broker's acknowledgement, and only then records
+the new position. A crash between the two publishes a batch again; consumers
+recognise the repeats by the ``producer``/``position`` headers (see ``consumer.py``).
+
+Only one relay per store publishes at a time: it holds a lease row in the store,
+so two service instances sharing a PostgreSQL database do not both publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Notification
+
+from contracts.events import Envelope, encode
+from motcua.store import Store, Tx
+
+log = structlog.get_logger(__name__)
+
+ToContract = Callable[[DomainEventProtocol], Envelope | None]
+LEASE_SECONDS = 10.0
+
+CREATE_TABLE = """
+CREATE TABLE IF NOT EXISTS {relay_positions} (
+    relay TEXT PRIMARY KEY,
+    position BIGINT NOT NULL,
+    owner TEXT,
+    lease_until DOUBLE PRECISION NOT NULL
+)
+"""
+
+
+class OutboxRelay:
+    """Publishes ``app``'s notifications to ``topic`` in order, at least once."""
+
+    def __init__(
+        self,
+        app: Application,
+        store: Store,
+        producer: AIOKafkaProducer,
+        *,
+        name: str,
+        topic: str,
+        to_contract: ToContract,
+        batch_size: int = 500,
+        idle_seconds: float = 0.05,
+        exit_after_publish: bool = False,
+    ) -> None:
+        self.app, self.store, self.producer = app, store, producer
+        self.name, self.topic, self.to_contract = name, topic, to_contract
+        self.batch_size, self.idle_seconds = batch_size, idle_seconds
+        self.exit_after_publish = exit_after_publish
+        self.owner = uuid.uuid4().hex
+        self.published = 0
+        self._renew_at = 0.0
+        store.write(lambda tx: tx.execute(CREATE_TABLE))
+        store.write(self._insert_row)
+
+    def _insert_row(self, tx: Tx) -> None:
+        tx.execute(
+            "INSERT INTO {relay_positions} (relay, position, owner, lease_until) "
+            "VALUES (?, 0, NULL, 0) ON CONFLICT (relay) DO NOTHING",
+            (self.name,),
+        )
+
+    async def run(self) -> None:
+        """Publish forever; leave the loop only by cancellation."""
+        while True:
+            if not await self._leading():
+                await asyncio.sleep(LEASE_SECONDS / 4)
+                continue
+            published = await self.publish_once()
+            if published == 0:
+                await asyncio.sleep(self.idle_seconds)
+
+    async def _leading(self) -> bool:
+        """Renew the lease when half of it has run out; False while another relay holds it."""
+        if time.monotonic() < self._renew_at:
+            return True
+        if await asyncio.to_thread(self._take_lease):
+            self._renew_at = time.monotonic() + LEASE_SECONDS / 2
+            return True
+        return False
+
+    async def publish_once(self) -> int:
+        """Publish one batch after the recorded position; return how many notifications."""
+        position = await asyncio.to_thread(self.position)
+        notifications = await asyncio.to_thread(
+            self.app.recorder.select_notifications, position + 1, self.batch_size
+        )
+        if not notifications:
+            return 0
+        await self._send(notifications)
+        if self.exit_after_publish:
+            log.warning("fault injection: exiting after publish, before recording position")
+            os._exit(17)
+        last = notifications[-1].id
+        if not await asyncio.to_thread(self._record, last):
+            log.warning("relay lost its lease; another instance publishes now", relay=self.name)
+        self.published += len(notifications)
+        return len(notifications)
+
+    async def _send(self, notifications: Sequence[Notification]) -> None:
+        futures = []
+        for notification in notifications:
+            event = self.to_contract(self.app.mapper.to_domain_event(notification))
+            if event is None:
+                continue
+            headers = [
+                ("producer", self.name.encode()),
+                ("position", str(notification.id).encode()),
+                ("type", type(event).__name__.encode()),
+            ]
+            futures.append(
+                await self.producer.send(
+                    self.topic, encode(event), key=str(event.dossier_id).encode(), headers=headers
+                )
+            )
+        await asyncio.gather(*futures)
+
+    def position(self) -> int:
+        row = self.store.read_one(
+            "SELECT position FROM {relay_positions} WHERE relay = ?", (self.name,)
+        )
+        return int(row["position"]) if row else 0
+
+    def lag(self) -> int:
+        """Notifications recorded but not yet published."""
+        return max(0, (self.app.recorder.max_notification_id() or 0) - self.position())
+
+    def _take_lease(self) -> bool:
+        taken: list[bool] = []
+
+        def take(tx: Tx) -> None:
+            now = time.time()
+            tx.execute(
+                "UPDATE {relay_positions} SET owner = ?, lease_until = ? "
+                "WHERE relay = ? AND (owner = ? OR owner IS NULL OR lease_until < ?) RETURNING relay",
+                (self.owner, now + LEASE_SECONDS, self.name, self.owner, now),
+            )
+            taken.append(tx.fetchone() is not None)
+
+        self.store.write(take)
+        return taken[0]
+
+    def _record(self, position: int) -> bool:
+        recorded: list[bool] = []
+
+        def record(tx: Tx) -> None:
+            tx.execute(
+                "UPDATE {relay_positions} SET position = ? WHERE relay = ? AND owner = ? "
+                "RETURNING relay",
+                (position, self.name, self.owner),
+            )
+            recorded.append(tx.fetchone() is not None)
+
+        self.store.write(record)
+        return recorded[0]

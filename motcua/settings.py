@@ -1,0 +1,63 @@
+"""Settings shared by every service, read from the environment (prefix ``MOTCUA_``).
+
+Nothing reads the environment at import time: the composition root of each process
+builds one ``Settings`` and passes it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("intake", "workflow", "payment", "notify", "stats")
+DEV_JWT_SECRET = "motcua-dev-secret-not-for-production"  # noqa: S105 (documented dev key)
+
+
+class Settings(BaseSettings):
+    """Where the broker and the stores are, and how the services listen."""
+
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore")
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers; unset means the embedded broker of `motcua up`.",
+    )
+    embedded_broker_port: int = 19092
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:pass@host:port/db; unset means SQLite files in var_dir.",
+    )
+    var_dir: Path = Path("var")
+    dossier_topic: str = "dossier-events"
+    dlq_topic_suffix: str = ".dlq"
+    topic_partitions: int = 6
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_issuer: str = "motcua"
+    host: str = "127.0.0.1"
+    intake_port: int = 8001
+    workflow_port: int = 8002
+    payment_port: int = 8003
+    notify_port: int = 8004
+    stats_port: int = 8005
+    public_base_url: str = "http://127.0.0.1:8001"
+    relay_batch_size: int = 500
+    relay_idle_seconds: float = 0.05
+    relay_enabled: bool = True
+    log_level: str = "INFO"
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    # Fault injection for crash tests: exit hard once right after the broker acknowledged
+    # a batch and before the relay recorded its position (the duplicate-publish window).
+    fault_relay_exit_after_publish: bool = False
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.embedded_broker_port}"
+
+    def port_of(self, service: str) -> int:
+        port: int = getattr(self, f"{service}_port")
+        return port
+
+    def dlq_topic(self, service: str) -> str:
+        return f"{service}{self.dlq_topic_suffix}"

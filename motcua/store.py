@@ -1,0 +1,147 @@
+"""Each service's store: eventsourcing's recorder plus SQL tables in the same database.
+
+Read models, relay and consumer positions live beside the events so that one
+transaction can hold both: ``app.save(aggregate, writes=[fn])`` runs ``fn(tx)``
+inside the transaction that records the aggregate's new events. That is what
+makes projections and consumer tracking exactly-once in effect.
+
+The same code runs on SQLite (embedded default, one file per service under
+``var/``) and PostgreSQL (one schema per service), chosen by settings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+Dialect = Literal["sqlite", "postgres"]
+Write = Callable[["Tx"], None]
+
+_TABLE = re.compile(r"\{(\w+)\}")
+
+
+class Tx:
+    """A cursor inside a store transaction, hiding the two SQL dialects' differences.
+
+    Statements use ``?`` placeholders and ``{table}`` names; on PostgreSQL the names
+    are qualified with the service's schema.
+    """
+
+    def __init__(self, cursor: Any, dialect: Dialect, schema: str | None) -> None:
+        self.cursor = cursor
+        self.dialect = dialect
+        self.schema = schema
+
+    @property
+    def blob(self) -> str:
+        return "BYTEA" if self.dialect == "postgres" else "BLOB"
+
+    def sql(self, statement: str) -> str:
+        prefix = f"{self.schema}." if self.dialect == "postgres" and self.schema else ""
+        statement = _TABLE.sub(lambda m: prefix + m.group(1), statement)
+        return statement.replace("?", "%s") if self.dialect == "postgres" else statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(self.sql(statement), tuple(params))
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.cursor.executemany(self.sql(statement), [tuple(r) for r in rows])
+
+    def fetchone(self) -> dict[str, Any] | None:
+        row = self.cursor.fetchone()
+        return None if row is None else dict(row)
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.cursor.fetchall()]
+
+
+def _run_writes(cursor: Any, dialect: Dialect, schema: str | None, kwargs: dict[str, Any]) -> None:
+    writes: Iterable[Write] = kwargs.get("writes") or ()
+    if writes:
+        tx = Tx(cursor, dialect, schema)
+        for write in writes:
+            write(tx)
+
+
+class SQLiteRecorder(SQLiteApplicationRecorder):
+    """SQLite application recorder that also runs the caller's ``writes`` in its transaction."""
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        _run_writes(c, "sqlite", None, kwargs)
+        return super()._insert_events(c, stored_events, **kwargs)
+
+
+class PostgresRecorder(PostgresApplicationRecorder):
+    """PostgreSQL application recorder that also runs the caller's ``writes`` in its transaction."""
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        _run_writes(curs, "postgres", self.datastore.schema, kwargs)
+        super()._insert_events(curs, stored_events, **kwargs)
+
+
+def store_env(database_url: str | None, var_dir: str, service: str) -> dict[str, str]:
+    """The eventsourcing environment for ``service``: SQLite file or PostgreSQL schema."""
+    if not database_url:
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "APPLICATION_RECORDER_TOPIC": "motcua.store:SQLiteRecorder",
+            "SQLITE_DBNAME": f"{var_dir}/{service}.db",
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    url = urlparse(database_url)
+    if url.scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"unsupported database URL scheme {url.scheme!r}; use postgresql://")
+    ensure_schema(database_url, service)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "motcua.store:PostgresRecorder",
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": service,
+        "POSTGRES_POOL_SIZE": "8",
+        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_LOCK_TIMEOUT": "30",
+    }
+
+
+def ensure_schema(database_url: str, schema: str) -> None:
+    """Create the service's schema; eventsourcing creates tables but not schemas."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+
+class Store:
+    """SQL access to a service's database beside its eventsourcing recorder."""
+
+    def __init__(self, recorder: SQLiteApplicationRecorder | PostgresApplicationRecorder) -> None:
+        self.recorder = recorder
+        self.dialect: Dialect = "postgres" if isinstance(recorder, PostgresRecorder) else "sqlite"
+        self.schema = recorder.datastore.schema if isinstance(recorder, PostgresRecorder) else None
+
+    def write(self, *writes: Write) -> None:
+        """Run ``writes`` in one transaction (no events)."""
+        self.recorder.insert_events([], writes=list(writes))
+
+    def read(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            tx = Tx(cursor, self.dialect, self.schema)
+            tx.execute(statement, params)
+            return tx.fetchall()
+
+    def read_one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self.read(statement, params)
+        return rows[0] if rows else None

@@ -1,0 +1,383 @@
+"""Intake's HTTP API: catalogue, attachments, submission, one-stop actions, lookup."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from motcua.auth import Caller, CallerDep, OptionalCallerDep
+from motcua.errors import Invalid
+from motcua.http import ERROR_RESPONSES
+from services.intake.application import IntakeApplication
+from services.intake.catalogue import Procedure
+from services.intake.domain import Dossier
+from services.intake.receipt import Receipt, make_receipt, qr_png, render_receipt_html
+
+
+def get_application(request: Request) -> IntakeApplication:
+    app: IntakeApplication = request.app.state.intake
+    return app
+
+
+IntakeDep = Annotated[IntakeApplication, Depends(get_application)]
+
+
+def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
+    return x_request_id or uuid4().hex
+
+
+CorrelationDep = Annotated[str, Depends(correlation_id)]
+Page = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+
+
+# -- schemas ------------------------------------------------------------------------
+
+
+class ProcedureSummary(BaseModel):
+    id: str
+    name: str
+    sector: str
+    field: str
+    tier: str
+    level: int
+    time_limit_working_days: int
+    receiving_agency: str
+
+
+class DocumentRef(BaseModel):
+    document_id: str = Field(description="Id of the required document in the procedure")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="From POST /v1/attachments")
+    filename: str = Field(min_length=1, max_length=255)
+
+
+class Submission(BaseModel):
+    procedure_id: str
+    form_data: dict[str, str | int | float | bool | None]
+    documents: list[DocumentRef] = []
+    channel: Literal["online", "counter", "post"] = "online"
+    notify_by: list[Literal["inbox", "email", "sms"]] = ["inbox"]
+    applicant_account: str | None = Field(
+        default=None, description="Counter/post only: the applicant's portal account, if known"
+    )
+
+
+class Resubmission(BaseModel):
+    form_data: dict[str, str | int | float | bool | None]
+    documents: list[DocumentRef] = []
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class CompletionRequest(Reason):
+    missing_documents: list[str] = []
+
+
+class Created(BaseModel):
+    id: UUID
+    status: str
+
+
+class Accepted(BaseModel):
+    code: str
+    receipt: Receipt
+
+
+class TimelineEntry(BaseModel):
+    event: str
+    at: datetime
+    by: str | None
+    details: dict[str, Any]
+
+
+class DossierView(BaseModel):
+    id: UUID
+    code: str | None
+    status: str
+    procedure_id: str
+    procedure_name: str
+    agency_code: str
+    channel: str
+    applicant_name: str
+    received_at: datetime | None
+    appointment_date: date | None
+    reason: str | None
+    timeline: list[TimelineEntry]
+    form_data: dict[str, Any] | None = Field(
+        default=None, description="Only for the applicant and the officers of the agency"
+    )
+    documents: list[dict[str, Any]] | None = None
+
+
+class DossierRow(BaseModel):
+    id: UUID
+    code: str | None
+    status: str
+    procedure_id: str
+    procedure_name: str
+    agency_code: str
+    channel: str
+    applicant_name: str
+    submitted_at: datetime
+    received_at: datetime | None
+    appointment_date: date | None
+
+
+class Attachment(BaseModel):
+    sha256: str
+    size: int
+    content_type: str
+
+
+# -- catalogue ----------------------------------------------------------------------
+
+
+@router.get("/procedures", tags=["procedures"])
+def list_procedures(
+    intake: IntakeDep,
+    q: Annotated[str | None, Query(description="Words; accents optional")] = None,
+    sector: str | None = None,
+    field: str | None = None,
+    tier: Literal["province", "district", "commune"] | None = None,
+    level: Annotated[int | None, Query(ge=1, le=4)] = None,
+) -> list[ProcedureSummary]:
+    """Search the procedure catalogue (diacritics-insensitive)."""
+    found = intake.catalogue.search(q=q, sector=sector, field=field, tier=tier, level=level)
+    return [
+        ProcedureSummary(
+            **p.model_dump(include=set(ProcedureSummary.model_fields) - {"receiving_agency"}),
+            receiving_agency=p.receiving_agency.code,
+        )
+        for p in found
+    ]
+
+
+@router.get("/procedures/{procedure_id}", tags=["procedures"])
+def get_procedure(intake: IntakeDep, procedure_id: str) -> Procedure:
+    """One procedure with its level-1 items, form fields, documents, fees and process."""
+    return intake._procedure(procedure_id)
+
+
+# -- attachments --------------------------------------------------------------------
+
+
+@router.post("/attachments", status_code=201, tags=["attachments"])
+async def upload_attachment(
+    request: Request, caller: CallerDep, file: Annotated[UploadFile, File()]
+) -> Attachment:
+    """Upload one scanned document; reference it in a submission by its SHA-256."""
+    caller.require("citizen", "officer")
+    intake: IntakeApplication = request.app.state.intake
+    limit = request.app.state.settings.max_attachment_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise Invalid(f"the file is larger than {limit} bytes")
+    if not data:
+        raise Invalid("the file is empty")
+    from anyio import to_thread
+
+    stored = await to_thread.run_sync(
+        intake.store_attachment, data, file.content_type or "application/octet-stream", caller.sub
+    )
+    return Attachment(**stored)
+
+
+@router.get("/attachments/{sha256}", tags=["attachments"])
+def download_attachment(intake: IntakeDep, caller: CallerDep, sha256: str) -> Response:
+    """Download an attachment (officers and admins)."""
+    caller.require("officer", "admin")
+    row = intake.attachment(sha256)
+    return Response(row["data"], media_type=row["content_type"])
+
+
+# -- dossiers -----------------------------------------------------------------------
+
+
+@router.post("/dossiers", status_code=201, tags=["dossiers"])
+def submit_dossier(
+    intake: IntakeDep, caller: CallerDep, body: Submission, cid: CorrelationDep
+) -> Created:
+    """Submit online (citizen), or enter a counter/post dossier (one-stop officer)."""
+    dossier_id = intake.submit(
+        caller,
+        procedure_id=body.procedure_id,
+        form_data=body.form_data,
+        documents=[d.model_dump() for d in body.documents],
+        channel=body.channel,
+        notify_by=list(body.notify_by),
+        applicant_account=body.applicant_account,
+        correlation_id=cid,
+    )
+    return Created(id=dossier_id, status="submitted")
+
+
+@router.get("/dossiers", tags=["dossiers"])
+def agency_queue(
+    intake: IntakeDep,
+    caller: CallerDep,
+    status: str | None = None,
+    limit: Page = 50,
+    offset: Offset = 0,
+) -> list[DossierRow]:
+    """The one-stop queue of the officer's agency, oldest first; filter by status."""
+    rows = intake.list_for_agency(caller, status, limit, offset)
+    return [DossierRow.model_validate(r) for r in rows]
+
+
+@router.get("/me/dossiers", tags=["dossiers"])
+def my_dossiers(
+    intake: IntakeDep, caller: CallerDep, limit: Page = 50, offset: Offset = 0
+) -> list[DossierRow]:
+    """The caller's own dossiers, newest first."""
+    caller.require("citizen")
+    return [DossierRow.model_validate(r) for r in intake.list_for_applicant(caller.sub, limit, offset)]
+
+
+@router.get("/dossiers/{ref}", tags=["dossiers"])
+def get_dossier(
+    intake: IntakeDep,
+    caller: OptionalCallerDep,
+    ref: str,
+    x_id_number: Annotated[
+        str | None, Header(description="Without a token: the applicant's ID number")
+    ] = None,
+) -> DossierView:
+    """Status and timeline by code or id; for the applicant, the agency, or code + ID number."""
+    dossier = intake.find(ref, caller, x_id_number)
+    privileged = caller is not None and (
+        caller.role == "admin" or dossier.applicant.get("account") == caller.sub
+        or caller.agency == dossier.agency_code
+    )
+    return _view(intake, dossier, privileged)
+
+
+def _view(intake: IntakeApplication, dossier: Dossier, privileged: bool) -> DossierView:
+    return DossierView(
+        id=dossier.id,
+        code=dossier.code,
+        status=dossier.status,
+        procedure_id=dossier.procedure_id,
+        procedure_name=dossier.procedure_name,
+        agency_code=dossier.agency_code,
+        channel=dossier.channel,
+        applicant_name=dossier.applicant["full_name"],
+        received_at=dossier.received_at,
+        appointment_date=dossier.appointment_date,
+        reason=dossier.reason,
+        timeline=[TimelineEntry(**e) for e in intake.timeline(dossier.id)],
+        form_data=dossier.form_data if privileged else None,
+        documents=dossier.documents if privileged else None,
+    )
+
+
+@router.post("/dossiers/{dossier_id}/accept", tags=["one-stop"])
+def accept_dossier(
+    request: Request, intake: IntakeDep, caller: CallerDep, dossier_id: UUID, cid: CorrelationDep
+) -> Accepted:
+    """Accept the dossier: assigns its code and appointment date; returns the receipt."""
+    code = intake.accept(caller, dossier_id, correlation_id=cid)
+    dossier = intake.find(code, caller, None)
+    return Accepted(code=code, receipt=make_receipt(intake, dossier, _base_url(request)))
+
+
+@router.post("/dossiers/{dossier_id}/request-completion", status_code=204, tags=["one-stop"])
+def request_completion(
+    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: CompletionRequest,
+    cid: CorrelationDep,
+) -> None:
+    """Send the dossier back to the applicant to complete (with what is missing)."""
+    intake.request_completion(
+        caller, dossier_id, reason=body.reason, missing_documents=body.missing_documents,
+        correlation_id=cid,
+    )
+
+
+@router.post("/dossiers/{dossier_id}/resubmit", status_code=204, tags=["dossiers"])
+def resubmit_dossier(
+    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: Resubmission, cid: CorrelationDep
+) -> None:
+    """Complete a dossier that was sent back; it awaits acceptance again."""
+    intake.resubmit(
+        caller, dossier_id, form_data=body.form_data,
+        documents=[d.model_dump() for d in body.documents], correlation_id=cid,
+    )
+
+
+@router.post("/dossiers/{dossier_id}/refuse", status_code=204, tags=["one-stop"])
+def refuse_dossier(
+    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: Reason, cid: CorrelationDep
+) -> None:
+    """Refuse the dossier at intake, with the reason the applicant will read."""
+    intake.refuse(caller, dossier_id, reason=body.reason, correlation_id=cid)
+
+
+@router.post("/dossiers/{dossier_id}/withdraw", status_code=204, tags=["dossiers"])
+def withdraw_dossier(
+    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: Reason, cid: CorrelationDep
+) -> None:
+    """Withdraw one's own dossier."""
+    intake.withdraw(caller, dossier_id, reason=body.reason, correlation_id=cid)
+
+
+# -- receipt ------------------------------------------------------------------------
+
+
+ReceiptLookup = Annotated[str | None, Header(description="Without a token: the ID number")]
+
+
+def _received(intake: IntakeApplication, ref: str, caller: Caller | None, idn: str | None) -> Dossier:
+    dossier = intake.find(ref, caller, idn)
+    if dossier.code is None:
+        raise Invalid("the dossier has not been accepted yet; it has no receipt")
+    return dossier
+
+
+@router.get("/dossiers/{ref}/receipt", tags=["receipt"])
+def receipt_json(
+    request: Request, intake: IntakeDep, caller: OptionalCallerDep, ref: str,
+    x_id_number: ReceiptLookup = None,
+) -> Receipt:
+    """The receipt (giấy tiếp nhận và hẹn trả kết quả) as JSON."""
+    return make_receipt(intake, _received(intake, ref, caller, x_id_number), _base_url(request))
+
+
+@router.get("/dossiers/{ref}/receipt.html", response_class=HTMLResponse, tags=["receipt"])
+def receipt_html(
+    request: Request, intake: IntakeDep, caller: OptionalCallerDep, ref: str,
+    x_id_number: ReceiptLookup = None,
+) -> HTMLResponse:
+    """The receipt as a printable HTML page with the QR code."""
+    dossier = _received(intake, ref, caller, x_id_number)
+    return HTMLResponse(render_receipt_html(make_receipt(intake, dossier, _base_url(request))))
+
+
+@router.get("/dossiers/{ref}/qr.png", tags=["receipt"], response_class=Response)
+def receipt_qr(
+    intake: IntakeDep, caller: OptionalCallerDep, ref: str, x_id_number: ReceiptLookup = None
+) -> Response:
+    """A QR code (PNG) of the dossier code."""
+    dossier = _received(intake, ref, caller, x_id_number)
+    assert dossier.code is not None
+    return Response(qr_png(dossier.code), media_type="image/png")
+
+
+@router.get("/prefill", tags=["dossiers"])
+def prefill(
+    intake: IntakeDep, caller: CallerDep, procedure: Annotated[str, Query()]
+) -> dict[str, dict[str, Any]]:
+    """Values for the procedure's form from the account and the caller's earlier dossiers."""
+    return intake.prefill(caller, procedure)
+
+
+def _base_url(request: Request) -> str:
+    configured: str = request.app.state.settings.public_base_url
+    return configured.rstrip("/")

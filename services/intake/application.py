@@ -1,0 +1,390 @@
+"""IntakeApplication: submission, one-stop acceptance with the legal code, and lookup.
+
+Commands load aggregates, change them and save them together with the read-model
+row of the dossier (``intake_dossiers``) in one transaction, so the lookup tables
+can never disagree with the events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+
+from motcua.auth import Caller
+from motcua.calendar import add_working_days, local_date
+from motcua.errors import Forbidden, Invalid, NotFound
+from motcua.store import Store, Tx
+from services.intake.catalogue import Catalogue, Procedure
+from services.intake.domain import DailySequence, Dossier
+from services.intake.forms import check_documents, check_form
+from services.intake.readmodel import create_tables, dossier_row
+
+Clock = Callable[[], datetime]
+ACCEPT_ATTEMPTS = 50
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class IntakeApplication(Application[UUID]):
+    """Intake's commands and queries; every state change is an event in its store."""
+
+    name = "intake"
+    snapshotting_intervals = {DailySequence: 100}  # noqa: RUF012 (eventsourcing's API)
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        catalogue: Catalogue,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.catalogue = catalogue
+        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.store = Store(self.recorder)  # type: ignore[arg-type]
+        self.store.write(create_tables)
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # -- attachments ------------------------------------------------------------------
+
+    def store_attachment(self, data: bytes, content_type: str, uploaded_by: str) -> dict[str, Any]:
+        """Keep a file once, named by the SHA-256 of its content (I-5)."""
+        digest = hashlib.sha256(data).hexdigest()
+
+        def insert(tx: Tx) -> None:
+            tx.execute(
+                "INSERT INTO {intake_attachments} (sha256, content_type, size, data, "
+                "uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                (digest, content_type, len(data), data, uploaded_by, self.clock().isoformat()),
+            )
+
+        self.store.write(insert)
+        return {"sha256": digest, "size": len(data), "content_type": content_type}
+
+    def attachment(self, sha256: str) -> dict[str, Any]:
+        row = self.store.read_one(
+            "SELECT sha256, content_type, size, data FROM {intake_attachments} WHERE sha256 = ?",
+            (sha256,),
+        )
+        if row is None:
+            raise NotFound(f"no attachment with SHA-256 {sha256}")
+        row["data"] = bytes(row["data"])
+        return row
+
+    def _documents(self, procedure: Procedure, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
+        check_documents(procedure, [r["document_id"] for r in refs])
+        documents = []
+        for ref in refs:
+            row = self.store.read_one(
+                "SELECT content_type, size FROM {intake_attachments} WHERE sha256 = ?",
+                (ref["sha256"],),
+            )
+            if row is None:
+                raise Invalid(
+                    f"document {ref['document_id']}: no uploaded file has SHA-256 {ref['sha256']}; "
+                    "upload it first with POST /v1/attachments"
+                )
+            documents.append({**ref, "content_type": row["content_type"], "size": row["size"]})
+        return documents
+
+    # -- commands ---------------------------------------------------------------------
+
+    def submit(
+        self,
+        caller: Caller,
+        *,
+        procedure_id: str,
+        form_data: dict[str, Any],
+        documents: list[dict[str, str]],
+        channel: str,
+        notify_by: list[str],
+        applicant_account: str | None = None,
+        correlation_id: str,
+    ) -> UUID:
+        """Record a new dossier; online by the applicant, counter/post by a one-stop officer."""
+        procedure = self._procedure(procedure_id)
+        account = self._check_submitter(caller, procedure, channel, applicant_account)
+        clean = check_form(procedure, form_data)
+        dossier = Dossier(
+            procedure_id=procedure.id,
+            procedure_name=procedure.name,
+            level=procedure.level,
+            agency_code=procedure.receiving_agency.code,
+            channel=channel,
+            applicant=_applicant(clean, account, notify_by),
+            form_data=clean,
+            documents=self._documents(procedure, documents),
+            submitted_by=caller.sub,
+            correlation_id=correlation_id,
+        )
+        self.save(dossier, writes=[dossier_row(dossier)])
+        return dossier.id
+
+    def _check_submitter(
+        self, caller: Caller, procedure: Procedure, channel: str, account: str | None
+    ) -> str | None:
+        if channel == "online":
+            caller.require("citizen")
+            if "online" not in procedure.submission_methods:
+                raise Invalid(
+                    f"procedure {procedure.id} is a level-{procedure.level} service and does "
+                    "not take online submissions; apply at the counter or by post"
+                )
+            return caller.sub
+        caller.require("officer")
+        self._check_agency(caller, procedure.receiving_agency.code)
+        return account
+
+    def request_completion(
+        self,
+        caller: Caller,
+        dossier_id: UUID,
+        *,
+        reason: str,
+        missing_documents: list[str],
+        correlation_id: str,
+    ) -> None:
+        dossier = self._for_officer(caller, dossier_id)
+        dossier.request_completion(
+            reason=reason,
+            missing_documents=missing_documents,
+            requested_by=caller.sub,
+            correlation_id=correlation_id,
+        )
+        self.save(dossier, writes=[dossier_row(dossier)])
+
+    def resubmit(
+        self,
+        caller: Caller,
+        dossier_id: UUID,
+        *,
+        form_data: dict[str, Any],
+        documents: list[dict[str, str]],
+        correlation_id: str,
+    ) -> None:
+        dossier = self._dossier(dossier_id)
+        if not self._is_applicant(caller, dossier) and not self._is_officer_of(caller, dossier):
+            raise NotFound("no such dossier")
+        procedure = self._procedure(dossier.procedure_id)
+        dossier.resubmit(
+            form_data=check_form(procedure, form_data),
+            documents=self._documents(procedure, documents),
+            resubmitted_by=caller.sub,
+            correlation_id=correlation_id,
+        )
+        self.save(dossier, writes=[dossier_row(dossier)])
+
+    def accept(self, caller: Caller, dossier_id: UUID, *, correlation_id: str) -> str:
+        """Accept at the one-stop: assign the code and the appointment date (I-1, I-2)."""
+        for _attempt in range(ACCEPT_ATTEMPTS):
+            dossier = self._for_officer(caller, dossier_id)
+            dossier.check_awaiting_acceptance("accept")
+            now = self.clock()
+            today = local_date(now)
+            sequence = self._sequence(dossier.agency_code, today)
+            sequence.issue(dossier.id)
+            procedure = self._procedure(dossier.procedure_id)
+            dossier.receive(
+                code=sequence.code_for_last(),
+                received_at=now,
+                appointment_date=add_working_days(today, procedure.time_limit_working_days),
+                time_limit_working_days=procedure.time_limit_working_days,
+                received_by=caller.sub,
+                correlation_id=correlation_id,
+            )
+            try:
+                self.save(sequence, dossier, writes=[dossier_row(dossier)])
+            except IntegrityError:
+                # Another acceptance took the same number first: reload and retry.
+                time.sleep(random.uniform(0, 0.01))
+                continue
+            assert dossier.code is not None
+            return dossier.code
+        raise RuntimeError("could not assign a dossier code: too much contention, try again")
+
+    def refuse(self, caller: Caller, dossier_id: UUID, *, reason: str, correlation_id: str) -> None:
+        dossier = self._for_officer(caller, dossier_id)
+        dossier.refuse(reason=reason, refused_by=caller.sub, correlation_id=correlation_id)
+        self.save(dossier, writes=[dossier_row(dossier)])
+
+    def withdraw(self, caller: Caller, dossier_id: UUID, *, reason: str, correlation_id: str) -> None:
+        dossier = self._dossier(dossier_id)
+        if not self._is_applicant(caller, dossier):
+            raise NotFound("no such dossier")
+        dossier.withdraw(reason=reason, withdrawn_by=caller.sub, correlation_id=correlation_id)
+        self.save(dossier, writes=[dossier_row(dossier)])
+
+    # -- queries ----------------------------------------------------------------------
+
+    def find(self, ref: str, caller: Caller | None, id_number: str | None) -> Dossier:
+        """The dossier by id or code, if the caller may see it; ``NotFound`` otherwise.
+
+        Strangers get the same answer for a wrong code as for a wrong ID number, so a
+        lookup never reveals that a code exists.
+        """
+        row = self.store.read_one(
+            "SELECT id FROM {intake_dossiers} WHERE code = ? OR id = ?", (ref, ref)
+        )
+        dossier = self._dossier(UUID(row["id"])) if row else None
+        if dossier is None or not self._may_see(caller, dossier, ref, id_number):
+            raise NotFound("no dossier matches that code and ID number")
+        return dossier
+
+    def _may_see(
+        self, caller: Caller | None, dossier: Dossier, ref: str, id_number: str | None
+    ) -> bool:
+        if caller is not None and (
+            caller.role == "admin"
+            or self._is_applicant(caller, dossier)
+            or self._is_officer_of(caller, dossier)
+        ):
+            return True
+        return (
+            id_number is not None
+            and dossier.code == ref
+            and id_number.strip() == dossier.applicant["id_number"]
+        )
+
+    def timeline(self, dossier_id: UUID) -> list[dict[str, Any]]:
+        """Every intake event of the dossier, oldest first."""
+        return [
+            {
+                "event": type(e).__qualname__.split(".")[-1],
+                "at": e.timestamp,
+                "by": _actor(e),
+                "details": _public_details(e),
+            }
+            for e in self.events.get(dossier_id)
+        ]
+
+    def list_for_applicant(self, account: str, limit: int, offset: int) -> list[dict[str, Any]]:
+        return self.store.read(
+            "SELECT * FROM {intake_dossiers} WHERE applicant_account = ? "
+            "ORDER BY submitted_at DESC LIMIT ? OFFSET ?",
+            (account, limit, offset),
+        )
+
+    def list_for_agency(
+        self, caller: Caller, status: str | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """The one-stop queue of the caller's agency (all agencies for an admin)."""
+        caller.require("officer", "admin")
+        where, params = ["1 = 1"], []
+        if caller.role == "officer":
+            where.append("agency_code = ?")
+            params.append(caller.agency)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        return self.store.read(
+            f"SELECT * FROM {{intake_dossiers}} WHERE {' AND '.join(where)} "
+            "ORDER BY submitted_at ASC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+
+    def prefill(self, caller: Caller, procedure_id: str) -> dict[str, dict[str, Any]]:
+        """Values for the procedure's form from the account and earlier dossiers (I-4)."""
+        caller.require("citizen")
+        procedure = self._procedure(procedure_id)
+        account = {"ho_ten": caller.name, "so_dinh_danh": caller.id_number}
+        account.update({"so_dien_thoai": caller.phone, "email": caller.email})
+        previous: dict[str, Any] = {}
+        for row in reversed(self.list_for_applicant(caller.sub, 50, 0)):
+            previous.update(self._dossier(UUID(row["id"])).form_data)
+        result: dict[str, dict[str, Any]] = {}
+        for spec in procedure.fields:
+            if account.get(spec.name):
+                result[spec.name] = {"value": account[spec.name], "source": "account"}
+            elif spec.name in previous:
+                result[spec.name] = {"value": previous[spec.name], "source": "previous"}
+        return result
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _procedure(self, procedure_id: str) -> Procedure:
+        procedure = self.catalogue.get(procedure_id)
+        if procedure is None:
+            raise NotFound(f"no procedure with id {procedure_id}")
+        return procedure
+
+    def _dossier(self, dossier_id: UUID) -> Dossier:
+        try:
+            dossier: Dossier = self.repository.get(dossier_id)
+        except AggregateNotFoundError:
+            raise NotFound("no such dossier") from None
+        return dossier
+
+    def _sequence(self, agency_code: str, day: date) -> DailySequence:
+        try:
+            sequence: DailySequence = self.repository.get(
+                DailySequence.create_id(agency_code, day)
+            )
+        except AggregateNotFoundError:
+            sequence = DailySequence(agency_code, day)
+        return sequence
+
+    def _for_officer(self, caller: Caller, dossier_id: UUID) -> Dossier:
+        caller.require("officer")
+        dossier = self._dossier(dossier_id)
+        self._check_agency(caller, dossier.agency_code)
+        return dossier
+
+    @staticmethod
+    def _check_agency(caller: Caller, agency_code: str) -> None:
+        if caller.agency != agency_code:
+            raise Forbidden(
+                f"the dossier is at agency {agency_code}; you act for {caller.agency}"
+            )
+
+    @staticmethod
+    def _is_applicant(caller: Caller, dossier: Dossier) -> bool:
+        return caller.role == "citizen" and dossier.applicant.get("account") == caller.sub
+
+    @staticmethod
+    def _is_officer_of(caller: Caller, dossier: Dossier) -> bool:
+        return caller.role == "officer" and caller.agency == dossier.agency_code
+
+
+def _applicant(form: dict[str, Any], account: str | None, notify_by: list[str]) -> dict[str, Any]:
+    return {
+        "account": account,
+        "full_name": form.get("ho_ten", ""),
+        "id_number": form.get("so_dinh_danh", ""),
+        "phone": form.get("so_dien_thoai"),
+        "email": form.get("email"),
+        "notify_by": sorted(set(notify_by) | {"inbox"}) if account else sorted(set(notify_by)),
+    }
+
+
+def _actor(event: Any) -> str | None:
+    for name in ("submitted_by", "requested_by", "resubmitted_by", "received_by", "refused_by"):
+        if hasattr(event, name):
+            value: str = getattr(event, name)
+            return value
+    return getattr(event, "withdrawn_by", None)
+
+
+def _public_details(event: Any) -> dict[str, Any]:
+    keys = ("code", "appointment_date", "reason", "missing_documents", "channel")
+    return {k: getattr(event, k) for k in keys if hasattr(event, k)}
+

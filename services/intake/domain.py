@@ -1,0 +1,148 @@
+"""Intake's aggregates: the dossier up to acceptance, and the daily code sequence.
+
+A dossier is submitted (online by the applicant, or entered at the counter / from the
+post by a one-stop officer), then accepted with its legal code, sent back for
+completion, or refused (I-3). The code's 4-digit sequence comes from one
+``DailySequence`` per receiving unit and day, saved in the same transaction as the
+dossier's ``Received`` event: codes are unique and gap-free even under concurrency.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from motcua.errors import Conflict, LimitReached
+
+MAX_DAILY_SEQUENCE = 9999
+
+AWAITING_ACCEPTANCE = ("submitted", "resubmitted")
+CLOSED = ("refused", "withdrawn")
+
+
+class Dossier(Aggregate):
+    """An application for one procedure, as intake sees it."""
+
+    @event("Submitted")
+    def __init__(
+        self,
+        *,
+        procedure_id: str,
+        procedure_name: str,
+        level: int,
+        agency_code: str,
+        channel: str,
+        applicant: dict[str, Any],
+        form_data: dict[str, Any],
+        documents: list[dict[str, Any]],
+        submitted_by: str,
+        correlation_id: str,
+    ) -> None:
+        self.procedure_id, self.procedure_name, self.level = procedure_id, procedure_name, level
+        self.agency_code, self.channel, self.applicant = agency_code, channel, applicant
+        self.form_data, self.documents = form_data, documents
+        self.status = "submitted"
+        self.code: str | None = None
+        self.appointment_date: date | None = None
+        self.received_at: datetime | None = None
+        self.time_limit_working_days: int | None = None
+        self.received_by: str | None = None
+        self.reason: str | None = None
+
+    @event("CompletionRequested")
+    def request_completion(
+        self, *, reason: str, missing_documents: list[str], requested_by: str, correlation_id: str
+    ) -> None:
+        self.check_awaiting_acceptance("request completion of")
+        self.status, self.reason = "completion_requested", reason
+
+    @event("Resubmitted")
+    def resubmit(
+        self,
+        *,
+        form_data: dict[str, Any],
+        documents: list[dict[str, Any]],
+        resubmitted_by: str,
+        correlation_id: str,
+    ) -> None:
+        if self.status != "completion_requested":
+            raise NotAwaitingCompletion(
+                f"dossier is {self.status}; it can be completed only when completion was requested"
+            )
+        self.form_data, self.documents, self.status = form_data, documents, "resubmitted"
+
+    @event("Received")
+    def receive(
+        self,
+        *,
+        code: str,
+        received_at: datetime,
+        appointment_date: date,
+        time_limit_working_days: int,
+        received_by: str,
+        correlation_id: str,
+    ) -> None:
+        self.check_awaiting_acceptance("accept")
+        self.code, self.received_at, self.appointment_date = code, received_at, appointment_date
+        self.time_limit_working_days, self.received_by = time_limit_working_days, received_by
+        self.status = "received"
+
+    @event("IntakeRefused")
+    def refuse(self, *, reason: str, refused_by: str, correlation_id: str) -> None:
+        self.check_awaiting_acceptance("refuse")
+        self.status, self.reason = "refused", reason
+
+    @event("Withdrawn")
+    def withdraw(self, *, reason: str, withdrawn_by: str, correlation_id: str) -> None:
+        if self.status in CLOSED:
+            raise DossierClosed(f"dossier is already {self.status}")
+        self.status, self.reason = "withdrawn", reason
+
+    def check_awaiting_acceptance(self, action: str) -> None:
+        if self.status not in AWAITING_ACCEPTANCE:
+            raise NotAwaitingAcceptance(f"cannot {action} a dossier that is {self.status}")
+
+
+class DailySequence(Aggregate):
+    """Numbers the dossiers one receiving unit accepts on one day: 1, 2, 3 … 9999."""
+
+    @staticmethod
+    def create_id(agency_code: str, day: date) -> UUID:
+        return uuid5(NAMESPACE_URL, f"motcua:intake:sequence:{agency_code}:{day.isoformat()}")
+
+    @event("Started")
+    def __init__(self, agency_code: str, day: date) -> None:
+        self.agency_code, self.day = agency_code, day
+        self.last = 0
+
+    @event("Issued")
+    def issue(self, dossier_id: UUID) -> None:
+        if self.last >= MAX_DAILY_SEQUENCE:
+            raise DailyLimitReached(
+                f"unit {self.agency_code} has already received {MAX_DAILY_SEQUENCE} dossiers on "
+                f"{self.day.isoformat()}; the dossier code allows no more that day"
+            )
+        self.last += 1
+
+    def code_for_last(self) -> str:
+        """The dossier code of the last number issued: ``<agency>-YYMMDD-XXXX`` (I-1)."""
+        return f"{self.agency_code}-{self.day:%y%m%d}-{self.last:04d}"
+
+
+class NotAwaitingAcceptance(Conflict):
+    pass
+
+
+class NotAwaitingCompletion(Conflict):
+    pass
+
+
+class DossierClosed(Conflict):
+    pass
+
+
+class DailyLimitReached(LimitReached):
+    pass

@@ -1,0 +1,42 @@
+"""Composition root of the intake service: builds everything, nothing at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from motcua.http import install_common
+from motcua.service import RelayWorker, lifespan_with
+from motcua.settings import Settings
+from motcua.store import store_env
+from services.intake.api import router
+from services.intake.application import IntakeApplication
+from services.intake.catalogue import load_catalogue
+from services.intake.publishing import PRODUCER, IntakePublisher
+
+
+def build_application(settings: Settings) -> IntakeApplication:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    env = store_env(settings.database_url, str(settings.var_dir), PRODUCER)
+    return IntakeApplication(env, catalogue=load_catalogue())
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The intake HTTP app with its outbox relay running in the background."""
+    intake = build_application(settings)
+    relay = RelayWorker(settings, intake, intake.store, PRODUCER, IntakePublisher(intake))
+    app = FastAPI(
+        title="motcua intake",
+        version="1.0",
+        description=(
+            "Procedure catalogue, dossier submission (online, counter, post), one-stop "
+            "acceptance with the dossier code and appointment date, receipts and lookup. "
+            "Authenticate with `Authorization: Bearer <JWT>` (dev tokens: `motcua token`)."
+        ),
+        lifespan=lifespan_with(relay),
+    )
+    app.state.settings = settings
+    app.state.intake = intake
+    app.state.relay = relay
+    install_common(app, ready=relay.problems)
+    app.include_router(router)
+    return app
