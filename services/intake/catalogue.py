@@ -46,6 +46,7 @@ class FormField(Frozen):
     type: FieldType
     required: bool = True
     guidance: str
+    example: str | None = None
     pattern: str | None = None
     min_value: Decimal | None = None
     max_value: Decimal | None = None

@@ -1,0 +1,141 @@
+"""The ``motcua`` command: run the stack, print dev tokens, run the demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from motcua.auth import ROLES, issue_token
+from motcua.logging import configure_logging
+from motcua.settings import Settings
+from motcua.stack import Stack, running_supervisor, stop_supervisor
+
+app = typer.Typer(help="motcua: the single-window (một cửa) backend.", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def up(
+    detach: Annotated[bool, typer.Option(help="Start in the background and return when ready")] = False,
+) -> None:
+    """Start the broker (unless one is configured) and every service, supervised."""
+    settings = Settings()
+    if running_supervisor(settings):
+        console.print("[yellow]motcua is already running[/] (motcua down to stop it)")
+        raise typer.Exit(1)
+    if detach:
+        start_detached(settings)
+        return
+    configure_logging(settings.log_level)
+    stack = Stack(settings)
+    stack.start()
+    try:
+        stack.wait_ready(progress=lambda name: console.print(f"[green]ready[/] {name}"))
+    except (TimeoutError, KeyboardInterrupt) as error:
+        stack.stop()
+        console.print(f"[red]{error}[/]; see {settings.var_dir}/logs/")
+        raise typer.Exit(1) from None
+    print_urls(stack)
+    console.print("Ctrl-C (or [bold]motcua down[/]) stops everything.")
+    stack.run_forever()
+
+
+def start_detached(settings: Settings) -> None:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.var_dir / "motcua.log"
+    with log_path.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "motcua.cli", "up"], stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, env=dict(os.environ),
+        )
+    stack = Stack(settings)
+    deadline = time.monotonic() + 120
+    with console.status("starting broker and services…"):
+        while running_supervisor(settings) is None or not all_ready(stack):
+            if process.poll() is not None or time.monotonic() > deadline:
+                console.print(f"[red]motcua did not start[/]; see {log_path}")
+                raise typer.Exit(1)
+            time.sleep(0.3)
+    print_urls(stack)
+
+
+def all_ready(stack: Stack) -> bool:
+    try:
+        stack.wait_ready(timeout=0.5)
+    except TimeoutError:
+        return False
+    return True
+
+
+def print_urls(stack: Stack) -> None:
+    for name, url in stack.urls().items():
+        console.print(f"  {name:9} {url}  (API docs: {url}/docs)")
+    console.print(f"  kafka     {stack.settings.bootstrap_servers}  topic {stack.settings.dossier_topic}")
+
+
+@app.command()
+def down() -> None:
+    """Stop a running ``motcua up`` and all its processes."""
+    settings = Settings()
+    if running_supervisor(settings) is None:
+        console.print("motcua is not running")
+        return
+    if not stop_supervisor(settings):
+        console.print("[red]motcua did not stop in time[/]")
+        raise typer.Exit(1)
+    console.print("stopped")
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}")],
+    sub: Annotated[str, typer.Option(help="Subject: the account id")],
+    agency: Annotated[str | None, typer.Option(help="Agency code (officers)")] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    id_number: Annotated[str | None, typer.Option(help="12-digit ID number (citizens)")] = None,
+    hours: Annotated[int, typer.Option(min=1, max=24 * 30)] = 8,
+) -> None:
+    """Print a bearer token signed with the configured (dev) key."""
+    if role not in ROLES:
+        console.print(f"[red]unknown role {role!r}[/]; use one of {', '.join(ROLES)}")
+        raise typer.Exit(2)
+    if role == "officer" and not agency:
+        console.print("[red]an officer token needs --agency[/] (e.g. 000.00.31.H23)")
+        raise typer.Exit(2)
+    settings = Settings()
+    print(issue_token(settings.jwt_secret.get_secret_value(), sub=sub, role=role,  # type: ignore[arg-type]
+                      agency=agency, name=name, id_number=id_number, ttl_seconds=hours * 3600))
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="Leave the stack running afterwards")] = False,
+) -> None:
+    """Run a scripted scenario against the stack (started here if it is not running)."""
+    from motcua.demo import run_demo
+
+    settings = Settings()
+    started_here = running_supervisor(settings) is None
+    if started_here:
+        console.print("[bold]Starting the embedded stack[/] (motcua up --detach)…")
+        start_detached(settings)
+    try:
+        run_demo(settings, console)
+    finally:
+        if started_here and not keep:
+            console.print("Stopping the stack (use --keep to leave it running)…")
+            stop_supervisor(settings)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

