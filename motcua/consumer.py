@@ -116,6 +116,7 @@ class TrackedConsumer:
         dlq_producer: AIOKafkaProducer,
         dlq_topic: str,
         max_records: int = 500,
+        group_id: str | None = None,
     ) -> None:
         self.name, self.topics, self.store, self.handler = name, topics, store, handler
         self.dlq_producer, self.dlq_topic = dlq_producer, dlq_topic
@@ -123,7 +124,7 @@ class TrackedConsumer:
         self.max_records = max_records
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
-            group_id=name,
+            group_id=group_id or name,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )

@@ -35,6 +35,9 @@ class RelayWorker:
         self.connected = False
 
     async def run(self) -> None:
+        if not self.settings.relay_enabled:
+            log.warning("relay disabled by settings: events stay in the store unpublished")
+            return
         delay = 0.5
         while True:
             try:
@@ -71,7 +74,9 @@ class RelayWorker:
             await producer.stop()
 
     def problems(self) -> list[str]:
-        return [] if self.connected else ["not connected to the Kafka broker yet"]
+        if self.connected or not self.settings.relay_enabled:
+            return []
+        return ["not connected to the Kafka broker yet"]
 
 
 def lifespan_with(*workers: RelayWorker):  # type: ignore[no-untyped-def]

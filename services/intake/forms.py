@@ -46,27 +46,35 @@ def check_form(procedure: Procedure, form_data: dict[str, Any]) -> dict[str, Any
 
 def _normalise(spec: FormField, value: Any) -> Any:
     text = str(value).strip()
+    if spec.type == "phone":
+        text = text.replace(" ", "").replace(".", "")
+    # The type's own check first: its message says more than "has the wrong format".
+    result = _typed(spec, text)
     if spec.max_length is not None and len(text) > spec.max_length:
         raise ValueError(f"must be at most {spec.max_length} characters")
     if spec.pattern and not re.fullmatch(spec.pattern, text):
         raise ValueError("has the wrong format")
-    result: Any = text
+    return result
+
+
+def _typed(spec: FormField, text: str) -> Any:
     if spec.type in ("integer", "decimal"):
-        result = _number(spec, text)
-    elif spec.type == "date":
+        return _number(spec, text)
+    if spec.type == "date":
         try:
-            result = date.fromisoformat(text).isoformat()
+            return date.fromisoformat(text).isoformat()
         except ValueError:
             raise ValueError("must be a date as YYYY-MM-DD") from None
-    elif spec.type == "id_number" and not ID_NUMBER.match(text):
-        raise ValueError("must be the 12-digit personal identification number")
-    elif spec.type == "phone" and not PHONE.match(text.replace(" ", "")):
-        raise ValueError("must be a Vietnamese phone number such as 0912345678")
-    elif spec.type == "email" and not EMAIL.match(text):
-        raise ValueError("must be an e-mail address")
-    elif spec.type == "select" and text not in spec.options:
+    checks = {
+        "id_number": (ID_NUMBER, "must be the 12-digit personal identification number"),
+        "phone": (PHONE, "must be a Vietnamese phone number such as 0912345678"),
+        "email": (EMAIL, "must be an e-mail address"),
+    }
+    if spec.type in checks and not checks[spec.type][0].match(text):
+        raise ValueError(checks[spec.type][1])
+    if spec.type == "select" and text not in spec.options:
         raise ValueError(f"must be one of: {', '.join(spec.options)}")
-    return result.replace(" ", "") if spec.type == "phone" else result
+    return text
 
 
 def _number(spec: FormField, text: str) -> int | str:
