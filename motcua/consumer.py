@@ -18,6 +18,7 @@ and nothing is silently dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,6 +123,9 @@ class TrackedConsumer:
         self.dlq_producer, self.dlq_topic = dlq_producer, dlq_topic
         self.applied = self.skipped = self.dead_lettered = 0
         self.max_records = max_records
+        # Highest applied position per (topic, partition, producer): a cheap first check.
+        # The conditional update inside the transaction remains the real guarantee.
+        self.watermarks: dict[tuple[str, int, str], int] = {}
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id or name,
@@ -153,8 +157,28 @@ class TrackedConsumer:
         stored = {TopicPartition(r["topic"], int(r["part"])): int(r["next_offset"]) for r in rows}
         return {tp: stored[tp] for tp in partitions if tp in stored}
 
+    def load_watermarks(self, partitions: set[TopicPartition]) -> None:
+        rows = self.store.read(
+            "SELECT topic, part, producer, position FROM {consumer_watermarks} WHERE consumer = ?",
+            (self.name,),
+        )
+        for r in rows:
+            if TopicPartition(r["topic"], int(r["part"])) in partitions:
+                self.watermarks[(r["topic"], int(r["part"]), r["producer"])] = int(r["position"])
+
+    def _seen(self, delivery: Delivery) -> bool:
+        r = delivery.record
+        return self.watermarks.get((r.topic, r.partition, delivery.producer), -1) >= delivery.position
+
+    def _remember(self, delivery: Delivery) -> None:
+        r = delivery.record
+        self.watermarks[(r.topic, r.partition, delivery.producer)] = delivery.position
+
     async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
+        if self._seen(Delivery(self.name, record, None)):
+            self.skipped += 1
+            return
         try:
             event = decode(record.value or b"")
         except UndecodableEvent as error:
@@ -181,6 +205,7 @@ class TrackedConsumer:
             self.handler(delivery)
         if not delivery.recorded:
             self.store.write(*delivery.writes)
+        self._remember(delivery)
         self.applied += 1
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
@@ -195,10 +220,9 @@ class TrackedConsumer:
             self.dlq_topic, record.value, key=record.key, headers=headers
         )
         delivery = Delivery(self.name, record, None)
-        try:
+        with contextlib.suppress(AlreadyApplied):
             await asyncio.to_thread(self.store.write, *delivery.writes)
-        except AlreadyApplied:
-            pass
+        self._remember(delivery)
         self.dead_lettered += 1
         log.error("message sent to dead-letter topic", dlq=self.dlq_topic, reason=reason)
 
@@ -214,6 +238,7 @@ class _ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         stored = await asyncio.to_thread(self.owner.stored_offsets, set(assigned))
+        await asyncio.to_thread(self.owner.load_watermarks, set(assigned))
         for tp in assigned:
             if tp in stored:
                 self.owner.consumer.seek(tp, stored[tp])

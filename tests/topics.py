@@ -51,7 +51,7 @@ async def _read(
                 records += [
                     Record(
                         (r.key or b"").decode(), r.partition, r.offset,
-                        {k: v.decode() for k, v in r.headers or ()}, json.loads(r.value or b"{}"),
+                        {k: v.decode() for k, v in r.headers or ()}, _json(r.value),
                     )
                     for r in batch
                 ]
@@ -62,3 +62,11 @@ async def _read(
     finally:
         await consumer.stop()
     raise TimeoutError(f"condition not met on {topic} after {timeout}s; got {len(records)} records")
+
+
+def _json(value: bytes | None) -> dict[str, Any]:
+    try:
+        parsed = json.loads(value or b"{}")
+    except ValueError:
+        return {"raw": (value or b"").decode(errors="replace")}
+    return parsed if isinstance(parsed, dict) else {"raw": parsed}
