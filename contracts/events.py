@@ -138,7 +138,7 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
         DossierWithdrawn,
     )
 }
-_adapter: TypeAdapter[Envelope] = TypeAdapter(DossierEvent)  # type: ignore[arg-type]
+_adapter: TypeAdapter[Envelope] = TypeAdapter(DossierEvent)
 
 
 class UndecodableEvent(ValueError):

@@ -79,7 +79,9 @@ def verify_token(secret: str, token: str, *, issuer: str = "motcua") -> Caller:
     return caller
 
 
-_bearer = HTTPBearer(auto_error=False, description="JWT from the provincial portal or `motcua token`")
+_bearer = HTTPBearer(
+    auto_error=False, description="JWT from the provincial portal or `motcua token`"
+)
 
 
 def optional_caller(

@@ -22,7 +22,9 @@ console = Console()
 
 @app.command()
 def up(
-    detach: Annotated[bool, typer.Option(help="Start in the background and return when ready")] = False,
+    detach: Annotated[
+        bool, typer.Option(help="Start in the background and return when ready")
+    ] = False,
 ) -> None:
     """Start the broker (unless one is configured) and every service, supervised."""
     settings = Settings()
@@ -51,8 +53,12 @@ def start_detached(settings: Settings) -> None:
     log_path = settings.var_dir / "motcua.log"
     with log_path.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "motcua.cli", "up"], stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, env=dict(os.environ),
+            [sys.executable, "-m", "motcua.cli", "up"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=dict(os.environ),
         )
     stack = Stack(settings)
     deadline = time.monotonic() + 120
@@ -76,7 +82,9 @@ def all_ready(stack: Stack) -> bool:
 def print_urls(stack: Stack) -> None:
     for name, url in stack.urls().items():
         console.print(f"  {name:9} {url}  (API docs: {url}/docs)")
-    console.print(f"  kafka     {stack.settings.bootstrap_servers}  topic {stack.settings.dossier_topic}")
+    console.print(
+        f"  kafka     {stack.settings.bootstrap_servers}  topic {stack.settings.dossier_topic}"
+    )
 
 
 @app.command()
@@ -109,8 +117,17 @@ def token(
         console.print("[red]an officer token needs --agency[/] (e.g. 000.00.31.H23)")
         raise typer.Exit(2)
     settings = Settings()
-    print(issue_token(settings.jwt_secret.get_secret_value(), sub=sub, role=role,  # type: ignore[arg-type]
-                      agency=agency, name=name, id_number=id_number, ttl_seconds=hours * 3600))
+    print(
+        issue_token(
+            settings.jwt_secret.get_secret_value(),
+            sub=sub,
+            role=role,
+            agency=agency,
+            name=name,
+            id_number=id_number,
+            ttl_seconds=hours * 3600,
+        )
+    )
 
 
 @app.command()

@@ -168,7 +168,9 @@ class TrackedConsumer:
 
     def _seen(self, delivery: Delivery) -> bool:
         r = delivery.record
-        return self.watermarks.get((r.topic, r.partition, delivery.producer), -1) >= delivery.position
+        return (
+            self.watermarks.get((r.topic, r.partition, delivery.producer), -1) >= delivery.position
+        )
 
     def _remember(self, delivery: Delivery) -> None:
         r = delivery.record

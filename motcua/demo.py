@@ -46,12 +46,20 @@ class DemoClient:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.http = httpx.Client(base_url=f"http://{settings.host}:{settings.intake_port}", timeout=30)
+        self.http = httpx.Client(
+            base_url=f"http://{settings.host}:{settings.intake_port}", timeout=30
+        )
         self.secret = settings.jwt_secret.get_secret_value()
 
     def citizen(self, a: Applicant) -> dict[str, str]:
-        token = issue_token(self.secret, sub=a.sub, role="citizen", name=a.name,
-                            id_number=a.id_number, phone=a.phone)
+        token = issue_token(
+            self.secret,
+            sub=a.sub,
+            role="citizen",
+            name=a.name,
+            id_number=a.id_number,
+            phone=a.phone,
+        )
         return {"Authorization": f"Bearer {token}"}
 
     def officer(self, agency: str) -> dict[str, str]:
@@ -67,24 +75,41 @@ class DemoClient:
     def submit(self, a: Applicant, procedure_id: str, channel: str = "online") -> tuple[str, str]:
         """Fill the procedure's form for ``a`` and submit; return (dossier id, agency)."""
         procedure = self.call("GET", f"/v1/procedures/{procedure_id}", {})
-        headers = self.citizen(a) if channel == "online" else self.officer(
-            procedure["receiving_agency"]["code"])
-        upload = self.call("POST", "/v1/attachments", headers,
-                           files={"file": ("scan.pdf", PDF + a.sub.encode(), "application/pdf")})
+        headers = (
+            self.citizen(a)
+            if channel == "online"
+            else self.officer(procedure["receiving_agency"]["code"])
+        )
+        upload = self.call(
+            "POST",
+            "/v1/attachments",
+            headers,
+            files={"file": ("scan.pdf", PDF + a.sub.encode(), "application/pdf")},
+        )
         documents = [
             {"document_id": d["id"], "sha256": upload["sha256"], "filename": f"{d['id']}.pdf"}
-            for d in procedure["documents"] if d["required"]
+            for d in procedure["documents"]
+            if d["required"]
         ]
-        body = {"procedure_id": procedure_id, "form_data": sample_form(procedure, a),
-                "documents": documents, "channel": channel, "notify_by": ["email", "sms"]}
+        body = {
+            "procedure_id": procedure_id,
+            "form_data": sample_form(procedure, a),
+            "documents": documents,
+            "channel": channel,
+            "notify_by": ["email", "sms"],
+        }
         created = self.call("POST", "/v1/dossiers", headers, json=body)
         return created["id"], procedure["receiving_agency"]["code"]
 
 
 def sample_form(procedure: dict[str, Any], a: Applicant) -> dict[str, Any]:
     """Plausible values for every field, from its type and limits."""
-    known = {"ho_ten": a.name, "so_dinh_danh": a.id_number, "so_dien_thoai": a.phone,
-             "email": f"{a.sub}@example.vn"}
+    known = {
+        "ho_ten": a.name,
+        "so_dinh_danh": a.id_number,
+        "so_dien_thoai": a.phone,
+        "email": f"{a.sub}@example.vn",
+    }
     form: dict[str, Any] = {}
     for f in procedure["fields"]:
         if f["name"] in known:
@@ -127,11 +152,17 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
             progress.advance(task)
     print_outcomes(console, outcomes)
     lookup = outcomes[0]
-    view = client.call("GET", f"/v1/dossiers/{lookup['code']}", {"X-Id-Number": lookup["id_number"]})
-    console.print(f"\nLookup of [bold]{lookup['code']}[/] by code + ID number: status "
-                  f"[green]{view['status']}[/], appointment {view['appointment_date']}")
-    console.print(f"Printable receipt: {client.http.base_url}/v1/dossiers/{lookup['code']}/receipt.html"
-                  " (send header X-Id-Number, or a token)")
+    view = client.call(
+        "GET", f"/v1/dossiers/{lookup['code']}", {"X-Id-Number": lookup["id_number"]}
+    )
+    console.print(
+        f"\nLookup of [bold]{lookup['code']}[/] by code + ID number: status "
+        f"[green]{view['status']}[/], appointment {view['appointment_date']}"
+    )
+    console.print(
+        f"Printable receipt: {client.http.base_url}/v1/dossiers/{lookup['code']}/receipt.html"
+        " (send header X-Id-Number, or a token)"
+    )
     expected = sum(o["steps"] for o in outcomes)
     counts = asyncio.run(count_events(settings, {o["id"] for o in outcomes}, expected))
     table = Table(title=f"Events on '{settings.dossier_topic}' for these dossiers")
@@ -143,28 +174,53 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
     return {"outcomes": outcomes, "events": dict(counts)}
 
 
-def play(client: DemoClient, a: Applicant, procedure_id: str, channel: str, action: str) -> dict[str, Any]:
+def play(
+    client: DemoClient, a: Applicant, procedure_id: str, channel: str, action: str
+) -> dict[str, Any]:
     dossier_id, agency = client.submit(a, procedure_id, channel)
     officer = client.officer(agency)
     base = f"/v1/dossiers/{dossier_id}"
     code = None
     if action == "refuse":
-        client.call("POST", f"{base}/refuse", officer,
-                    json={"reason": "Hồ sơ không thuộc thẩm quyền giải quyết của đơn vị"})
+        client.call(
+            "POST",
+            f"{base}/refuse",
+            officer,
+            json={"reason": "Hồ sơ không thuộc thẩm quyền giải quyết của đơn vị"},
+        )
     else:
         if action == "complete-then-accept":
-            client.call("POST", f"{base}/request-completion", officer,
-                        json={"reason": "Bản chụp hợp đồng bị mờ, đề nghị bổ sung bản rõ nét"})
+            client.call(
+                "POST",
+                f"{base}/request-completion",
+                officer,
+                json={"reason": "Bản chụp hợp đồng bị mờ, đề nghị bổ sung bản rõ nét"},
+            )
             view = client.call("GET", base, client.citizen(a))
-            client.call("POST", f"{base}/resubmit", client.citizen(a),
-                        json={"form_data": view["form_data"], "documents": [
-                            {k: d[k] for k in ("document_id", "sha256", "filename")}
-                            for d in view["documents"]]})
+            client.call(
+                "POST",
+                f"{base}/resubmit",
+                client.citizen(a),
+                json={
+                    "form_data": view["form_data"],
+                    "documents": [
+                        {k: d[k] for k in ("document_id", "sha256", "filename")}
+                        for d in view["documents"]
+                    ],
+                },
+            )
         code = client.call("POST", f"{base}/accept", officer)["code"]
     view = client.call("GET", base, officer)
-    return {"id": dossier_id, "code": code, "procedure": view["procedure_name"],
-            "channel": channel, "status": view["status"], "id_number": a.id_number,
-            "appointment": view["appointment_date"], "steps": len(view["timeline"])}
+    return {
+        "id": dossier_id,
+        "code": code,
+        "procedure": view["procedure_name"],
+        "channel": channel,
+        "status": view["status"],
+        "id_number": a.id_number,
+        "appointment": view["appointment_date"],
+        "steps": len(view["timeline"]),
+    }
 
 
 def print_outcomes(console: Console, outcomes: list[dict[str, Any]]) -> None:
@@ -173,8 +229,14 @@ def print_outcomes(console: Console, outcomes: list[dict[str, Any]]) -> None:
     for column in ("procedure", "channel", "status", "appointment", "events"):
         table.add_column(column, overflow="ellipsis", no_wrap=True)
     for o in outcomes:
-        table.add_row(o["code"] or "—", o["procedure"][:28], o["channel"], o["status"],
-                      o["appointment"] or "—", str(o["steps"]))
+        table.add_row(
+            o["code"] or "—",
+            o["procedure"][:28],
+            o["channel"],
+            o["status"],
+            o["appointment"] or "—",
+            str(o["steps"]),
+        )
     console.print(table)
 
 
@@ -183,8 +245,10 @@ async def count_events(
 ) -> Counter[str]:
     """Count event types for ``dossier_ids`` on ``dossier-events`` (repeats counted once)."""
     consumer = AIOKafkaConsumer(
-        settings.dossier_topic, bootstrap_servers=settings.bootstrap_servers,
-        group_id=f"motcua-demo-{uuid.uuid4().hex[:8]}", auto_offset_reset="earliest",
+        settings.dossier_topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=f"motcua-demo-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()

@@ -59,7 +59,9 @@ async def start_producer(settings: Settings) -> AIOKafkaProducer:
     return producer
 
 
-def header(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...], name: str) -> str | None:
+def header(
+    headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...], name: str
+) -> str | None:
     for key, value in headers or ():
         if key == name:
             return value.decode(errors="replace")

@@ -17,6 +17,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -29,7 +30,7 @@ from motcua.store import Store, Tx
 
 log = structlog.get_logger(__name__)
 
-ToContract = Callable[[DomainEventProtocol], Envelope | None]
+ToContract = Callable[[DomainEventProtocol[UUID]], Envelope | None]
 LEASE_SECONDS = 10.0
 
 CREATE_TABLE = """
@@ -47,7 +48,7 @@ class OutboxRelay:
 
     def __init__(
         self,
-        app: Application,
+        app: Application[UUID],
         store: Store,
         producer: AIOKafkaProducer,
         *,
@@ -147,7 +148,8 @@ class OutboxRelay:
             now = time.time()
             tx.execute(
                 "UPDATE {relay_positions} SET owner = ?, lease_until = ? "
-                "WHERE relay = ? AND (owner = ? OR owner IS NULL OR lease_until < ?) RETURNING relay",
+                "WHERE relay = ? AND (owner = ? OR owner IS NULL OR lease_until < ?) "
+                "RETURNING relay",
                 (self.owner, now + LEASE_SECONDS, self.name, self.owner, now),
             )
             taken.append(tx.fetchone() is not None)

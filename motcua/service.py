@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from uuid import UUID
 
 import structlog
 from eventsourcing.application import Application
@@ -27,7 +28,12 @@ class RelayWorker:
     """Owns the producer and the relay task of one service; restarts them after errors."""
 
     def __init__(
-        self, settings: Settings, app: Application, store: Store, name: str, to_contract: ToContract
+        self,
+        settings: Settings,
+        app: Application[UUID],
+        store: Store,
+        name: str,
+        to_contract: ToContract,
     ) -> None:
         self.settings, self.app, self.store = settings, app, store
         self.name, self.to_contract = name, to_contract

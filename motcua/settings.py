@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES = ("intake", "workflow", "payment", "notify", "stats")
-DEV_JWT_SECRET = "motcua-dev-secret-not-for-production"  # noqa: S105 (documented dev key)
+DEV_JWT_SECRET = "motcua-dev-secret-not-for-production"  # documented dev key
 
 
 class Settings(BaseSettings):

@@ -72,7 +72,9 @@ def broker_binary() -> str:
 class Stack:
     """Starts, watches and stops the broker and the services."""
 
-    def __init__(self, settings: Settings, services: tuple[str, ...] = IMPLEMENTED_SERVICES) -> None:
+    def __init__(
+        self, settings: Settings, services: tuple[str, ...] = IMPLEMENTED_SERVICES
+    ) -> None:
         self.settings = settings
         self.services = services
         self.children: list[Child] = []
@@ -84,8 +86,16 @@ class Stack:
             self.children.append(
                 Child(
                     "broker",
-                    [broker_binary(), "broker", "--listener-url", listener,
-                     "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+                    [
+                        broker_binary(),
+                        "broker",
+                        "--listener-url",
+                        listener,
+                        "--advertised-listener-url",
+                        listener,
+                        "--storage-engine",
+                        "memory://tansu/",
+                    ],
                     logs / "broker.log",
                 )
             )
@@ -114,8 +124,9 @@ class Stack:
                 continue
             if child.next_start == 0.0:
                 code = child.process.returncode if child.process else None
-                log.warning("child died; restarting", child=child.name, exit_code=code,
-                            delay=child.backoff)
+                log.warning(
+                    "child died; restarting", child=child.name, exit_code=code, delay=child.backoff
+                )
                 child.next_start = now + child.backoff
                 child.backoff = min(child.backoff * 2, RESTART_BACKOFF_MAX)
             elif now >= child.next_start:
@@ -132,7 +143,9 @@ class Stack:
         s = self.settings
         return {name: f"http://{s.host}:{s.port_of(name)}" for name in self.services}
 
-    def wait_ready(self, timeout: float = 90.0, progress: Callable[[str], None] | None = None) -> None:
+    def wait_ready(
+        self, timeout: float = 90.0, progress: Callable[[str], None] | None = None
+    ) -> None:
         """Block until every service answers ``/readyz`` with 200; raise on timeout."""
         deadline = time.monotonic() + timeout
         pending = dict(self.urls())

@@ -83,7 +83,9 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
 class PostgresRecorder(PostgresApplicationRecorder):
     """PostgreSQL application recorder that also runs the caller's ``writes`` in its transaction."""
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
         _run_writes(curs, "postgres", self.datastore.schema, kwargs)
         super()._insert_events(curs, stored_events, **kwargs)
 

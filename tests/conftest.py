@@ -62,16 +62,23 @@ def start_intake(
     """Start intake processes on the test's broker topic; all stopped at the end."""
     started: list[ServiceProcess] = []
 
-    def start(database_url: str | None = None, var_dir: Path | None = None, **env: str) -> ServiceProcess:
+    def start(
+        database_url: str | None = None, var_dir: Path | None = None, **env: str
+    ) -> ServiceProcess:
         directory = var_dir or tmp_path / "var"
         process = ServiceProcess(
             "intake",
-            service_env(bootstrap=broker.bootstrap, var_dir=directory, database_url=database_url,
-                        topic=topic, intake=free_port()),
+            service_env(
+                bootstrap=broker.bootstrap,
+                var_dir=directory,
+                database_url=database_url,
+                topic=topic,
+                intake=free_port(),
+            ),
             tmp_path / f"intake-{len(started)}.log",
         )
         started.append(process)
-        return process.start(**env)
+        return process.start(env)
 
     yield start
     for process in started:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
+from uuid import UUID
 
 from eventsourcing.application import Application
 
@@ -24,19 +25,24 @@ class Ledger:
 
     def __init__(self, var_dir: Path, database_url: str | None = None) -> None:
         var_dir.mkdir(parents=True, exist_ok=True)
-        self.app = Application(store_env(database_url, str(var_dir), "ledger"))
+        self.app: Application[UUID] = Application(store_env(database_url, str(var_dir), "ledger"))
         self.store = Store(self.app.recorder)  # type: ignore[arg-type]
-        self.store.write(lambda tx: tx.execute(
-            "CREATE TABLE IF NOT EXISTS {ledger} (n INTEGER, event_id TEXT, type TEXT)"))
+        self.store.write(
+            lambda tx: tx.execute(
+                "CREATE TABLE IF NOT EXISTS {ledger} (n INTEGER, event_id TEXT, type TEXT)"
+            )
+        )
 
     def handle(self, delivery: Delivery) -> None:
         assert delivery.event is not None
         event = delivery.event
 
         def insert(tx: Tx) -> None:
-            tx.execute("INSERT INTO {ledger} (n, event_id, type) VALUES "
-                       "((SELECT COUNT(*) FROM {ledger}), ?, ?)",
-                       (str(event.event_id), type(event).__name__))
+            tx.execute(
+                "INSERT INTO {ledger} (n, event_id, type) VALUES "
+                "((SELECT COUNT(*) FROM {ledger}), ?, ?)",
+                (str(event.event_id), type(event).__name__),
+            )
 
         self.store.write(insert, *delivery.writes)
 
@@ -45,21 +51,32 @@ class Ledger:
 
 
 async def consume_until(
-    ledger: Ledger, settings: Settings, done: Callable[[TrackedConsumer], bool], *,
-    name: str = "ledger", group_id: str | None = None, timeout: float = 30.0, settle: float = 1.0,
+    ledger: Ledger,
+    settings: Settings,
+    done: Callable[[TrackedConsumer], bool],
+    *,
+    name: str = "ledger",
+    group_id: str | None = None,
+    timeout: float = 30.0,
+    settle: float = 1.0,
 ) -> TrackedConsumer:
     """Run a tracked consumer into ``ledger`` until ``done`` (plus ``settle`` s), then stop."""
     await ensure_topics(settings, [settings.dossier_topic, settings.dlq_topic(name)])
     producer = await start_producer(settings)
     consumer = TrackedConsumer(
-        name=name, topics=[settings.dossier_topic], store=ledger.store, handler=ledger.handle,
-        bootstrap_servers=settings.bootstrap_servers, dlq_producer=producer,
-        dlq_topic=settings.dlq_topic(name), group_id=group_id,
+        name=name,
+        topics=[settings.dossier_topic],
+        store=ledger.store,
+        handler=ledger.handle,
+        bootstrap_servers=settings.bootstrap_servers,
+        dlq_producer=producer,
+        dlq_topic=settings.dlq_topic(name),
+        group_id=group_id,
     )
     task = asyncio.create_task(consumer.run())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not done(consumer) and loop.time() < deadline and not task.done():
+    while not done(consumer) and loop.time() < deadline and not task.done():  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     await asyncio.sleep(settle)  # time for a wrong extra delivery to show up
     task.cancel()

@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,9 +63,18 @@ def start_broker(log_dir: Path) -> Broker:
     listener = f"tcp://127.0.0.1:{port}"
     log = (log_dir / f"broker-{port}.log").open("wb")
     process = subprocess.Popen(
-        [broker_binary(), "broker", "--listener-url", listener, "--advertised-listener-url",
-         listener, "--storage-engine", "memory://tansu/"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     wait_for_port(port)
     return Broker(port, process)
@@ -98,12 +108,14 @@ class Postgres:
     def stop(self) -> None:
         subprocess.run(
             [self.bin_dir / "pg_ctl", "-D", self.data_dir, "-m", "immediate", "stop"],
-            check=False, capture_output=True, **_as_postgres_user(),
+            check=False,
+            capture_output=True,
+            **_as_postgres_user(),
         )
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
-def _as_postgres_user() -> dict[str, object]:
+def _as_postgres_user() -> dict[str, Any]:
     """initdb refuses to run as root; drop to the 'postgres' user when we are root."""
     if os.geteuid() != 0:
         return {}
@@ -125,13 +137,26 @@ def start_postgres() -> Postgres:
     as_user = _as_postgres_user()
     subprocess.run(
         [bin_dir / "initdb", "-D", data_dir, "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        check=True, capture_output=True, **as_user,
+        check=True,
+        capture_output=True,
+        **as_user,
     )
     subprocess.run(
-        [bin_dir / "pg_ctl", "-D", data_dir, "-l", base / "pg.log", "-w", "-o",
-         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-         "start"],
-        check=True, capture_output=True, **as_user,
+        [
+            bin_dir / "pg_ctl",
+            "-D",
+            data_dir,
+            "-l",
+            base / "pg.log",
+            "-w",
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c max_connections=200",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        **as_user,
     )
     return Postgres(bin_dir, data_dir, port)
 
@@ -150,11 +175,14 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.env[f'MOTCUA_{self.name.upper()}_PORT']}"
 
-    def start(self, wait: bool = True, **extra_env: str) -> ServiceProcess:
+    def start(self, extra_env: dict[str, str] | None = None, wait: bool = True) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "motcua.serve", self.name],
-            env={**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
         self.starts += 1
         if wait:

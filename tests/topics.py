@@ -36,8 +36,11 @@ async def _read(
     bootstrap: str, topic: str, until: Callable[[list[Record]], bool], timeout: float, settle: float
 ) -> list[Record]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"reader-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"reader-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     records: list[Record] = []
@@ -50,8 +53,11 @@ async def _read(
             for batch in batches.values():
                 records += [
                     Record(
-                        (r.key or b"").decode(), r.partition, r.offset,
-                        {k: v.decode() for k, v in r.headers or ()}, _json(r.value),
+                        (r.key or b"").decode(),
+                        r.partition,
+                        r.offset,
+                        {k: v.decode() for k, v in r.headers or ()},
+                        _json(r.value),
                     )
                     for r in batch
                 ]

@@ -239,7 +239,9 @@ def my_dossiers(
 ) -> list[DossierRow]:
     """The caller's own dossiers, newest first."""
     caller.require("citizen")
-    return [DossierRow.model_validate(r) for r in intake.list_for_applicant(caller.sub, limit, offset)]
+    return [
+        DossierRow.model_validate(r) for r in intake.list_for_applicant(caller.sub, limit, offset)
+    ]
 
 
 @router.get("/dossiers/{ref}", tags=["dossiers"])
@@ -254,7 +256,8 @@ def get_dossier(
     """Status and timeline by code or id; for the applicant, the agency, or code + ID number."""
     dossier = intake.find(ref, caller, x_id_number)
     privileged = caller is not None and (
-        caller.role == "admin" or dossier.applicant.get("account") == caller.sub
+        caller.role == "admin"
+        or dossier.applicant.get("account") == caller.sub
         or caller.agency == dossier.agency_code
     )
     return _view(intake, dossier, privileged)
@@ -291,12 +294,18 @@ def accept_dossier(
 
 @router.post("/dossiers/{dossier_id}/request-completion", status_code=204, tags=["one-stop"])
 def request_completion(
-    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: CompletionRequest,
+    intake: IntakeDep,
+    caller: CallerDep,
+    dossier_id: UUID,
+    body: CompletionRequest,
     cid: CorrelationDep,
 ) -> None:
     """Send the dossier back to the applicant to complete (with what is missing)."""
     intake.request_completion(
-        caller, dossier_id, reason=body.reason, missing_documents=body.missing_documents,
+        caller,
+        dossier_id,
+        reason=body.reason,
+        missing_documents=body.missing_documents,
         correlation_id=cid,
     )
 
@@ -307,8 +316,11 @@ def resubmit_dossier(
 ) -> None:
     """Complete a dossier that was sent back; it awaits acceptance again."""
     intake.resubmit(
-        caller, dossier_id, form_data=body.form_data,
-        documents=[d.model_dump() for d in body.documents], correlation_id=cid,
+        caller,
+        dossier_id,
+        form_data=body.form_data,
+        documents=[d.model_dump() for d in body.documents],
+        correlation_id=cid,
     )
 
 
@@ -334,7 +346,9 @@ def withdraw_dossier(
 ReceiptLookup = Annotated[str | None, Header(description="Without a token: the ID number")]
 
 
-def _received(intake: IntakeApplication, ref: str, caller: Caller | None, idn: str | None) -> Dossier:
+def _received(
+    intake: IntakeApplication, ref: str, caller: Caller | None, idn: str | None
+) -> Dossier:
     dossier = intake.find(ref, caller, idn)
     if dossier.code is None:
         raise Invalid("the dossier has not been accepted yet; it has no receipt")
@@ -343,7 +357,10 @@ def _received(intake: IntakeApplication, ref: str, caller: Caller | None, idn: s
 
 @router.get("/dossiers/{ref}/receipt", tags=["receipt"])
 def receipt_json(
-    request: Request, intake: IntakeDep, caller: OptionalCallerDep, ref: str,
+    request: Request,
+    intake: IntakeDep,
+    caller: OptionalCallerDep,
+    ref: str,
     x_id_number: ReceiptLookup = None,
 ) -> Receipt:
     """The receipt (giấy tiếp nhận và hẹn trả kết quả) as JSON."""
@@ -352,7 +369,10 @@ def receipt_json(
 
 @router.get("/dossiers/{ref}/receipt.html", response_class=HTMLResponse, tags=["receipt"])
 def receipt_html(
-    request: Request, intake: IntakeDep, caller: OptionalCallerDep, ref: str,
+    request: Request,
+    intake: IntakeDep,
+    caller: OptionalCallerDep,
+    ref: str,
     x_id_number: ReceiptLookup = None,
 ) -> HTMLResponse:
     """The receipt as a printable HTML page with the QR code."""

@@ -12,11 +12,11 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from motcua.auth import Caller
 from motcua.calendar import add_working_days, local_date
@@ -61,7 +61,7 @@ class IntakeApplication(Application[UUID]):
         self.store = Store(self.recorder)  # type: ignore[arg-type]
         self.store.write(create_tables)
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
@@ -74,7 +74,8 @@ class IntakeApplication(Application[UUID]):
         def insert(tx: Tx) -> None:
             tx.execute(
                 "INSERT INTO {intake_attachments} (sha256, content_type, size, data, "
-                "uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                "uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (sha256) DO NOTHING",
                 (digest, content_type, len(data), data, uploaded_by, self.clock().isoformat()),
             )
 
@@ -227,7 +228,9 @@ class IntakeApplication(Application[UUID]):
         dossier.refuse(reason=reason, refused_by=caller.sub, correlation_id=correlation_id)
         self.save(dossier, writes=[dossier_row(dossier)])
 
-    def withdraw(self, caller: Caller, dossier_id: UUID, *, reason: str, correlation_id: str) -> None:
+    def withdraw(
+        self, caller: Caller, dossier_id: UUID, *, reason: str, correlation_id: str
+    ) -> None:
         dossier = self._dossier(dossier_id)
         if not self._is_applicant(caller, dossier):
             raise NotFound("no such dossier")
@@ -270,7 +273,7 @@ class IntakeApplication(Application[UUID]):
         return [
             {
                 "event": type(e).__qualname__.split(".")[-1],
-                "at": e.timestamp,
+                "at": cast(Any, e).timestamp,
                 "by": _actor(e),
                 "details": _public_details(e),
             }
@@ -336,9 +339,7 @@ class IntakeApplication(Application[UUID]):
 
     def _sequence(self, agency_code: str, day: date) -> DailySequence:
         try:
-            sequence: DailySequence = self.repository.get(
-                DailySequence.create_id(agency_code, day)
-            )
+            sequence: DailySequence = self.repository.get(DailySequence.create_id(agency_code, day))
         except AggregateNotFoundError:
             sequence = DailySequence(agency_code, day)
         return sequence
@@ -352,9 +353,7 @@ class IntakeApplication(Application[UUID]):
     @staticmethod
     def _check_agency(caller: Caller, agency_code: str) -> None:
         if caller.agency != agency_code:
-            raise Forbidden(
-                f"the dossier is at agency {agency_code}; you act for {caller.agency}"
-            )
+            raise Forbidden(f"the dossier is at agency {agency_code}; you act for {caller.agency}")
 
     @staticmethod
     def _is_applicant(caller: Caller, dossier: Dossier) -> bool:
@@ -387,4 +386,3 @@ def _actor(event: Any) -> str | None:
 def _public_details(event: Any) -> dict[str, Any]:
     keys = ("code", "appointment_date", "reason", "missing_documents", "channel")
     return {k: getattr(event, k) for k in keys if hasattr(event, k)}
-

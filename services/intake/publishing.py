@@ -28,7 +28,7 @@ class IntakePublisher:
     def __init__(self, app: IntakeApplication) -> None:
         self.app = app
 
-    def __call__(self, event: DomainEventProtocol) -> contract.Envelope | None:
+    def __call__(self, event: DomainEventProtocol[UUID]) -> contract.Envelope | None:
         if not isinstance(event, Dossier.Event):
             return None  # e.g. DailySequence: internal bookkeeping
         envelope = {

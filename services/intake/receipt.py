@@ -44,7 +44,9 @@ class Receipt(BaseModel):
 
 def make_receipt(intake: IntakeApplication, dossier: Dossier, base_url: str) -> Receipt:
     """The receipt of an accepted dossier; times in Asia/Ho_Chi_Minh."""
-    assert dossier.code and dossier.received_at and dossier.appointment_date
+    assert dossier.code is not None
+    assert dossier.received_at is not None
+    assert dossier.appointment_date is not None
     procedure = intake.catalogue.get(dossier.procedure_id)
     names = {d.id: d.name for d in procedure.documents} if procedure else {}
     return Receipt(

@@ -27,18 +27,29 @@ CITIZEN = Caller(sub="citizen-1", role="citizen")
 
 def make_intake(database_url: str | None, var_dir: Path) -> IntakeApplication:
     var_dir.mkdir(exist_ok=True)
-    return IntakeApplication(store_env(database_url, str(var_dir), "intake"),
-                             catalogue=load_catalogue())
+    return IntakeApplication(
+        store_env(database_url, str(var_dir), "intake"), catalogue=load_catalogue()
+    )
 
 
 def submit(intake: IntakeApplication) -> uuid.UUID:
     sha = intake.store_attachment(b"scan", "application/pdf", "citizen-1")["sha256"]
     procedure = load_catalogue().get(BIRTH)
     assert procedure is not None
-    documents = [{"document_id": d.id, "sha256": sha, "filename": "a.pdf"}
-                 for d in procedure.documents if d.required]
-    return intake.submit(CITIZEN, procedure_id=BIRTH, form_data=birth_form(), documents=documents,
-                         channel="online", notify_by=["sms"], correlation_id="t")
+    documents = [
+        {"document_id": d.id, "sha256": sha, "filename": "a.pdf"}
+        for d in procedure.documents
+        if d.required
+    ]
+    return intake.submit(
+        CITIZEN,
+        procedure_id=BIRTH,
+        form_data=birth_form(),
+        documents=documents,
+        channel="online",
+        notify_by=["sms"],
+        correlation_id="t",
+    )
 
 
 def expected_codes(count: int) -> list[str]:
@@ -83,8 +94,9 @@ def test_two_intake_processes_on_one_postgres_assign_gap_free_codes(
     def accept(pair: tuple[int, str]) -> str:
         index, dossier_id = pair
         target = (first, second)[index % 2]
-        response = httpx.post(f"{target.url}/v1/dossiers/{dossier_id}/accept",
-                              headers=officer(), timeout=60)
+        response = httpx.post(
+            f"{target.url}/v1/dossiers/{dossier_id}/accept", headers=officer(), timeout=60
+        )
         assert response.status_code == 200, response.text
         code: str = response.json()["code"]
         return code

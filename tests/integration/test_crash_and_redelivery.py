@@ -52,10 +52,13 @@ def test_crash_after_publish_repeats_the_batch_but_consumers_apply_it_once(
     records = read_topic(broker.bootstrap, topic, lambda rs: len(rs) >= 2, settle=1.0)
     ledger = Ledger(tmp_path / "ledger")
 
-    consumer = asyncio.run(consume_until(ledger, settings_for(broker, topic), lambda c: c.applied + c.skipped >= 2))
+    consumer = asyncio.run(
+        consume_until(ledger, settings_for(broker, topic), lambda c: c.applied + c.skipped >= 2)
+    )
 
     ids = [r.event["event_id"] for r in records]
-    assert len(ids) == 2 and len(set(ids)) == 1  # the same event, published twice
+    assert len(ids) == 2  # published twice…
+    assert len(set(ids)) == 1  # …and it is the same event
     assert [row["event_id"] for row in ledger.rows()] == ids[:1]
     assert consumer.applied == 1
     assert consumer.skipped >= 1
@@ -113,7 +116,8 @@ def test_unknown_event_types_are_ignored_not_dead_lettered(
     )
 
     assert Counter({"applied": consumer.applied, "dlq": consumer.dead_lettered}) == Counter(
-        {"applied": 1, "dlq": 0})
+        {"applied": 1, "dlq": 0}
+    )
     assert ledger.rows() == []
 
 

@@ -76,8 +76,9 @@ def test_lookup_with_wrong_id_number_looks_like_unknown_code(intake: httpx.Clien
     code = intake.post(f"/v1/dossiers/{dossier_id}/accept", headers=officer()).json()["code"]
 
     wrong = intake.get(f"/v1/dossiers/{code}", headers={"X-Id-Number": "999999999999"})
-    unknown = intake.get(f"/v1/dossiers/{BIRTH_AGENCY}-990101-0001",
-                         headers={"X-Id-Number": CITIZEN_ID})
+    unknown = intake.get(
+        f"/v1/dossiers/{BIRTH_AGENCY}-990101-0001", headers={"X-Id-Number": CITIZEN_ID}
+    )
 
     assert wrong.status_code == unknown.status_code == 404
     assert wrong.json() == unknown.json()
@@ -116,8 +117,12 @@ def test_accepting_twice_is_a_conflict(intake: httpx.Client) -> None:
     [
         ("POST", "/v1/dossiers", {"json": {"procedure_id": "1.001193", "form_data": {}}}, 401),
         ("POST", "/v1/dossiers", {"content": b"{not json", "auth": True}, 422),
-        ("POST", "/v1/dossiers", {"json": {"procedure_id": "nope", "form_data": {}}, "auth": True},
-         404),
+        (
+            "POST",
+            "/v1/dossiers",
+            {"json": {"procedure_id": "nope", "form_data": {}}, "auth": True},
+            404,
+        ),
         ("GET", "/v1/procedures/nope", {}, 404),
         ("GET", "/v1/procedures", {"params": {"level": "x"}}, 422),
         ("POST", "/v1/dossiers/not-a-uuid/accept", {"auth": True}, 422),
@@ -135,7 +140,8 @@ def test_bad_requests_get_a_clear_error_body(
 
     assert response.status_code == status
     error = response.json()["error"]
-    assert error["code"] and error["message"]
+    assert error["code"]
+    assert error["message"]
     assert "Traceback" not in response.text
 
 
@@ -175,14 +181,23 @@ def test_receipt_is_printable_html_with_qr_code(intake: httpx.Client) -> None:
 
 def test_completion_round_trip_then_acceptance(intake: httpx.Client) -> None:
     dossier_id = submit_birth(intake)
-    intake.post(f"/v1/dossiers/{dossier_id}/request-completion", headers=officer(),
-                json={"reason": "Giấy chứng sinh không rõ", "missing_documents": ["giay_chung_sinh"]})
+    intake.post(
+        f"/v1/dossiers/{dossier_id}/request-completion",
+        headers=officer(),
+        json={"reason": "Giấy chứng sinh không rõ", "missing_documents": ["giay_chung_sinh"]},
+    )
     view = intake.get(f"/v1/dossiers/{dossier_id}", headers=citizen()).json()
 
-    resubmitted = intake.post(f"/v1/dossiers/{dossier_id}/resubmit", headers=citizen(), json={
-        "form_data": view["form_data"],
-        "documents": [{k: d[k] for k in ("document_id", "sha256", "filename")}
-                      for d in view["documents"]]})
+    resubmitted = intake.post(
+        f"/v1/dossiers/{dossier_id}/resubmit",
+        headers=citizen(),
+        json={
+            "form_data": view["form_data"],
+            "documents": [
+                {k: d[k] for k in ("document_id", "sha256", "filename")} for d in view["documents"]
+            ],
+        },
+    )
     accepted = intake.post(f"/v1/dossiers/{dossier_id}/accept", headers=officer())
 
     assert view["status"] == "completion_requested"
@@ -202,10 +217,16 @@ def test_counter_dossier_is_entered_by_officer_with_channel(intake: httpx.Client
 def test_applicant_can_withdraw_but_not_someone_else(intake: httpx.Client) -> None:
     dossier_id = submit_birth(intake)
 
-    other = intake.post(f"/v1/dossiers/{dossier_id}/withdraw", headers=citizen("mallory"),
-                        json={"reason": "không muốn nữa"})
-    own = intake.post(f"/v1/dossiers/{dossier_id}/withdraw", headers=citizen(),
-                      json={"reason": "Nộp nhầm thủ tục"})
+    other = intake.post(
+        f"/v1/dossiers/{dossier_id}/withdraw",
+        headers=citizen("mallory"),
+        json={"reason": "không muốn nữa"},
+    )
+    own = intake.post(
+        f"/v1/dossiers/{dossier_id}/withdraw",
+        headers=citizen(),
+        json={"reason": "Nộp nhầm thủ tục"},
+    )
 
     assert other.status_code == 404
     assert own.status_code == 204

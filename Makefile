@@ -1,0 +1,62 @@
+# Everything a developer or CI runs. Only Python 3.11+, make and the package
+# registries are needed: uv (pinned) is fetched from PyPI into .uv/, the locked
+# dependencies into .venv/.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .uv/bin/uv
+BIN := .venv/bin
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install demo up down test test-unit test-integration lint fmt schemas bench postgres clean
+
+install: $(BIN)/motcua
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .uv uv==$(UV_VERSION)
+
+$(BIN)/motcua: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+demo: install           ## start the embedded stack, run the scripted demo, stop
+	$(BIN)/motcua demo
+
+up: install             ## run the embedded stack in the foreground (Ctrl-C stops)
+	$(BIN)/motcua up
+
+down:
+	$(BIN)/motcua down
+
+test: install postgres  ## the whole suite: unit + integration (real broker and PostgreSQL)
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest tests/unit
+
+test-integration: install postgres
+	$(BIN)/pytest tests/integration
+
+# The PostgreSQL tests start their own server with pg_ctl; install it when we can.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	    else echo "PostgreSQL server not found: its tests will be skipped (apt-get install postgresql)"; fi; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy motcua contracts services tests
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schemas: install        ## re-export contracts/schemas after a deliberate contract change
+	$(BIN)/python -m contracts.export
+
+bench: install
+	$(BIN)/python -m bench.intake
+
+clean:
+	rm -rf .venv .uv var .pytest_cache .mypy_cache .ruff_cache
