@@ -46,7 +46,7 @@ postgres:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy motcua contracts services tests
+	$(BIN)/mypy motcua contracts services tests bench
 
 fmt: install
 	$(BIN)/ruff format .

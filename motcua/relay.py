@@ -79,12 +79,10 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish forever; leave the loop only by cancellation."""
         while True:
-            if not await self._leading():
-                await asyncio.sleep(LEASE_SECONDS / 4)
-                continue
             published = await self.publish_once()
             if published == 0:
-                await asyncio.sleep(self.idle_seconds)
+                leader = self._renew_at > time.monotonic()
+                await asyncio.sleep(self.idle_seconds if leader else LEASE_SECONDS / 4)
 
     async def _leading(self) -> bool:
         """Renew the lease when half of it has run out; False while another relay holds it."""
@@ -96,7 +94,12 @@ class OutboxRelay:
         return False
 
     async def publish_once(self) -> int:
-        """Publish one batch after the recorded position; return how many notifications."""
+        """Publish one batch after the recorded position; return how many notifications.
+
+        Publishes nothing (returns 0) while another relay holds the lease.
+        """
+        if not await self._leading():
+            return 0
         position = await asyncio.to_thread(self.position)
         notifications = await asyncio.to_thread(
             self.app.recorder.select_notifications, position + 1, self.batch_size
@@ -110,6 +113,8 @@ class OutboxRelay:
         last = notifications[-1].id
         if not await asyncio.to_thread(self._record, last):
             log.warning("relay lost its lease; another instance publishes now", relay=self.name)
+            self._renew_at = 0.0
+            return 0
         self.published += len(notifications)
         return len(notifications)
 
