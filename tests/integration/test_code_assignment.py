@@ -13,43 +13,12 @@ import pytest
 
 from motcua.auth import Caller
 from motcua.calendar import local_date
-from motcua.store import store_env
-from services.intake.application import IntakeApplication
-from services.intake.catalogue import load_catalogue
-from tests.dossiers import BIRTH, BIRTH_AGENCY, birth_form, officer, submit_birth
+from tests.dossiers import BIRTH_AGENCY, make_intake, officer, submit, submit_birth
 from tests.processes import Postgres, ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 OFFICER = Caller(sub="officer-1", role="officer", agency=BIRTH_AGENCY)
-CITIZEN = Caller(sub="citizen-1", role="citizen")
-
-
-def make_intake(database_url: str | None, var_dir: Path) -> IntakeApplication:
-    var_dir.mkdir(exist_ok=True)
-    return IntakeApplication(
-        store_env(database_url, str(var_dir), "intake"), catalogue=load_catalogue()
-    )
-
-
-def submit(intake: IntakeApplication) -> uuid.UUID:
-    sha = intake.store_attachment(b"scan", "application/pdf", "citizen-1")["sha256"]
-    procedure = load_catalogue().get(BIRTH)
-    assert procedure is not None
-    documents = [
-        {"document_id": d.id, "sha256": sha, "filename": "a.pdf"}
-        for d in procedure.documents
-        if d.required
-    ]
-    return intake.submit(
-        CITIZEN,
-        procedure_id=BIRTH,
-        form_data=birth_form(),
-        documents=documents,
-        channel="online",
-        notify_by=["sms"],
-        correlation_id="t",
-    )
 
 
 def expected_codes(count: int) -> list[str]:

@@ -230,3 +230,13 @@ def test_applicant_can_withdraw_but_not_someone_else(intake: httpx.Client) -> No
 
     assert other.status_code == 404
     assert own.status_code == 204
+
+
+def test_openapi_page_documents_every_route_with_the_error_body(intake: httpx.Client) -> None:
+    spec = intake.get("/openapi.json")
+    page = intake.get("/docs")
+
+    assert spec.status_code == page.status_code == 200
+    paths = spec.json()["paths"]
+    assert {"/v1/procedures", "/v1/dossiers", "/v1/dossiers/{dossier_id}/accept"} <= set(paths)
+    assert "ErrorBody" in spec.json()["components"]["schemas"]

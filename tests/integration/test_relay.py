@@ -9,10 +9,8 @@ import pytest
 
 from motcua.auth import Caller
 from motcua.kafka import ensure_topics, start_producer
-from motcua.relay import OutboxRelay
 from motcua.settings import Settings
-from services.intake.publishing import IntakePublisher
-from tests.integration.test_code_assignment import make_intake, submit
+from tests.dossiers import intake_relay, make_intake, submit
 from tests.processes import Broker
 from tests.topics import read_topic
 
@@ -30,17 +28,7 @@ def test_second_relay_on_the_same_store_publishes_nothing_while_first_holds_leas
     async def race() -> tuple[int, int, int]:
         await ensure_topics(settings, [topic])
         producer = await start_producer(settings)
-        relays = [
-            OutboxRelay(
-                intake,
-                intake.store,
-                producer,
-                name="intake",
-                topic=topic,
-                to_contract=IntakePublisher(intake),
-            )
-            for _ in range(2)
-        ]
+        relays = [intake_relay(intake, producer, topic) for _ in range(2)]
         first = await relays[0].publish_once()
         second = await relays[1].publish_once()
         more = await relays[0].publish_once()
@@ -67,14 +55,7 @@ def test_relay_position_survives_restart_so_nothing_is_published_twice(
     async def publish_with_a_fresh_relay() -> int:
         await ensure_topics(settings, [topic])
         producer = await start_producer(settings)
-        relay = OutboxRelay(
-            intake,
-            intake.store,
-            producer,
-            name="intake",
-            topic=topic,
-            to_contract=IntakePublisher(intake),
-        )
+        relay = intake_relay(intake, producer, topic)
         relay.owner = "same-instance"  # a restarted process holding its own expired lease
         published = await relay.publish_once()
         await producer.stop()
