@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from uuid import UUID
 
 import structlog
@@ -85,7 +85,9 @@ class RelayWorker:
         return ["not connected to the Kafka broker yet"]
 
 
-def lifespan_with(*workers: RelayWorker):  # type: ignore[no-untyped-def]
+def lifespan_with(
+    *workers: RelayWorker,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """A FastAPI lifespan that runs ``workers`` while the app serves."""
 
     @asynccontextmanager

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
 
 from motcua.auth import Caller, CallerDep, OptionalCallerDep
 from motcua.errors import Invalid
@@ -17,6 +16,19 @@ from services.intake.application import IntakeApplication
 from services.intake.catalogue import Procedure
 from services.intake.domain import Dossier
 from services.intake.receipt import Receipt, make_receipt, qr_png, render_receipt_html
+from services.intake.schemas import (
+    Accepted,
+    Attachment,
+    CompletionRequest,
+    Created,
+    DossierRow,
+    DossierView,
+    ProcedureSummary,
+    Reason,
+    Resubmission,
+    Submission,
+    TimelineEntry,
+)
 
 
 def get_application(request: Request) -> IntakeApplication:
@@ -36,106 +48,6 @@ Page = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
-
-
-# -- schemas ------------------------------------------------------------------------
-
-
-class ProcedureSummary(BaseModel):
-    id: str
-    name: str
-    sector: str
-    field: str
-    tier: str
-    level: int
-    time_limit_working_days: int
-    receiving_agency: str
-
-
-class DocumentRef(BaseModel):
-    document_id: str = Field(description="Id of the required document in the procedure")
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="From POST /v1/attachments")
-    filename: str = Field(min_length=1, max_length=255)
-
-
-class Submission(BaseModel):
-    procedure_id: str
-    form_data: dict[str, str | int | float | bool | None]
-    documents: list[DocumentRef] = []
-    channel: Literal["online", "counter", "post"] = "online"
-    notify_by: list[Literal["inbox", "email", "sms"]] = ["inbox"]
-    applicant_account: str | None = Field(
-        default=None, description="Counter/post only: the applicant's portal account, if known"
-    )
-
-
-class Resubmission(BaseModel):
-    form_data: dict[str, str | int | float | bool | None]
-    documents: list[DocumentRef] = []
-
-
-class Reason(BaseModel):
-    reason: str = Field(min_length=3, max_length=2000)
-
-
-class CompletionRequest(Reason):
-    missing_documents: list[str] = []
-
-
-class Created(BaseModel):
-    id: UUID
-    status: str
-
-
-class Accepted(BaseModel):
-    code: str
-    receipt: Receipt
-
-
-class TimelineEntry(BaseModel):
-    event: str
-    at: datetime
-    by: str | None
-    details: dict[str, Any]
-
-
-class DossierView(BaseModel):
-    id: UUID
-    code: str | None
-    status: str
-    procedure_id: str
-    procedure_name: str
-    agency_code: str
-    channel: str
-    applicant_name: str
-    received_at: datetime | None
-    appointment_date: date | None
-    reason: str | None
-    timeline: list[TimelineEntry]
-    form_data: dict[str, Any] | None = Field(
-        default=None, description="Only for the applicant and the officers of the agency"
-    )
-    documents: list[dict[str, Any]] | None = None
-
-
-class DossierRow(BaseModel):
-    id: UUID
-    code: str | None
-    status: str
-    procedure_id: str
-    procedure_name: str
-    agency_code: str
-    channel: str
-    applicant_name: str
-    submitted_at: datetime
-    received_at: datetime | None
-    appointment_date: date | None
-
-
-class Attachment(BaseModel):
-    sha256: str
-    size: int
-    content_type: str
 
 
 # -- catalogue ----------------------------------------------------------------------
@@ -164,7 +76,7 @@ def list_procedures(
 @router.get("/procedures/{procedure_id}", tags=["procedures"])
 def get_procedure(intake: IntakeDep, procedure_id: str) -> Procedure:
     """One procedure with its level-1 items, form fields, documents, fees and process."""
-    return intake._procedure(procedure_id)
+    return intake.procedure(procedure_id)
 
 
 # -- attachments --------------------------------------------------------------------
@@ -183,8 +95,6 @@ async def upload_attachment(
         raise Invalid(f"the file is larger than {limit} bytes")
     if not data:
         raise Invalid("the file is empty")
-    from anyio import to_thread
-
     stored = await to_thread.run_sync(
         intake.store_attachment, data, file.content_type or "application/octet-stream", caller.sub
     )
@@ -255,12 +165,7 @@ def get_dossier(
 ) -> DossierView:
     """Status and timeline by code or id; for the applicant, the agency, or code + ID number."""
     dossier = intake.find(ref, caller, x_id_number)
-    privileged = caller is not None and (
-        caller.role == "admin"
-        or dossier.applicant.get("account") == caller.sub
-        or caller.agency == dossier.agency_code
-    )
-    return _view(intake, dossier, privileged)
+    return _view(intake, dossier, intake.is_party(caller, dossier))
 
 
 def _view(intake: IntakeApplication, dossier: Dossier, privileged: bool) -> DossierView:

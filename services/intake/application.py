@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 
 from motcua.auth import Caller
 from motcua.calendar import add_working_days, local_date
-from motcua.errors import Forbidden, Invalid, NotFound
+from motcua.errors import Conflict, Forbidden, Invalid, NotFound
 from motcua.store import Store, Tx
 from services.intake.catalogue import Catalogue, Procedure
 from services.intake.domain import DailySequence, Dossier
@@ -123,7 +123,7 @@ class IntakeApplication(Application[UUID]):
         correlation_id: str,
     ) -> UUID:
         """Record a new dossier; online by the applicant, counter/post by a one-stop officer."""
-        procedure = self._procedure(procedure_id)
+        procedure = self.procedure(procedure_id)
         account = self._check_submitter(caller, procedure, channel, applicant_account)
         clean = check_form(procedure, form_data)
         dossier = Dossier(
@@ -186,7 +186,7 @@ class IntakeApplication(Application[UUID]):
         dossier = self._dossier(dossier_id)
         if not self._is_applicant(caller, dossier) and not self._is_officer_of(caller, dossier):
             raise NotFound("no such dossier")
-        procedure = self._procedure(dossier.procedure_id)
+        procedure = self.procedure(dossier.procedure_id)
         dossier.resubmit(
             form_data=check_form(procedure, form_data),
             documents=self._documents(procedure, documents),
@@ -204,7 +204,7 @@ class IntakeApplication(Application[UUID]):
             today = local_date(now)
             sequence = self._sequence(dossier.agency_code, today)
             sequence.issue(dossier.id)
-            procedure = self._procedure(dossier.procedure_id)
+            procedure = self.procedure(dossier.procedure_id)
             dossier.receive(
                 code=sequence.code_for_last(),
                 received_at=now,
@@ -221,7 +221,7 @@ class IntakeApplication(Application[UUID]):
                 continue
             assert dossier.code is not None
             return dossier.code
-        raise RuntimeError("could not assign a dossier code: too much contention, try again")
+        raise Conflict("too many simultaneous acceptances at this unit; please try again")
 
     def refuse(self, caller: Caller, dossier_id: UUID, *, reason: str, correlation_id: str) -> None:
         dossier = self._for_officer(caller, dossier_id)
@@ -253,14 +253,18 @@ class IntakeApplication(Application[UUID]):
             raise NotFound("no dossier matches that code and ID number")
         return dossier
 
-    def _may_see(
-        self, caller: Caller | None, dossier: Dossier, ref: str, id_number: str | None
-    ) -> bool:
-        if caller is not None and (
+    def is_party(self, caller: Caller | None, dossier: Dossier) -> bool:
+        """The applicant, an officer of the dossier's agency, or an admin: sees everything."""
+        return caller is not None and (
             caller.role == "admin"
             or self._is_applicant(caller, dossier)
             or self._is_officer_of(caller, dossier)
-        ):
+        )
+
+    def _may_see(
+        self, caller: Caller | None, dossier: Dossier, ref: str, id_number: str | None
+    ) -> bool:
+        if self.is_party(caller, dossier):
             return True
         return (
             id_number is not None
@@ -308,7 +312,7 @@ class IntakeApplication(Application[UUID]):
     def prefill(self, caller: Caller, procedure_id: str) -> dict[str, dict[str, Any]]:
         """Values for the procedure's form from the account and earlier dossiers (I-4)."""
         caller.require("citizen")
-        procedure = self._procedure(procedure_id)
+        procedure = self.procedure(procedure_id)
         account = {"ho_ten": caller.name, "so_dinh_danh": caller.id_number}
         account.update({"so_dien_thoai": caller.phone, "email": caller.email})
         previous: dict[str, Any] = {}
@@ -324,7 +328,8 @@ class IntakeApplication(Application[UUID]):
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _procedure(self, procedure_id: str) -> Procedure:
+    def procedure(self, procedure_id: str) -> Procedure:
+        """The catalogue entry, or ``NotFound``."""
         procedure = self.catalogue.get(procedure_id)
         if procedure is None:
             raise NotFound(f"no procedure with id {procedure_id}")
