@@ -49,10 +49,13 @@ class Tx:
         return statement.replace("?", "%s") if self.dialect == "postgres" else statement
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        self.cursor.execute(self.sql(statement), tuple(params))
-
-    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.cursor.executemany(self.sql(statement), [tuple(r) for r in rows])
+        if self.dialect == "postgres":
+            # Never server-side prepared: in psycopg's pipeline mode a transaction that
+            # aborts (a version conflict, retried by the caller) loses the prepared
+            # statement while psycopg's cache still believes it exists.
+            self.cursor.execute(self.sql(statement), tuple(params), prepare=False)
+        else:
+            self.cursor.execute(self.sql(statement), tuple(params))
 
     def fetchone(self) -> dict[str, Any] | None:
         row = self.cursor.fetchone()
@@ -70,14 +73,20 @@ def _run_writes(cursor: Any, dialect: Dialect, schema: str | None, kwargs: dict[
             write(tx)
 
 
+# The writes run *after* the events are inserted: a concurrent writer of the same
+# aggregate version then fails on the event store's key (an IntegrityError that callers
+# retry), never first on a read-model constraint such as a unique dossier code.
+
+
 class SQLiteRecorder(SQLiteApplicationRecorder):
     """SQLite application recorder that also runs the caller's ``writes`` in its transaction."""
 
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
         _run_writes(c, "sqlite", None, kwargs)
-        return super()._insert_events(c, stored_events, **kwargs)
+        return notification_ids
 
 
 class PostgresRecorder(PostgresApplicationRecorder):
@@ -86,8 +95,17 @@ class PostgresRecorder(PostgresApplicationRecorder):
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        _run_writes(curs, "postgres", self.datastore.schema, kwargs)
         super()._insert_events(curs, stored_events, **kwargs)
+        if not stored_events:  # otherwise they run in _insert_stored_events, after the insert
+            _run_writes(curs, "postgres", self.datastore.schema, kwargs)
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        # A cursor of their own: the caller still reads the inserted ids from ``curs``.
+        with curs.connection.cursor() as own:
+            _run_writes(own, "postgres", self.datastore.schema, kwargs)
 
 
 def store_env(database_url: str | None, var_dir: str, service: str) -> dict[str, str]:
