@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +18,8 @@ from motcua.settings import Settings
 from motcua.stack import Stack, running_supervisor, stop_supervisor
 
 app = typer.Typer(help="motcua: the single-window (một cửa) backend.", no_args_is_help=True)
-console = Console()
+# Wide enough for the demo's tables also when the output is a file or a CI log.
+console = Console(width=max(shutil.get_terminal_size((120, 40)).columns, 110))
 
 
 @app.command()

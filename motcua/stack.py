@@ -89,6 +89,7 @@ class Stack:
         self.settings = settings
         self.services = services
         self.children: list[Child] = []
+        self.started = False  # a Stack that only probes readiness never supervises
         self.stopping = False
         logs = settings.var_dir / "logs"
         if not settings.kafka_bootstrap_servers:
@@ -111,9 +112,12 @@ class Stack:
         env = self.env()
         for child in self.children:
             child.start(env)
+        self.started = True
 
     def supervise_once(self) -> None:
         """Restart any child that died, with a growing delay if it keeps dying."""
+        if not self.started:
+            return
         now = time.monotonic()
         for child in self.children:
             if child.alive() or self.stopping:
