@@ -1,21 +1,23 @@
-"""Runs a service's background work beside its HTTP API: the outbox relay for now.
+"""Runs a service's background work beside its HTTP API: relay, consumer, clock.
 
-The relay keeps trying while the broker is away: events wait safely in the store and
-are published when it is back, so the HTTP API never depends on the broker being up.
+Each worker keeps trying while the broker is away: events wait safely in the store and
+are published (or consumed) when it is back, so the HTTP API never depends on it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 from uuid import UUID
 
 import structlog
 from eventsourcing.application import Application
 from fastapi import FastAPI
 
+from motcua.consumer import Handler, TrackedConsumer
 from motcua.kafka import ensure_topics, start_producer
 from motcua.relay import OutboxRelay, ToContract
 from motcua.settings import Settings
@@ -44,17 +46,7 @@ class RelayWorker:
         if not self.settings.relay_enabled:
             log.warning("relay disabled by settings: events stay in the store unpublished")
             return
-        delay = 0.5
-        while True:
-            try:
-                await self._run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # broker away or store error: retry, never give up
-                self.connected = False
-                log.warning("relay stopped; retrying", error=repr(error), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        await _forever(self._run_once, self)
 
     async def _run_once(self) -> None:
         s = self.settings
@@ -85,8 +77,84 @@ class RelayWorker:
         return ["not connected to the Kafka broker yet"]
 
 
+class ConsumerWorker:
+    """Runs a tracked consumer of ``dossier-events`` for a service; restarts it after errors."""
+
+    def __init__(self, settings: Settings, store: Store, name: str, handler: Handler) -> None:
+        self.settings, self.store, self.name, self.handler = settings, store, name, handler
+        self.consumer: TrackedConsumer | None = None
+        self.running = False
+
+    async def run(self) -> None:
+        await _forever(self._run_once, self)
+
+    async def _run_once(self) -> None:
+        s = self.settings
+        await ensure_topics(s, [s.dossier_topic, s.dlq_topic(self.name)])
+        producer = await start_producer(s)
+        try:
+            self.consumer = TrackedConsumer(
+                name=self.name,
+                topics=[s.dossier_topic],
+                store=self.store,
+                handler=self.handler,
+                bootstrap_servers=s.bootstrap_servers,
+                dlq_producer=producer,
+                dlq_topic=s.dlq_topic(self.name),
+            )
+            self.running = True
+            await self.consumer.run()
+        finally:
+            self.running = False
+            await producer.stop()
+
+    def problems(self) -> list[str]:
+        return [] if self.running else ["consumer not connected to the Kafka broker yet"]
+
+
+class PeriodicWorker:
+    """Calls a blocking ``job`` every ``seconds`` in a thread (the workflow's clock)."""
+
+    def __init__(self, name: str, seconds: float, job: Callable[[], int]) -> None:
+        self.name, self.seconds, self.job = name, seconds, job
+
+    async def run(self) -> None:
+        while True:
+            try:
+                changed = await asyncio.to_thread(self.job)
+                if changed:
+                    log.info("periodic job changed state", job=self.name, changed=changed)
+            except Exception as error:  # logged and tried again next period, never silent
+                log.error("periodic job failed", job=self.name, error=repr(error))
+            await asyncio.sleep(self.seconds)
+
+    def problems(self) -> list[str]:
+        return []
+
+
+async def _forever(once: Callable[[], Awaitable[None]], worker: Any) -> None:
+    delay = 0.5
+    while True:
+        try:
+            await once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # broker away or store error: retry, never give up
+            log.warning(
+                "worker stopped; retrying",
+                worker=type(worker).__name__,
+                error=repr(error),
+                retry_in=delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+Worker = RelayWorker | ConsumerWorker | PeriodicWorker
+
+
 def lifespan_with(
-    *workers: RelayWorker,
+    *workers: Worker,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """A FastAPI lifespan that runs ``workers`` while the app serves."""
 

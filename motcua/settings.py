@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     relay_enabled: bool = True
     log_level: str = "INFO"
     max_attachment_bytes: int = 10 * 1024 * 1024
+    clock_file: Path | None = Field(
+        default=None, description="Tests and demo only: read 'now' from this file"
+    )
+    overdue_check_seconds: float = 30.0
     # Fault injection for crash tests: exit hard once right after the broker acknowledged
     # a batch and before the relay recorded its position (the duplicate-publish window).
     fault_relay_exit_after_publish: bool = False

@@ -24,7 +24,7 @@ from motcua.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-IMPLEMENTED_SERVICES = ("intake",)
+IMPLEMENTED_SERVICES = ("intake", "workflow")
 RESTART_BACKOFF_MAX = 10.0
 
 

@@ -105,7 +105,7 @@ async def upload_attachment(
 def download_attachment(intake: IntakeDep, caller: CallerDep, sha256: str) -> Response:
     """Download an attachment (officers and admins)."""
     caller.require("officer", "admin")
-    row = intake.attachment(sha256)
+    row = intake.attachments.get(sha256)
     return Response(row["data"], media_type=row["content_type"])
 
 

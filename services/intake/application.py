@@ -7,39 +7,29 @@ can never disagree with the events.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Mapping
+from datetime import date
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
+from motcua.attachments import Attachments
 from motcua.auth import Caller
 from motcua.calendar import add_working_days, local_date
+from motcua.clock import Clock, system_clock
 from motcua.errors import Conflict, Forbidden, Invalid, NotFound
-from motcua.store import Store, Tx
+from motcua.store import Store
+from motcua.transcoding import DateAsISO
 from services.intake.catalogue import Catalogue, Procedure
 from services.intake.domain import DailySequence, Dossier
 from services.intake.forms import check_documents, check_form
 from services.intake.readmodel import create_tables, dossier_row
 
-Clock = Callable[[], datetime]
 ACCEPT_ATTEMPTS = 50
-
-
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
 
 
 class IntakeApplication(Application[UUID]):
@@ -57,9 +47,10 @@ class IntakeApplication(Application[UUID]):
     ) -> None:
         super().__init__(env)
         self.catalogue = catalogue
-        self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        self.clock: Clock = clock or system_clock
         self.store = Store(self.recorder)  # type: ignore[arg-type]
         self.store.write(create_tables)
+        self.attachments = Attachments(self.store)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -68,45 +59,12 @@ class IntakeApplication(Application[UUID]):
     # -- attachments ------------------------------------------------------------------
 
     def store_attachment(self, data: bytes, content_type: str, uploaded_by: str) -> dict[str, Any]:
-        """Keep a file once, named by the SHA-256 of its content (I-5)."""
-        digest = hashlib.sha256(data).hexdigest()
-
-        def insert(tx: Tx) -> None:
-            tx.execute(
-                "INSERT INTO {intake_attachments} (sha256, content_type, size, data, "
-                "uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (sha256) DO NOTHING",
-                (digest, content_type, len(data), data, uploaded_by, self.clock().isoformat()),
-            )
-
-        self.store.write(insert)
-        return {"sha256": digest, "size": len(data), "content_type": content_type}
-
-    def attachment(self, sha256: str) -> dict[str, Any]:
-        row = self.store.read_one(
-            "SELECT sha256, content_type, size, data FROM {intake_attachments} WHERE sha256 = ?",
-            (sha256,),
-        )
-        if row is None:
-            raise NotFound(f"no attachment with SHA-256 {sha256}")
-        row["data"] = bytes(row["data"])
-        return row
+        """Keep a scanned document once, named by the SHA-256 of its content (I-5)."""
+        return self.attachments.put(data, content_type, uploaded_by, self.clock())
 
     def _documents(self, procedure: Procedure, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
         check_documents(procedure, [r["document_id"] for r in refs])
-        documents = []
-        for ref in refs:
-            row = self.store.read_one(
-                "SELECT content_type, size FROM {intake_attachments} WHERE sha256 = ?",
-                (ref["sha256"],),
-            )
-            if row is None:
-                raise Invalid(
-                    f"document {ref['document_id']}: no uploaded file has SHA-256 {ref['sha256']}; "
-                    "upload it first with POST /v1/attachments"
-                )
-            documents.append({**ref, "content_type": row["content_type"], "size": row["size"]})
-        return documents
+        return self.attachments.describe(refs)
 
     # -- commands ---------------------------------------------------------------------
 

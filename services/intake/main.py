@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from motcua.clock import make_clock
 from motcua.http import install_common
 from motcua.service import RelayWorker, lifespan_with
 from motcua.settings import Settings
@@ -17,7 +18,7 @@ from services.intake.publishing import PRODUCER, IntakePublisher
 def build_application(settings: Settings) -> IntakeApplication:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = store_env(settings.database_url, str(settings.var_dir), PRODUCER)
-    return IntakeApplication(env, catalogue=load_catalogue())
+    return IntakeApplication(env, catalogue=load_catalogue(), clock=make_clock(settings.clock_file))
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -1,25 +1,18 @@
-"""How intake's domain events become contract events on ``dossier-events``.
-
-Each published event gets an id derived from the stored event (aggregate id and
-version), so publishing the same stored event again yields the same ``event_id``.
-"""
+"""How intake's domain events become contract events on ``dossier-events``."""
 
 from __future__ import annotations
 
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 
 from contracts import events as contract
+from motcua.publishing import envelope
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
 
 PRODUCER = "intake"
-
-
-def event_id_of(originator_id: UUID, version: int) -> UUID:
-    return uuid5(NAMESPACE_URL, f"motcua:{PRODUCER}:{originator_id}:{version}")
 
 
 class IntakePublisher:
@@ -31,22 +24,16 @@ class IntakePublisher:
     def __call__(self, event: DomainEventProtocol[UUID]) -> contract.Envelope | None:
         if not isinstance(event, Dossier.Event):
             return None  # e.g. DailySequence: internal bookkeeping
-        envelope = {
-            "event_id": event_id_of(event.originator_id, event.originator_version),
-            "dossier_id": event.originator_id,
-            "occurred_at": event.timestamp,
-            "producer": PRODUCER,
-            "correlation_id": getattr(event, "correlation_id", "") or str(event.originator_id),
-        }
+        fields_of = envelope(PRODUCER, event)
         kind = type(event).__name__
         if kind in ("Submitted", "Received"):
             dossier: Dossier = self.app.repository.get(
                 event.originator_id, version=event.originator_version
             )
-            envelope.update(_facts(dossier))
+            fields_of.update(_facts(dossier))
         fields = {k: v for k, v in vars(event).items() if k in _FIELDS[kind]}
         model = _MODELS[kind]
-        return model.model_validate({**envelope, **fields})
+        return model.model_validate({**fields_of, **fields})
 
 
 def _facts(dossier: Dossier) -> dict[str, Any]:

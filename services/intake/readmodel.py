@@ -38,18 +38,6 @@ def create_tables(tx: Tx) -> None:
         "CREATE INDEX IF NOT EXISTS intake_dossiers_by_applicant "
         "ON {intake_dossiers} (applicant_account, submitted_at)"
     )
-    tx.execute(
-        f"""
-        CREATE TABLE IF NOT EXISTS {{intake_attachments}} (
-            sha256 TEXT PRIMARY KEY,
-            content_type TEXT NOT NULL,
-            size BIGINT NOT NULL,
-            data {tx.blob} NOT NULL,
-            uploaded_by TEXT NOT NULL,
-            uploaded_at TEXT NOT NULL
-        )
-        """
-    )
 
 
 def dossier_row(dossier: Dossier) -> Write:

@@ -1,0 +1,46 @@
+"""What every contract event carries, and the value types several events share."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Channel = Literal["online", "counter", "post"]
+NoticeChannel = Literal["inbox", "email", "sms"]
+FormValue = str | int | float | bool | None
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Applicant(Contract):
+    """Who applies and how to reach them (from the form and the account)."""
+
+    account: str | None = Field(description="Portal account (token subject), if any")
+    full_name: str
+    id_number: str = Field(description="Citizen identity number (số định danh cá nhân)")
+    phone: str | None = None
+    email: str | None = None
+    notify_by: tuple[NoticeChannel, ...] = ("inbox",)
+
+
+class Document(Contract):
+    """A document of the dossier, stored once by the SHA-256 of its content."""
+
+    document_id: str = Field(description="Id of the required document in the procedure")
+    filename: str
+    content_type: str
+    size: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Envelope(Contract):
+    schema_version: int = 1
+    event_id: UUID = Field(description="Unique and stable: a re-published event keeps its id")
+    dossier_id: UUID = Field(description="Also the Kafka message key")
+    occurred_at: AwareDatetime = Field(description="When it happened, UTC")
+    producer: str = Field(description="Service that published the event")
+    correlation_id: str = Field(description="Id of the request or event that caused this one")

@@ -1,0 +1,75 @@
+"""Events published by intake: submission, one-stop decisions, withdrawal."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from contracts.envelope import Applicant, Channel, Contract, Document, Envelope, FormValue
+
+
+class DossierFacts(Contract):
+    """What every consumer needs to know of a dossier, repeated where it is useful."""
+
+    procedure_id: str
+    procedure_name: str
+    level: int
+    agency_code: str = Field(description="Receiving unit, QCVN 102:2016 code")
+    channel: Channel
+    applicant: Applicant
+    form_data: dict[str, FormValue]
+    documents: tuple[Document, ...]
+
+
+class DossierSubmitted(Envelope, DossierFacts):
+    """An applicant submitted online, or a one-stop officer entered a counter/post dossier."""
+
+    type: Literal["DossierSubmitted"] = "DossierSubmitted"
+    submitted_by: str
+
+
+class DossierCompletionRequested(Envelope):
+    """The one-stop officer asks the applicant to complete the dossier before acceptance."""
+
+    type: Literal["DossierCompletionRequested"] = "DossierCompletionRequested"
+    reason: str
+    missing_documents: tuple[str, ...] = ()
+    requested_by: str
+
+
+class DossierResubmitted(Envelope):
+    """The applicant completed the dossier as asked; it awaits acceptance again."""
+
+    type: Literal["DossierResubmitted"] = "DossierResubmitted"
+    form_data: dict[str, FormValue]
+    documents: tuple[Document, ...]
+    resubmitted_by: str
+
+
+class DossierReceived(Envelope, DossierFacts):
+    """Accepted at the one-stop: the dossier has its legal code and appointment date (I-1, I-2)."""
+
+    type: Literal["DossierReceived"] = "DossierReceived"
+    code: str = Field(description="<agency code>-YYMMDD-XXXX")
+    received_at: AwareDatetime
+    appointment_date: date
+    time_limit_working_days: int
+    received_by: str
+
+
+class DossierIntakeRefused(Envelope):
+    """The one-stop officer refused the dossier, with the reason given to the applicant."""
+
+    type: Literal["DossierIntakeRefused"] = "DossierIntakeRefused"
+    reason: str
+    refused_by: str
+
+
+class DossierWithdrawn(Envelope):
+    """The applicant withdrew the dossier."""
+
+    type: Literal["DossierWithdrawn"] = "DossierWithdrawn"
+    reason: str
+    withdrawn_by: str

@@ -1,0 +1,28 @@
+"""Events published by payment that other services act on (the workflow's payment gate)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from contracts.envelope import Envelope
+
+PaymentMethod = Literal["online", "counter", "bank_transfer", "post"]
+
+
+class PaymentSucceeded(Envelope):
+    """The fee of a dossier is paid (online through the gateway, or recorded offline)."""
+
+    type: Literal["PaymentSucceeded"] = "PaymentSucceeded"
+    payment_code: str
+    amount_vnd: int = Field(ge=0, description="Integer VND, never a float")
+    method: PaymentMethod
+    paid_at: AwareDatetime
+
+
+class FeeWaived(Envelope):
+    """Nothing is due for this dossier (no fee, or the applicant is exempt)."""
+
+    type: Literal["FeeWaived"] = "FeeWaived"
+    reason: str

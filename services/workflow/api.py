@@ -1,0 +1,297 @@
+"""Workflow's HTTP API: the agency queue, officer actions, supplements, the timeline."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
+from pydantic import BaseModel, Field
+
+from motcua.auth import CallerDep
+from motcua.errors import Invalid
+from motcua.http import ERROR_RESPONSES
+from services.workflow.application import WorkflowApplication
+from services.workflow.domain import Process
+
+
+def get_application(request: Request) -> WorkflowApplication:
+    app: WorkflowApplication = request.app.state.workflow
+    return app
+
+
+Flow = Annotated[WorkflowApplication, Depends(get_application)]
+
+
+def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
+    return x_request_id or uuid4().hex
+
+
+Cid = Annotated[str, Depends(correlation_id)]
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+
+
+class DocumentRef(BaseModel):
+    document_id: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="From POST /v1/attachments")
+    filename: str = Field(min_length=1, max_length=255)
+
+
+class Claim(BaseModel):
+    officer: str | None = Field(default=None, description="Assign to this officer; default: me")
+
+
+class StepDone(BaseModel):
+    notes: str = Field(default="", max_length=4000)
+    documents: list[DocumentRef] = []
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class SupplementRequest(Reason):
+    documents: list[str] = Field(default=[], description="What the applicant must supply")
+
+
+class Supplement(BaseModel):
+    documents: list[DocumentRef] = Field(min_length=1)
+
+
+class Decision(BaseModel):
+    notes: str = Field(default="", max_length=4000)
+
+
+class Result(BaseModel):
+    kind: Literal["electronic", "pickup", "post"]
+    document: DocumentRef | None = Field(default=None, description="Required for electronic")
+
+
+class Returned(BaseModel):
+    method: Literal["electronic", "pickup", "post"]
+
+
+class Apology(Reason):
+    appointment_date: date
+
+
+class QueueRow(BaseModel):
+    dossier_id: UUID
+    code: str
+    procedure_id: str
+    procedure_name: str
+    agency_code: str
+    step_index: int
+    step_id: str
+    step_name: str
+    officer: str | None
+    status: str
+    step_due_date: date | None
+    step_overdue: bool
+    appointment_date: date
+    overdue: bool
+    paid: bool
+    approved: bool | None
+
+
+class Step(BaseModel):
+    index: int
+    id: str
+    name: str
+    agency_code: str
+    agency_name: str
+    role: str
+    working_days: str
+    status: str
+    officer: str | None
+    started_on: date | None
+    due_date: date | None
+    completed_on: date | None
+    overdue: bool
+
+
+class Pause(BaseModel):
+    reason: str
+    from_: date = Field(alias="from")
+    to: date | None
+    days: int | None
+
+
+class HistoryEntry(BaseModel):
+    event: str
+    at: datetime
+    by: str | None
+
+
+class Timeline(BaseModel):
+    dossier_id: UUID
+    code: str
+    procedure_name: str
+    status: str
+    agency_code: str = Field(description="Where the dossier is now")
+    received_on: date
+    appointment_date: date
+    overdue: bool
+    responsible_agency: str | None
+    paid: bool
+    approved: bool | None
+    steps: list[Step]
+    pauses: list[Pause]
+    history: list[HistoryEntry]
+    blocked: str | None = Field(description="Why the result cannot be issued yet, if so")
+
+
+@router.get("/queue", tags=["queue"])
+def agency_queue(
+    workflow: Flow,
+    caller: CallerDep,
+    step: str | None = None,
+    due_within_days: Annotated[int | None, Query(ge=0, le=60)] = None,
+    overdue: bool | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[QueueRow]:
+    """Dossiers now at the officer's agency, earliest deadline first."""
+    rows = workflow.queue(
+        caller,
+        step=step,
+        due_within_days=due_within_days,
+        overdue=overdue,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+    return [QueueRow.model_validate(r) for r in rows]
+
+
+@router.get("/dossiers/{ref}/timeline", tags=["timeline"])
+def timeline(workflow: Flow, caller: CallerDep, ref: str) -> Timeline:
+    """Every step with agency, officer, start, due, end, pauses and overdue marks."""
+    process = workflow.view(caller, ref)
+    return _timeline(workflow, process)
+
+
+def _timeline(workflow: WorkflowApplication, p: Process) -> Timeline:
+    blocked = None
+    if p.status == "in_progress" and p.is_last_step:
+        if not p.approved:
+            blocked = "waiting for approval"
+        elif not p.paid:
+            blocked = "waiting for payment of the fee (no payment recorded yet)"
+    return Timeline(
+        dossier_id=p.id,
+        code=p.code,
+        procedure_name=p.procedure_name,
+        status=p.status,
+        agency_code=p.agency,
+        received_on=p.received_on,
+        appointment_date=p.appointment_date,
+        overdue=p.overdue,
+        responsible_agency=p.responsible_agency,
+        paid=p.paid,
+        approved=p.approved,
+        steps=[
+            Step(index=i, **{k: s.get(k) for k in Step.model_fields if k != "index"})
+            for i, s in enumerate(p.steps)
+        ],
+        pauses=[Pause.model_validate(x) for x in p.pauses],
+        history=[HistoryEntry(**h) for h in workflow.history(p.id)],
+        blocked=blocked,
+    )
+
+
+@router.post("/attachments", status_code=201, tags=["attachments"])
+async def upload(request: Request, caller: CallerDep, file: Annotated[UploadFile, File()]) -> Any:
+    """Upload a supplement or an electronic result; reference it by its SHA-256."""
+    caller.require("citizen", "officer")
+    workflow: WorkflowApplication = request.app.state.workflow
+    limit = request.app.state.settings.max_attachment_bytes
+    data = await file.read(limit + 1)
+    if not data or len(data) > limit:
+        raise Invalid(f"the file must have between 1 and {limit} bytes")
+    content_type = file.content_type or "application/octet-stream"
+    return await to_thread.run_sync(
+        lambda: workflow.attachments.put(data, content_type, caller.sub, workflow.clock())
+    )
+
+
+@router.post("/dossiers/{dossier_id}/claim", status_code=204, tags=["officer"])
+def claim(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Claim, cid: Cid) -> None:
+    """Take the current step (or assign it to a colleague of the same agency)."""
+    workflow.claim(caller, dossier_id, body.officer, cid)
+
+
+@router.post("/dossiers/{dossier_id}/complete-step", status_code=204, tags=["officer"])
+def complete_step(
+    workflow: Flow, caller: CallerDep, dossier_id: UUID, body: StepDone, cid: Cid
+) -> None:
+    """Finish the current step, with notes and optional documents."""
+    workflow.complete_step(
+        caller, dossier_id, body.notes, [d.model_dump() for d in body.documents], cid
+    )
+
+
+@router.post("/dossiers/{dossier_id}/hand-over", status_code=204, tags=["officer"])
+def hand_over(workflow: Flow, caller: CallerDep, dossier_id: UUID, cid: Cid) -> None:
+    """Send the dossier to the agency of the next step."""
+    workflow.hand_over(caller, dossier_id, cid)
+
+
+@router.post("/dossiers/{dossier_id}/request-supplement", status_code=204, tags=["officer"])
+def request_supplement(
+    workflow: Flow, caller: CallerDep, dossier_id: UUID, body: SupplementRequest, cid: Cid
+) -> None:
+    """Ask the applicant for documents; the clock pauses until they arrive."""
+    workflow.request_supplement(caller, dossier_id, body.reason, body.documents, cid)
+
+
+@router.post("/dossiers/{dossier_id}/approve", status_code=204, tags=["officer"])
+def approve(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Decision, cid: Cid) -> None:
+    """Approve the dossier (the decision of the agency holding it)."""
+    workflow.approve(caller, dossier_id, body.notes, cid)
+
+
+@router.post("/dossiers/{dossier_id}/reject", status_code=204, tags=["officer"])
+def reject(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Reason, cid: Cid) -> None:
+    """Reject the dossier with the reason the applicant will read."""
+    workflow.reject(caller, dossier_id, body.reason, cid)
+
+
+@router.post("/dossiers/{dossier_id}/result", status_code=204, tags=["officer"])
+def issue_result(
+    workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Result, cid: Cid
+) -> None:
+    """Issue the result (last step; approved; fee paid where due before the result)."""
+    if body.kind == "electronic" and body.document is None:
+        raise Invalid("an electronic result needs its document (upload it first)")
+    ref = body.document.model_dump() if body.document else None
+    workflow.issue_result(caller, dossier_id, body.kind, ref, cid)
+
+
+@router.post("/dossiers/{dossier_id}/returned", status_code=204, tags=["officer"])
+def returned(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Returned, cid: Cid) -> None:
+    """Record that the result reached the applicant."""
+    workflow.record_returned(caller, dossier_id, body.method, cid)
+
+
+@router.post("/dossiers/{dossier_id}/apology", status_code=204, tags=["officer"])
+def apology(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Apology, cid: Cid) -> None:
+    """The written apology for a late dossier, with the new appointment date."""
+    workflow.apologise(caller, dossier_id, body.reason, body.appointment_date, cid)
+
+
+@router.post("/dossiers/{dossier_id}/supplement", status_code=204, tags=["applicant"])
+def supplement(
+    workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Supplement, cid: Cid
+) -> None:
+    """The applicant supplies the requested documents; the clock resumes."""
+    workflow.provide_supplement(caller, dossier_id, [d.model_dump() for d in body.documents], cid)
+
+
+@router.post("/dossiers/{dossier_id}/withdraw", status_code=204, tags=["applicant"])
+def withdraw(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Reason, cid: Cid) -> None:
+    """The applicant withdraws a dossier in process, before its result."""
+    workflow.withdraw(caller, dossier_id, body.reason, cid)

@@ -1,0 +1,429 @@
+"""WorkflowApplication: runs each dossier's electronic process and keeps its clock.
+
+It reacts to ``DossierReceived`` (start the process) and ``PaymentSucceeded`` /
+``FeeWaived`` (open the payment gate) from ``dossier-events``, and to officers and
+applicants over HTTP. Every save also writes the process's queue row and, for
+consumed events, the consumer's positions: one transaction each time.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from decimal import Decimal
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from contracts.intake import DossierReceived
+from contracts.payment import FeeWaived, PaymentSucceeded
+from motcua.attachments import Attachments
+from motcua.auth import Caller
+from motcua.calendar import add_working_days, local_date, working_days_between
+from motcua.clock import Clock, system_clock
+from motcua.consumer import Delivery
+from motcua.errors import Forbidden, NotFound
+from motcua.store import Store, Write
+from motcua.transcoding import DateAsISO
+from services.intake.catalogue import Catalogue, Procedure
+from services.workflow.domain import AlreadyMarked, Process
+from services.workflow.readmodel import create_tables, process_row
+
+
+class WorkflowApplication(Application[UUID]):
+    """Commands and queries of the process; the clock that marks late dossiers."""
+
+    name = "workflow"
+
+    def __init__(
+        self, env: dict[str, str] | None = None, *, catalogue: Catalogue, clock: Clock | None = None
+    ) -> None:
+        super().__init__(env)
+        self.catalogue = catalogue
+        self.clock: Clock = clock or system_clock
+        self.store = Store(self.recorder)  # type: ignore[arg-type]
+        self.store.write(create_tables)
+        self.attachments = Attachments(self.store)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def today(self) -> date:
+        return local_date(self.clock())
+
+    # -- events from other services ---------------------------------------------------
+
+    def handle(self, delivery: Delivery) -> None:
+        """Apply one consumed contract event (others are only tracked)."""
+        event = delivery.event
+        if isinstance(event, DossierReceived):
+            self.start(event, delivery.writes)
+        elif isinstance(event, PaymentSucceeded | FeeWaived):
+            self.open_payment_gate(event, delivery.writes)
+
+    def start(self, event: DossierReceived, writes: list[Write]) -> None:
+        """Start the procedure's process; the first step begins on the day of receipt."""
+        if self._exists(event.dossier_id):
+            return
+        procedure = self._procedure(event.procedure_id)
+        received_on = local_date(event.received_at)
+        steps = planned_steps(procedure, received_on)
+        process = Process(
+            dossier_id=event.dossier_id,
+            code=event.code,
+            procedure_id=procedure.id,
+            procedure_name=procedure.name,
+            applicant_account=event.applicant.account,
+            steps=steps,
+            received_on=received_on,
+            appointment_date=event.appointment_date,
+            fee_due_before_result=procedure.fee_due_before_result,
+            correlation_id=str(event.event_id),
+        )
+        process.start_step(
+            index=0,
+            started_on=received_on,
+            due_date=steps[0]["due_date"],
+            correlation_id=str(event.event_id),
+        )
+        self.save(process, writes=[process_row(process), *writes])
+
+    def open_payment_gate(self, event: PaymentSucceeded | FeeWaived, writes: list[Write]) -> None:
+        process = self._process(event.dossier_id)
+        amount = event.amount_vnd if isinstance(event, PaymentSucceeded) else 0
+        code = event.payment_code if isinstance(event, PaymentSucceeded) else "waived"
+        process.record_payment(
+            payment_code=code, amount_vnd=amount, correlation_id=str(event.event_id)
+        )
+        self.save(process, writes=[process_row(process), *writes])
+
+    # -- officers ---------------------------------------------------------------------
+
+    def claim(self, caller: Caller, dossier_id: UUID, officer: str | None, cid: str) -> None:
+        """Take the current step, or assign it to another officer of the same agency."""
+        process = self._at_agency(caller, dossier_id)
+        process.claim(officer=officer or caller.sub, assigned_by=caller.sub, correlation_id=cid)
+        self._save(process)
+
+    def complete_step(
+        self, caller: Caller, dossier_id: UUID, notes: str, refs: list[dict[str, str]], cid: str
+    ) -> None:
+        """Finish the current step; the next one starts now if it is at the same agency."""
+        process = self._at_agency(caller, dossier_id)
+        process.complete_step(
+            officer=caller.sub,
+            notes=notes,
+            documents=self.attachments.describe(refs),
+            completed_on=self.today(),
+            correlation_id=cid,
+        )
+        if process.next_agency == process.agency:
+            self._start_next(process, cid)
+        self._save(process)
+
+    def hand_over(self, caller: Caller, dossier_id: UUID, cid: str) -> None:
+        """Send the dossier to the next step's agency (liên thông)."""
+        process = self._at_agency(caller, dossier_id)
+        process.hand_over(officer=caller.sub, correlation_id=cid)
+        self._start_next(process, cid)
+        self._save(process)
+
+    def _start_next(self, process: Process, cid: str) -> None:
+        index = process.current + 1
+        process.start_step(
+            index=index,
+            started_on=self.today(),
+            due_date=process.steps[index]["due_date"],
+            correlation_id=cid,
+        )
+
+    def request_supplement(
+        self, caller: Caller, dossier_id: UUID, reason: str, documents: list[str], cid: str
+    ) -> None:
+        """Ask the applicant for more documents; the clock stops until they arrive."""
+        process = self._at_agency(caller, dossier_id)
+        process.request_supplement(
+            officer=caller.sub,
+            reason=reason,
+            documents=documents,
+            requested_on=self.today(),
+            correlation_id=cid,
+        )
+        self._save(process)
+
+    def approve(self, caller: Caller, dossier_id: UUID, notes: str, cid: str) -> None:
+        process = self._at_agency(caller, dossier_id)
+        process.approve(officer=caller.sub, notes=notes, correlation_id=cid)
+        self._save(process)
+
+    def reject(self, caller: Caller, dossier_id: UUID, reason: str, cid: str) -> None:
+        process = self._at_agency(caller, dossier_id)
+        process.reject(officer=caller.sub, reason=reason, correlation_id=cid)
+        self._save(process)
+
+    def issue_result(
+        self, caller: Caller, dossier_id: UUID, kind: str, ref: dict[str, str] | None, cid: str
+    ) -> None:
+        """Issue the result: an electronic document, or ready for pickup or post (W-5)."""
+        process = self._at_agency(caller, dossier_id)
+        document = self.attachments.describe([ref])[0] if ref else None
+        now = self.clock()
+        process.issue_result(
+            officer=caller.sub,
+            kind=kind,
+            document=document,
+            issued_at=now,
+            issued_on=local_date(now),
+            correlation_id=cid,
+        )
+        self._save(process)
+
+    def record_returned(self, caller: Caller, dossier_id: UUID, method: str, cid: str) -> None:
+        process = self._at_agency(caller, dossier_id)
+        process.record_returned(
+            officer=caller.sub, method=method, returned_on=self.today(), correlation_id=cid
+        )
+        self._save(process)
+
+    def apologise(
+        self, caller: Caller, dossier_id: UUID, reason: str, new_date: date, cid: str
+    ) -> None:
+        """The responsible agency's written apology with a new appointment date."""
+        process = self._process(dossier_id)
+        caller.require("officer")
+        if caller.agency not in (process.responsible_agency, process.agency):
+            raise Forbidden(
+                "the apology is issued by the agency responsible for the delay "
+                f"({process.responsible_agency}) or the one holding the dossier"
+            )
+        assert caller.agency is not None
+        process.apologise(
+            officer=caller.sub,
+            agency_code=caller.agency,
+            reason=reason,
+            appointment_date=new_date,
+            previous_appointment_date=process.appointment_date,
+            correlation_id=cid,
+        )
+        self._save(process)
+
+    # -- applicants -------------------------------------------------------------------
+
+    def provide_supplement(
+        self, caller: Caller, dossier_id: UUID, refs: list[dict[str, str]], cid: str
+    ) -> None:
+        """The applicant's documents arrive: the clock resumes, deadlines move on."""
+        process = self._own(caller, dossier_id)
+        if process.paused_on is None:
+            process.check_in_progress("supplement")  # raises the clear conflict
+        assert process.paused_on is not None
+        today = self.today()
+        paused = working_days_between(process.paused_on, today)
+        dues = [
+            s["due_date"]
+            if s["status"] == "completed" or s.get("due_date") is None
+            else add_working_days(s["due_date"], paused)
+            for s in process.steps
+        ]
+        process.provide_supplement(
+            by=caller.sub,
+            documents=self.attachments.describe(refs),
+            provided_on=today,
+            paused_working_days=paused,
+            appointment_date=add_working_days(process.appointment_date, paused),
+            step_due_dates=dues,
+            correlation_id=cid,
+        )
+        self._save(process)
+
+    def withdraw(self, caller: Caller, dossier_id: UUID, reason: str, cid: str) -> None:
+        """The applicant withdraws a dossier in process (before its result)."""
+        process = self._own(caller, dossier_id)
+        process.withdraw(by=caller.sub, reason=reason, correlation_id=cid)
+        self._save(process)
+
+    # -- the clock --------------------------------------------------------------------
+
+    def check_deadlines(self) -> int:
+        """Mark steps and dossiers whose deadline has passed; return how many changed.
+
+        Safe to run in several processes at once: each mark is guarded by the aggregate
+        and a concurrent save of the same mark fails on the event store's key.
+        """
+        today = self.today().isoformat()
+        rows = self.store.read(
+            "SELECT dossier_id FROM {workflow_processes} WHERE "
+            "((status = 'in_progress' AND step_overdue = 0 AND step_due_date < ?) "
+            "OR (status IN ('in_progress', 'awaiting_handover') AND overdue = 0 "
+            "AND appointment_date < ?))",
+            (today, today),
+        )
+        marked = 0
+        for row in rows:
+            try:
+                marked += self._mark_late(UUID(row["dossier_id"]))
+            except (AlreadyMarked, IntegrityError):
+                continue  # another clock got there first
+        return marked
+
+    def _mark_late(self, dossier_id: UUID) -> int:
+        process = self._process(dossier_id)
+        today = self.today()
+        cid = f"clock:{today.isoformat()}"
+        step = process.step
+        changed = 0
+        if process.status == "in_progress" and not step["overdue"] and step["due_date"] < today:
+            process.mark_step_overdue(index=process.current, correlation_id=cid)
+            changed += 1
+        if not process.overdue and process.appointment_date < today:
+            late = process.late_agencies(today)
+            process.mark_overdue(
+                responsible_agency=late[0] if late else process.agency,
+                late_agencies=late or [process.agency],
+                correlation_id=cid,
+            )
+            changed += 1
+        if changed:
+            self._save(process)
+        return changed
+
+    # -- queries ----------------------------------------------------------------------
+
+    def queue(
+        self,
+        caller: Caller,
+        *,
+        step: str | None,
+        due_within_days: int | None,
+        overdue: bool | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        """Dossiers currently at the officer's agency, earliest deadline first."""
+        caller.require("officer", "admin")
+        where, params = ["1 = 1"], []
+        if caller.role == "officer":
+            where.append("agency_code = ?")
+            params.append(caller.agency)
+        if step:
+            where.append("step_id = ?")
+            params.append(step)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if due_within_days is not None:
+            where.append("step_due_date <= ?")
+            params.append(add_working_days(self.today(), due_within_days).isoformat())
+        if overdue is not None:
+            where.append(
+                "(step_overdue = 1 OR overdue = 1)"
+                if overdue
+                else "(step_overdue = 0 AND overdue = 0)"
+            )
+        return self.store.read(
+            f"SELECT * FROM {{workflow_processes}} WHERE {' AND '.join(where)} "
+            "ORDER BY step_due_date ASC, code ASC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+
+    def view(self, caller: Caller, ref: str) -> Process:
+        """The process by dossier id or code, for the applicant, its agencies, an admin."""
+        row = self.store.read_one(
+            "SELECT dossier_id FROM {workflow_processes} WHERE dossier_id = ? OR code = ?",
+            (ref, ref),
+        )
+        process = self._process(UUID(row["dossier_id"])) if row else None
+        if process is None or not self._may_see(caller, process):
+            raise NotFound("no such dossier in process")
+        return process
+
+    def history(self, dossier_id: UUID) -> list[dict[str, Any]]:
+        """Every workflow event of the dossier with its time and actor."""
+        return [
+            {
+                "event": type(e).__qualname__.split(".")[-1],
+                "at": cast(Any, e).timestamp,
+                "by": getattr(e, "officer", None) or getattr(e, "by", None),
+            }
+            for e in self.events.get(dossier_id)
+        ]
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _save(self, process: Process) -> None:
+        self.save(process, writes=[process_row(process)])
+
+    def _exists(self, dossier_id: UUID) -> bool:
+        return (
+            self.store.read_one(
+                "SELECT 1 AS found FROM {workflow_processes} WHERE dossier_id = ?",
+                (str(dossier_id),),
+            )
+            is not None
+        )
+
+    def _process(self, dossier_id: UUID) -> Process:
+        try:
+            process: Process = self.repository.get(dossier_id)
+        except AggregateNotFoundError:
+            raise NotFound("no such dossier in process") from None
+        return process
+
+    def _procedure(self, procedure_id: str) -> Procedure:
+        procedure = self.catalogue.get(procedure_id)
+        if procedure is None:
+            raise NotFound(f"procedure {procedure_id} is not in the catalogue")
+        return procedure
+
+    def _at_agency(self, caller: Caller, dossier_id: UUID) -> Process:
+        """The process, if the caller is an officer of the agency that holds it now."""
+        caller.require("officer")
+        process = self._process(dossier_id)
+        if caller.agency != process.agency:
+            if not self._may_see(caller, process):
+                raise NotFound("no such dossier in process")
+            raise Forbidden(
+                f"the dossier is at agency {process.agency} now; you act for {caller.agency}"
+            )
+        return process
+
+    def _own(self, caller: Caller, dossier_id: UUID) -> Process:
+        caller.require("citizen")
+        process = self._process(dossier_id)
+        if process.applicant_account != caller.sub:
+            raise NotFound("no such dossier in process")
+        return process
+
+    @staticmethod
+    def _may_see(caller: Caller, process: Process) -> bool:
+        if caller.role == "admin":
+            return True
+        if caller.role == "citizen":
+            return process.applicant_account == caller.sub
+        return caller.role == "officer" and any(
+            s["agency_code"] == caller.agency for s in process.steps
+        )
+
+
+def planned_steps(procedure: Procedure, received_on: date) -> list[dict[str, Any]]:
+    """The process's steps with their due dates: each step's share of the time limit,
+    counted cumulatively in working days from the day of receipt (W-1, W-3)."""
+    elapsed, steps = Decimal(0), []
+    for step in procedure.process:
+        elapsed += step.working_days
+        steps.append(
+            {
+                "id": step.id,
+                "name": step.name,
+                "agency_code": step.agency.code,
+                "agency_name": step.agency.name,
+                "role": step.role,
+                "working_days": str(step.working_days),
+                "due_date": add_working_days(received_on, math.ceil(elapsed)),
+            }
+        )
+    return steps

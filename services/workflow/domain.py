@@ -1,0 +1,292 @@
+"""The electronic process of one dossier (W-1..W-4): steps across agencies, on the clock.
+
+A ``Process`` starts when intake has received the dossier. Its steps come from the
+procedure's electronic process; each step belongs to an agency and has a due date.
+Dates are computed by the application (working days) and passed in, so the rules
+here stay plain and testable.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from motcua.errors import Conflict
+
+ACTIVE = ("in_progress", "awaiting_handover")
+
+
+class Process(Aggregate):
+    """Where a dossier is in its procedure's process, and whether it is on time."""
+
+    @staticmethod
+    def create_id(dossier_id: UUID) -> UUID:
+        return dossier_id  # one process per dossier; workflow has its own store
+
+    @event("Started")
+    def __init__(
+        self,
+        *,
+        dossier_id: UUID,
+        code: str,
+        procedure_id: str,
+        procedure_name: str,
+        applicant_account: str | None,
+        steps: list[dict[str, Any]],
+        received_on: date,
+        appointment_date: date,
+        fee_due_before_result: bool,
+        correlation_id: str,
+    ) -> None:
+        self.dossier_id, self.code = dossier_id, code
+        self.procedure_id, self.procedure_name = procedure_id, procedure_name
+        self.applicant_account = applicant_account
+        self.steps = [
+            {
+                **s,
+                "status": "pending",
+                "officer": None,
+                "started_on": None,
+                "completed_on": None,
+                "overdue": False,
+                "notes": None,
+            }
+            for s in steps
+        ]
+        self.received_on, self.appointment_date = received_on, appointment_date
+        self.current = -1
+        self.status = "in_progress"
+        self.paid = not fee_due_before_result
+        self.approved: bool | None = None
+        self.paused_on: date | None = None
+        self.pauses: list[dict[str, Any]] = []
+        self.overdue = False
+        self.responsible_agency: str | None = None
+        self.apologies = 0
+        self.result: dict[str, Any] | None = None
+
+    @property
+    def step(self) -> dict[str, Any]:
+        return self.steps[self.current]
+
+    @property
+    def agency(self) -> str:
+        """The agency the dossier is at now."""
+        agency: str = self.step["agency_code"]
+        return agency
+
+    @property
+    def is_last_step(self) -> bool:
+        return self.current == len(self.steps) - 1
+
+    @property
+    def next_agency(self) -> str | None:
+        return None if self.is_last_step else self.steps[self.current + 1]["agency_code"]
+
+    @event("StepStarted")
+    def start_step(
+        self, *, index: int, started_on: date, due_date: date, correlation_id: str
+    ) -> None:
+        self.current = index
+        self.step.update(status="started", started_on=started_on, due_date=due_date)
+        self.status = "in_progress"
+
+    @event("StepClaimed")
+    def claim(self, *, officer: str, assigned_by: str, correlation_id: str) -> None:
+        self.check_active("claim")
+        self.step["officer"] = officer
+
+    @event("StepCompleted")
+    def complete_step(
+        self,
+        *,
+        officer: str,
+        notes: str,
+        documents: list[dict[str, Any]],
+        completed_on: date,
+        correlation_id: str,
+    ) -> None:
+        self.check_in_progress("complete a step of")
+        if self.is_last_step:
+            raise StepCannotComplete(
+                "the last step ends by issuing the result (POST …/result), not by completing it"
+            )
+        self.step.update(
+            status="completed",
+            officer=self.step["officer"] or officer,
+            completed_on=completed_on,
+            notes=notes,
+            documents=documents,
+        )
+        self.status = "awaiting_handover"
+
+    @event("HandedOver")
+    def hand_over(self, *, officer: str, correlation_id: str) -> None:
+        if self.status != "awaiting_handover":
+            raise IllegalTransition(
+                f"cannot hand over: the dossier is {self.status}; complete the current step first"
+            )
+
+    @event("SupplementRequested")
+    def request_supplement(
+        self,
+        *,
+        officer: str,
+        reason: str,
+        documents: list[str],
+        requested_on: date,
+        correlation_id: str,
+    ) -> None:
+        self.check_in_progress("request a supplement for")
+        self.status, self.paused_on = "paused", requested_on
+        self.pauses.append({"from": requested_on, "to": None, "reason": reason, "days": None})
+
+    @event("SupplementProvided")
+    def provide_supplement(
+        self,
+        *,
+        by: str,
+        documents: list[dict[str, Any]],
+        provided_on: date,
+        paused_working_days: int,
+        appointment_date: date,
+        step_due_dates: list[date | None],
+        correlation_id: str,
+    ) -> None:
+        if self.status != "paused":
+            raise IllegalTransition(f"no supplement was requested; the dossier is {self.status}")
+        self.pauses[-1].update(to=provided_on, days=paused_working_days)
+        self.appointment_date, self.status, self.paused_on = appointment_date, "in_progress", None
+        for step, due in zip(self.steps, step_due_dates, strict=True):
+            step["due_date"] = due
+
+    @event("Approved")
+    def approve(self, *, officer: str, notes: str, correlation_id: str) -> None:
+        self.check_in_progress("approve")
+        if self.approved is not None:
+            raise IllegalTransition("the dossier has already been decided")
+        self.approved = True
+
+    @event("Rejected")
+    def reject(self, *, officer: str, reason: str, correlation_id: str) -> None:
+        self.check_active("reject")
+        self.status, self.approved = "rejected", False
+        self.result = {"reason": reason}
+
+    @event("PaymentRecorded")
+    def record_payment(self, *, payment_code: str, amount_vnd: int, correlation_id: str) -> None:
+        self.paid = True
+
+    @event("ResultIssued")
+    def issue_result(
+        self,
+        *,
+        officer: str,
+        kind: str,
+        document: dict[str, Any] | None,
+        issued_at: datetime,
+        issued_on: date,
+        correlation_id: str,
+    ) -> None:
+        self.check_in_progress("issue the result of")
+        if not self.is_last_step:
+            raise IllegalTransition("the result is issued at the last step of the process")
+        if not self.approved:
+            raise IllegalTransition("the dossier has not been approved")
+        if not self.paid:
+            raise AwaitingPayment(
+                "the fee must be paid before the result is issued; "
+                "no payment has been recorded for this dossier yet"
+            )
+        self.step.update(
+            status="completed", completed_on=issued_on, officer=self.step["officer"] or officer
+        )
+        self.status = "result_issued"
+        self.result = {"kind": kind, "document": document, "issued_on": issued_on}
+
+    @event("ResultReturned")
+    def record_returned(
+        self, *, officer: str, method: str, returned_on: date, correlation_id: str
+    ) -> None:
+        if self.status != "result_issued":
+            raise IllegalTransition(f"no result to return: the dossier is {self.status}")
+        self.status = "returned"
+
+    @event("StepOverdue")
+    def mark_step_overdue(self, *, index: int, correlation_id: str) -> None:
+        step = self.steps[index]
+        if step["overdue"] or step["status"] == "completed":
+            raise AlreadyMarked("step already overdue or completed")
+        step["overdue"] = True
+
+    @event("Overdue")
+    def mark_overdue(
+        self, *, responsible_agency: str, late_agencies: list[str], correlation_id: str
+    ) -> None:
+        if self.overdue or self.status not in (*ACTIVE, "paused"):
+            raise AlreadyMarked("dossier already overdue or finished")
+        self.overdue, self.responsible_agency = True, responsible_agency
+
+    @event("ApologyIssued")
+    def apologise(
+        self,
+        *,
+        officer: str,
+        agency_code: str,
+        reason: str,
+        appointment_date: date,
+        previous_appointment_date: date,
+        correlation_id: str,
+    ) -> None:
+        if not self.overdue:
+            raise IllegalTransition("an apology is issued only for an overdue dossier")
+        if appointment_date <= self.appointment_date:
+            raise IllegalTransition(
+                f"the new appointment must be later than {self.appointment_date.isoformat()}"
+            )
+        self.appointment_date, self.apologies = appointment_date, self.apologies + 1
+
+    @event("Withdrawn")
+    def withdraw(self, *, by: str, reason: str, correlation_id: str) -> None:
+        if self.status not in (*ACTIVE, "paused"):
+            raise IllegalTransition(f"cannot withdraw: the dossier is {self.status}")
+        self.status = "withdrawn"
+
+    def check_in_progress(self, action: str) -> None:
+        if self.status != "in_progress":
+            raise IllegalTransition(f"cannot {action} a dossier that is {self.status}")
+
+    def check_active(self, action: str) -> None:
+        if self.status not in ACTIVE:
+            raise IllegalTransition(f"cannot {action} a dossier that is {self.status}")
+
+    def late_agencies(self, today: date) -> list[str]:
+        """Agencies whose steps ran (or are running) past their due date, in order."""
+        late = [
+            s["agency_code"]
+            for s in self.steps
+            if s["overdue"]
+            or (s["completed_on"] and s.get("due_date") and s["completed_on"] > s["due_date"])
+        ]
+        if self.status in ACTIVE and self.step.get("due_date") and self.step["due_date"] < today:
+            late.append(self.agency)
+        return list(dict.fromkeys(late))
+
+
+class IllegalTransition(Conflict):
+    pass
+
+
+class StepCannotComplete(IllegalTransition):
+    pass
+
+
+class AwaitingPayment(IllegalTransition):
+    pass
+
+
+class AlreadyMarked(Conflict):
+    """The clock found nothing new to mark (idempotent: not an error for callers)."""

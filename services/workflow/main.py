@@ -1,0 +1,47 @@
+"""Composition root of the workflow service: builds everything, nothing at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from motcua.clock import make_clock
+from motcua.http import install_common
+from motcua.service import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
+from motcua.settings import Settings
+from motcua.store import store_env
+from services.intake.catalogue import load_catalogue
+from services.workflow.api import router
+from services.workflow.application import WorkflowApplication
+from services.workflow.publishing import PRODUCER, WorkflowPublisher
+
+
+def build_application(settings: Settings) -> WorkflowApplication:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    env = store_env(settings.database_url, str(settings.var_dir), PRODUCER)
+    return WorkflowApplication(
+        env, catalogue=load_catalogue(), clock=make_clock(settings.clock_file)
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The workflow HTTP app; consumes dossier-events, publishes its own, runs the clock."""
+    workflow = build_application(settings)
+    relay = RelayWorker(settings, workflow, workflow.store, PRODUCER, WorkflowPublisher(workflow))
+    consumer = ConsumerWorker(settings, workflow.store, PRODUCER, workflow.handle)
+    clock = PeriodicWorker("deadlines", settings.overdue_check_seconds, workflow.check_deadlines)
+    app = FastAPI(
+        title="motcua workflow",
+        version="1.0",
+        description=(
+            "The electronic process of each received dossier across agencies: the agency "
+            "queue, officer actions (claim, complete, hand over, supplement, approve, "
+            "reject, result, apology), deadlines in working days, and the timeline. "
+            "Authenticate with `Authorization: Bearer <JWT>` (dev tokens: `motcua token`)."
+        ),
+        lifespan=lifespan_with(relay, consumer, clock),
+    )
+    app.state.settings = settings
+    app.state.workflow = workflow
+    install_common(app, ready=lambda: relay.problems() + consumer.problems())
+    app.include_router(router)
+    return app

@@ -1,0 +1,85 @@
+"""Workflow's lookup table, saved in the same transaction as each process's events.
+
+It serves the agency queues (filter by step, due soon, overdue) and lets the clock find
+the processes whose deadlines have passed without loading every aggregate.
+"""
+
+from __future__ import annotations
+
+from motcua.store import Tx, Write
+from services.workflow.domain import Process
+
+
+def create_tables(tx: Tx) -> None:
+    tx.execute(
+        """
+        CREATE TABLE IF NOT EXISTS {workflow_processes} (
+            dossier_id TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            procedure_id TEXT NOT NULL,
+            procedure_name TEXT NOT NULL,
+            applicant_account TEXT,
+            agency_code TEXT NOT NULL,
+            step_index INTEGER NOT NULL,
+            step_id TEXT NOT NULL,
+            step_name TEXT NOT NULL,
+            officer TEXT,
+            status TEXT NOT NULL,
+            step_due_date TEXT,
+            step_overdue INTEGER NOT NULL,
+            appointment_date TEXT NOT NULL,
+            overdue INTEGER NOT NULL,
+            paid INTEGER NOT NULL,
+            approved INTEGER,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    tx.execute(
+        "CREATE INDEX IF NOT EXISTS workflow_processes_queue "
+        "ON {workflow_processes} (agency_code, status, step_due_date)"
+    )
+    tx.execute(
+        "CREATE INDEX IF NOT EXISTS workflow_processes_clock "
+        "ON {workflow_processes} (status, step_due_date, appointment_date)"
+    )
+
+
+def process_row(process: Process) -> Write:
+    step = process.step
+    due = step.get("due_date")
+    values = (
+        str(process.id),
+        process.code,
+        process.procedure_id,
+        process.procedure_name,
+        process.applicant_account,
+        process.agency,
+        process.current,
+        step["id"],
+        step["name"],
+        step["officer"],
+        process.status,
+        due.isoformat() if due else None,
+        int(step["overdue"]),
+        process.appointment_date.isoformat(),
+        int(process.overdue),
+        int(process.paid),
+        None if process.approved is None else int(process.approved),
+        process.modified_on.isoformat(),
+    )
+    columns = (
+        "dossier_id, code, procedure_id, procedure_name, applicant_account, agency_code, "
+        "step_index, step_id, step_name, officer, status, step_due_date, step_overdue, "
+        "appointment_date, overdue, paid, approved, updated_at"
+    )
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[5:])
+
+    def upsert(tx: Tx) -> None:
+        tx.execute(
+            f"INSERT INTO {{workflow_processes}} ({columns}) VALUES "
+            f"({', '.join('?' * len(values))}) ON CONFLICT (dossier_id) DO UPDATE SET {updates}",
+            values,
+        )
+
+    return upsert
