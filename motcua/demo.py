@@ -42,14 +42,12 @@ APPLICANTS = [
 
 
 class DemoClient:
-    """Calls intake as citizens and as the one-stop officers would."""
+    """Calls intake and workflow as citizens and officers would."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.http = httpx.Client(
-            base_url=f"http://{settings.host}:{settings.intake_port}", timeout=30
-        )
-        self.secret = settings.jwt_secret.get_secret_value()
+    def __init__(self, intake_url: str, workflow_url: str, secret: str) -> None:
+        self.http = httpx.Client(base_url=intake_url, timeout=30)
+        self.flow = httpx.Client(base_url=workflow_url, timeout=30)
+        self.secret = secret
 
     def citizen(self, a: Applicant) -> dict[str, str]:
         token = issue_token(
@@ -67,10 +65,12 @@ class DemoClient:
         return {"Authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
-        response = self.http.request(method, path, headers=headers, **kw)
-        if response.status_code >= 400:
-            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
-        return response.json() if response.content else None
+        """Call intake; raise with the server's error body on any 4xx/5xx."""
+        return _checked(self.http.request(method, path, headers=headers, **kw))
+
+    def act(self, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
+        """Call workflow; raise with the server's error body on any 4xx/5xx."""
+        return _checked(self.flow.request(method, path, headers=headers, **kw))
 
     def submit(self, a: Applicant, procedure_id: str, channel: str = "online") -> tuple[str, str]:
         """Fill the procedure's form for ``a`` and submit; return (dossier id, agency)."""
@@ -100,6 +100,15 @@ class DemoClient:
         }
         created = self.call("POST", "/v1/dossiers", headers, json=body)
         return created["id"], procedure["receiving_agency"]["code"]
+
+
+def _checked(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        request = response.request
+        raise RuntimeError(
+            f"{request.method} {request.url.path}: {response.status_code} {response.text}"
+        )
+    return response.json() if response.content else None
 
 
 def sample_form(procedure: dict[str, Any], a: Applicant) -> dict[str, Any]:
@@ -135,7 +144,11 @@ def sample_form(procedure: dict[str, Any], a: Applicant) -> dict[str, Any]:
 
 def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
     """Run the scenario; print what happened; return the figures for tests and callers."""
-    client = DemoClient(settings)
+    client = DemoClient(
+        f"http://{settings.host}:{settings.intake_port}",
+        f"http://{settings.host}:{settings.workflow_port}",
+        settings.jwt_secret.get_secret_value(),
+    )
     outcomes: list[dict[str, Any]] = []
     plan = [
         (APPLICANTS[0], "1.001193", "online", "accept"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -56,30 +57,42 @@ def topic() -> str:
 
 
 @pytest.fixture
-def start_intake(
-    broker: Broker, tmp_path: Path, topic: str
+def clock_file(tmp_path: Path) -> Path:
+    """Write an ISO time here to move the services' "now" (absent: the real clock)."""
+    return tmp_path / "clock"
+
+
+@pytest.fixture
+def start_service(
+    broker: Broker, tmp_path: Path, topic: str, clock_file: Path
 ) -> Iterator[Callable[..., ServiceProcess]]:
-    """Start intake processes on the test's broker topic; all stopped at the end."""
+    """Start service processes on the test's broker topic; all stopped at the end."""
     started: list[ServiceProcess] = []
 
     def start(
-        database_url: str | None = None, var_dir: Path | None = None, **env: str
+        name: str, database_url: str | None = None, var_dir: Path | None = None, **env: str
     ) -> ServiceProcess:
         directory = var_dir or tmp_path / "var"
         process = ServiceProcess(
-            "intake",
+            name,
             service_env(
                 bootstrap=broker.bootstrap,
                 var_dir=directory,
                 database_url=database_url,
                 topic=topic,
-                intake=free_port(),
+                **{name: free_port()},
             ),
-            tmp_path / f"intake-{len(started)}.log",
+            tmp_path / f"{name}-{len(started)}.log",
         )
+        process.env.update(MOTCUA_CLOCK_FILE=str(clock_file), MOTCUA_OVERDUE_CHECK_SECONDS="0.3")
         started.append(process)
         return process.start(env)
 
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def start_intake(start_service: Callable[..., ServiceProcess]) -> Callable[..., ServiceProcess]:
+    return functools.partial(start_service, "intake")

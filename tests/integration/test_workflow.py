@@ -1,0 +1,328 @@
+"""Workflow as agencies and applicants use it: intake and workflow as real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from contracts.events import encode
+from contracts.payment import PaymentSucceeded
+from motcua.demo import APPLICANTS, DemoClient
+from motcua.kafka import ensure_topics
+from motcua.settings import DEV_JWT_SECRET, Settings
+from tests.processes import Broker, ServiceProcess
+from tests.topics import Record, read_topic
+
+pytestmark = pytest.mark.integration
+
+LAND = "1.004227"  # one-stop -> land office -> tax -> land office (x2) -> one-stop
+ONE_STOP, LAND_OFFICE, TAX = "000.00.31.H23", "000.01.25.H23", "000.00.35.H23"
+BIRTH, COMMUNE = "1.001193", "001.20.51.H23"
+MONDAY = "2026-03-02T09:00:00+07:00"
+
+
+@dataclass
+class Stack:
+    client: DemoClient
+    workflow: ServiceProcess
+    broker: Broker
+    topic: str
+    clock_file: Path
+
+    def set_today(self, moment: str) -> None:
+        self.clock_file.write_text(moment)
+
+    def received(self, procedure_id: str, applicant: int = 0) -> str:
+        """Submit online and accept at the one-stop; wait until workflow has the process."""
+        dossier_id, agency = self.client.submit(APPLICANTS[applicant], procedure_id)
+        self.client.call("POST", f"/v1/dossiers/{dossier_id}/accept", self.client.officer(agency))
+        self.wait(dossier_id, agency, lambda t: True)
+        return dossier_id
+
+    def timeline(self, dossier_id: str, agency: str) -> dict[str, Any]:
+        response = self.client.flow.get(
+            f"/v1/dossiers/{dossier_id}/timeline", headers=self.client.officer(agency)
+        )
+        return response.json() if response.status_code == 200 else {}
+
+    def wait(
+        self,
+        dossier_id: str,
+        agency: str,
+        ok: Callable[[dict[str, Any]], bool],
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            timeline = self.timeline(dossier_id, agency)
+            if timeline and ok(timeline):
+                return timeline
+            time.sleep(0.1)
+        raise TimeoutError(f"workflow did not reach the expected state: {timeline}")
+
+    def act(self, agency: str, dossier_id: str, action: str, **body: Any) -> None:
+        self.client.act(
+            "POST", f"/v1/dossiers/{dossier_id}/{action}", self.client.officer(agency), json=body
+        )
+
+    def events(self, dossier_id: str, until: Callable[[list[Record]], bool]) -> list[Record]:
+        records = read_topic(
+            self.broker.bootstrap,
+            self.topic,
+            lambda rs: until([r for r in rs if r.key == dossier_id]),
+            settle=1.0,
+        )
+        return [r for r in records if r.key == dossier_id]
+
+
+@pytest.fixture
+def stack(
+    start_service: Callable[..., ServiceProcess], broker: Broker, topic: str, clock_file: Path
+) -> Stack:
+    clock_file.write_text(MONDAY)
+    intake = start_service("intake")
+    workflow = start_service("workflow")
+    return Stack(
+        DemoClient(intake.url, workflow.url, DEV_JWT_SECRET), workflow, broker, topic, clock_file
+    )
+
+
+def types(records: list[Record], producer: str = "workflow") -> list[str]:
+    return [r.event["type"] for r in records if r.event.get("producer") == producer]
+
+
+def pay(broker: Broker, topic: str, dossier_id: str) -> None:
+    """Act as the payment service: publish the dossier's PaymentSucceeded."""
+    event = PaymentSucceeded(
+        event_id=uuid.uuid4(),
+        dossier_id=uuid.UUID(dossier_id),
+        occurred_at=datetime.now(UTC),
+        producer="payment",
+        correlation_id="test",
+        payment_code="PAY-1",
+        amount_vnd=1_530_000,
+        method="online",
+        paid_at=datetime.now(UTC),
+    )
+
+    async def send() -> None:
+        await ensure_topics(Settings(kafka_bootstrap_servers=broker.bootstrap), [topic])
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        await producer.send_and_wait(
+            topic,
+            encode(event),
+            key=dossier_id.encode(),
+            headers=[("producer", b"payment"), ("position", b"1")],
+        )
+        await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_land_transfer_goes_across_three_agencies_and_back(stack: Stack) -> None:
+    dossier = stack.received(LAND)
+
+    stack.act(ONE_STOP, dossier, "complete-step", notes="Đủ hồ sơ")
+    stack.act(ONE_STOP, dossier, "hand-over")
+    stack.act(LAND_OFFICE, dossier, "claim")
+    stack.act(LAND_OFFICE, dossier, "complete-step", notes="Hồ sơ hợp lệ")
+    stack.act(LAND_OFFICE, dossier, "hand-over")
+    stack.act(TAX, dossier, "complete-step", notes="Thông báo thuế đã ban hành")
+    stack.act(TAX, dossier, "hand-over")
+    stack.act(LAND_OFFICE, dossier, "complete-step", notes="Đã cập nhật biến động")
+    stack.act(LAND_OFFICE, dossier, "approve", notes="Đồng ý")
+    stack.act(LAND_OFFICE, dossier, "complete-step", notes="Đã ký")
+    stack.act(LAND_OFFICE, dossier, "hand-over")
+    blocked = stack.client.flow.post(
+        f"/v1/dossiers/{dossier}/result",
+        headers=stack.client.officer(ONE_STOP),
+        json={"kind": "pickup"},
+    )
+    pay(stack.broker, stack.topic, dossier)
+    stack.wait(dossier, ONE_STOP, lambda t: t["paid"])
+    stack.act(ONE_STOP, dossier, "result", kind="pickup")
+    stack.act(ONE_STOP, dossier, "returned", method="pickup")
+
+    assert blocked.status_code == 409
+    assert "fee" in blocked.json()["error"]["message"]
+    timeline = stack.timeline(dossier, ONE_STOP)
+    assert timeline["status"] == "returned"
+    assert [s["agency_code"] for s in timeline["steps"]] == [
+        ONE_STOP,
+        LAND_OFFICE,
+        TAX,
+        LAND_OFFICE,
+        LAND_OFFICE,
+        ONE_STOP,
+    ]
+    assert all(s["status"] == "completed" and s["officer"] for s in timeline["steps"])
+    records = stack.events(dossier, lambda rs: "ResultReturned" in types(rs))
+    handovers = [
+        (r.event["from_agency"], r.event["to_agency"])
+        for r in records
+        if r.event["type"] == "DossierHandedOver"
+    ]
+    assert handovers == [
+        (ONE_STOP, LAND_OFFICE),
+        (LAND_OFFICE, TAX),
+        (TAX, LAND_OFFICE),
+        (LAND_OFFICE, ONE_STOP),
+    ]
+    result = next(r.event for r in records if r.event["type"] == "ResultIssued")
+    assert result["timeliness"] == "early"
+
+
+def test_officers_of_other_agencies_cannot_act(stack: Stack) -> None:
+    dossier = stack.received(LAND)
+
+    elsewhere = stack.client.flow.post(
+        f"/v1/dossiers/{dossier}/complete-step", headers=stack.client.officer(TAX), json={}
+    )
+    stranger = stack.client.flow.post(
+        f"/v1/dossiers/{dossier}/complete-step",
+        headers=stack.client.officer("000.00.99.H23"),
+        json={},
+    )
+    citizen = stack.client.flow.post(
+        f"/v1/dossiers/{dossier}/approve", headers=stack.client.citizen(APPLICANTS[0]), json={}
+    )
+
+    assert elsewhere.status_code == 403
+    assert ONE_STOP in elsewhere.json()["error"]["message"]
+    assert stranger.status_code == 404
+    assert citizen.status_code == 403
+
+
+def test_supplement_pauses_the_clock_and_moves_the_appointment(stack: Stack) -> None:
+    dossier = stack.received(BIRTH)
+    stack.act(
+        COMMUNE,
+        dossier,
+        "request-supplement",
+        reason="Giấy chứng sinh bị mờ",
+        documents=["giay_chung_sinh"],
+    )
+    stack.set_today("2026-03-05T10:00:00+07:00")  # Thursday: 3 working days later
+    upload = stack.client.act(
+        "POST",
+        "/v1/attachments",
+        stack.client.citizen(APPLICANTS[0]),
+        files={"file": ("cs.pdf", b"%PDF clear copy", "application/pdf")},
+    )
+
+    stack.client.act(
+        "POST",
+        f"/v1/dossiers/{dossier}/supplement",
+        stack.client.citizen(APPLICANTS[0]),
+        json={
+            "documents": [
+                {"document_id": "giay_chung_sinh", "sha256": upload["sha256"], "filename": "cs.pdf"}
+            ]
+        },
+    )
+
+    timeline = stack.timeline(dossier, COMMUNE)
+    assert timeline["status"] == "in_progress"
+    assert timeline["appointment_date"] == "2026-03-06"  # was Tuesday 03-03, +3 working days
+    assert timeline["pauses"][0]["days"] == 3
+    assert timeline["steps"][0]["due_date"] == "2026-03-06"
+    records = stack.events(dossier, lambda rs: "SupplementProvided" in types(rs))
+    assert types(records)[-2:] == ["SupplementRequested", "SupplementProvided"]
+
+
+def test_overdue_dossier_is_marked_once_and_apology_sets_new_date(stack: Stack) -> None:
+    dossier = stack.received(BIRTH)
+
+    stack.set_today("2026-03-05T10:00:00+07:00")  # appointment was Tuesday 03-03
+    stack.wait(dossier, COMMUNE, lambda t: t["overdue"])
+    time.sleep(1.5)  # several more clock ticks: nothing may be marked twice
+    stack.act(
+        COMMUNE,
+        dossier,
+        "apology",
+        reason="Cán bộ thụ lý ốm đột xuất",
+        appointment_date="2026-03-09",
+    )
+
+    timeline = stack.timeline(dossier, COMMUNE)
+    assert timeline["responsible_agency"] == COMMUNE
+    assert timeline["appointment_date"] == "2026-03-09"
+    records = stack.events(dossier, lambda rs: "ApologyIssued" in types(rs))
+    counts = Counter(types(records))
+    assert (counts["StepOverdue"], counts["DossierOverdue"], counts["ApologyIssued"]) == (1, 1, 1)
+
+
+def test_rejected_dossier_cannot_be_withdrawn_or_continued(stack: Stack) -> None:
+    dossier = stack.received(BIRTH)
+    stack.act(COMMUNE, dossier, "reject", reason="Người yêu cầu không có quyền đăng ký")
+
+    withdraw = stack.client.flow.post(
+        f"/v1/dossiers/{dossier}/withdraw",
+        headers=stack.client.citizen(APPLICANTS[0]),
+        json={"reason": "không cần nữa"},
+    )
+    complete = stack.client.flow.post(
+        f"/v1/dossiers/{dossier}/complete-step", headers=stack.client.officer(COMMUNE), json={}
+    )
+
+    assert (withdraw.status_code, complete.status_code) == (409, 409)
+    assert "rejected" in complete.json()["error"]["message"]
+
+
+def test_applicant_withdraws_before_the_result(stack: Stack) -> None:
+    dossier = stack.received(BIRTH)
+
+    stack.client.act(
+        "POST",
+        f"/v1/dossiers/{dossier}/withdraw",
+        stack.client.citizen(APPLICANTS[0]),
+        json={"reason": "Nộp nhầm"},
+    )
+
+    assert stack.timeline(dossier, COMMUNE)["status"] == "withdrawn"
+    records = stack.events(dossier, lambda rs: "DossierWithdrawn" in types(rs))
+    assert types(records)[-1] == "DossierWithdrawn"
+
+
+def test_queue_shows_only_dossiers_at_the_agency_with_filters(stack: Stack) -> None:
+    land = stack.received(LAND)
+    birth = stack.received(BIRTH, applicant=1)
+    stack.set_today("2026-03-05T10:00:00+07:00")
+    stack.wait(birth, COMMUNE, lambda t: t["overdue"])
+
+    overdue = stack.client.act(
+        "GET", "/v1/queue", stack.client.officer(COMMUNE), params={"overdue": True}
+    )
+    one_stop = stack.client.act("GET", "/v1/queue", stack.client.officer(ONE_STOP))
+
+    assert [r["dossier_id"] for r in overdue] == [birth]
+    assert [r["dossier_id"] for r in one_stop] == [land]
+
+
+def test_restarting_workflow_mid_run_loses_and_repeats_nothing(stack: Stack) -> None:
+    dossiers = [stack.received(BIRTH, applicant=i % 3) for i in range(4)]
+    for dossier in dossiers[:2]:
+        stack.act(COMMUNE, dossier, "complete-step", notes="ok")
+
+    stack.workflow.kill()
+    stack.workflow.start()
+    for dossier in dossiers[2:]:
+        stack.act(COMMUNE, dossier, "complete-step", notes="ok")
+
+    for dossier in dossiers:
+        records = stack.events(dossier, lambda rs: types(rs).count("StepStarted") >= 2)
+        # The relay may repeat a batch after kill -9 (same event ids): count distinct events.
+        distinct = {r.event["event_id"]: r.event for r in records}.values()
+        started = [e["step_index"] for e in distinct if e["type"] == "StepStarted"]
+        assert started == [0, 1]  # one process each, every transition once
