@@ -169,17 +169,18 @@ def get_dossier(
 
 
 def _view(intake: IntakeApplication, dossier: Dossier, privileged: bool) -> DossierView:
+    status, appointment = intake.public_state(dossier)
     return DossierView(
         id=dossier.id,
         code=dossier.code,
-        status=dossier.status,
+        status=status,
         procedure_id=dossier.procedure_id,
         procedure_name=dossier.procedure_name,
         agency_code=dossier.agency_code,
         channel=dossier.channel,
         applicant_name=dossier.applicant["full_name"],
         received_at=dossier.received_at,
-        appointment_date=dossier.appointment_date,
+        appointment_date=appointment,
         reason=dossier.reason,
         timeline=[TimelineEntry(**e) for e in intake.timeline(dossier.id)],
         form_data=dossier.form_data if privileged else None,

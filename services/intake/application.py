@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -27,6 +27,7 @@ from motcua.transcoding import DateAsISO
 from services.intake.catalogue import Catalogue, Procedure
 from services.intake.domain import DailySequence, Dossier
 from services.intake.forms import check_documents, check_form
+from services.intake.progress import Progress
 from services.intake.readmodel import create_tables, dossier_row
 
 ACCEPT_ATTEMPTS = 50
@@ -51,6 +52,7 @@ class IntakeApplication(Application[UUID]):
         self.store = Store(self.recorder)  # type: ignore[arg-type]
         self.store.write(create_tables)
         self.attachments = Attachments(self.store)
+        self.progress = Progress(self.store)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -231,8 +233,8 @@ class IntakeApplication(Application[UUID]):
         )
 
     def timeline(self, dossier_id: UUID) -> list[dict[str, Any]]:
-        """Every intake event of the dossier, oldest first."""
-        return [
+        """Intake's events of the dossier, then the workflow's public ones, oldest first."""
+        own = [
             {
                 "event": type(e).__qualname__.split(".")[-1],
                 "at": cast(Any, e).timestamp,
@@ -241,6 +243,21 @@ class IntakeApplication(Application[UUID]):
             }
             for e in self.events.get(dossier_id)
         ]
+        later = [
+            {**p, "at": datetime.fromisoformat(p["at"])}
+            for p in self.progress.timeline(str(dossier_id))
+        ]
+        return own + later
+
+    def public_state(self, dossier: Dossier) -> tuple[str, date | None]:
+        """Status and appointment as the applicant sees them, workflow's progress included."""
+        row = self.store.read_one(
+            "SELECT status, appointment_date FROM {intake_dossiers} WHERE id = ?",
+            (str(dossier.id),),
+        )
+        if row is None or row["appointment_date"] is None:
+            return dossier.status, dossier.appointment_date
+        return row["status"], date.fromisoformat(row["appointment_date"])
 
     def list_for_applicant(self, account: str, limit: int, offset: int) -> list[dict[str, Any]]:
         return self.store.read(

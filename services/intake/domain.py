@@ -97,8 +97,14 @@ class Dossier(Aggregate):
 
     @event("Withdrawn")
     def withdraw(self, *, reason: str, withdrawn_by: str, correlation_id: str) -> None:
+        """Withdraw before acceptance; once received, the workflow service owns the dossier."""
         if self.status in CLOSED:
             raise DossierClosed(f"dossier is already {self.status}")
+        if self.status == "received":
+            raise InProcess(
+                "the dossier is being processed; withdraw it with the workflow service "
+                "(POST /v1/dossiers/{id}/withdraw on port 8002)"
+            )
         self.status, self.reason = "withdrawn", reason
 
     def check_awaiting_acceptance(self, action: str) -> None:
@@ -141,6 +147,10 @@ class NotAwaitingCompletion(Conflict):
 
 
 class DossierClosed(Conflict):
+    pass
+
+
+class InProcess(Conflict):
     pass
 
 

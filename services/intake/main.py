@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from motcua.clock import make_clock
 from motcua.http import install_common
-from motcua.service import RelayWorker, lifespan_with
+from motcua.service import ConsumerWorker, RelayWorker, lifespan_with
 from motcua.settings import Settings
 from motcua.store import store_env
 from services.intake.api import router
@@ -25,6 +25,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The intake HTTP app with its outbox relay running in the background."""
     intake = build_application(settings)
     relay = RelayWorker(settings, intake, intake.store, PRODUCER, IntakePublisher(intake))
+    consumer = ConsumerWorker(settings, intake.store, PRODUCER, intake.progress.handle)
     app = FastAPI(
         title="motcua intake",
         version="1.0",
@@ -33,11 +34,11 @@ def create_app(settings: Settings) -> FastAPI:
             "acceptance with the dossier code and appointment date, receipts and lookup. "
             "Authenticate with `Authorization: Bearer <JWT>` (dev tokens: `motcua token`)."
         ),
-        lifespan=lifespan_with(relay),
+        lifespan=lifespan_with(relay, consumer),
     )
     app.state.settings = settings
     app.state.intake = intake
     app.state.relay = relay
-    install_common(app, ready=relay.problems)
+    install_common(app, ready=lambda: relay.problems() + consumer.problems())
     app.include_router(router)
     return app

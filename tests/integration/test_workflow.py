@@ -326,3 +326,30 @@ def test_restarting_workflow_mid_run_loses_and_repeats_nothing(stack: Stack) -> 
         distinct = {r.event["event_id"]: r.event for r in records}.values()
         started = [e["step_index"] for e in distinct if e["type"] == "StepStarted"]
         assert started == [0, 1]  # one process each, every transition once
+
+
+def test_public_lookup_at_intake_follows_the_workflow(stack: Stack) -> None:
+    dossier = stack.received(BIRTH)
+    code = stack.client.call("GET", f"/v1/dossiers/{dossier}", stack.client.citizen(APPLICANTS[0]))[
+        "code"
+    ]
+    lookup = {"X-Id-Number": APPLICANTS[0].id_number}
+
+    stack.act(
+        COMMUNE,
+        dossier,
+        "request-supplement",
+        reason="Thiếu giấy chứng sinh bản gốc",
+        documents=["giay_chung_sinh"],
+    )
+
+    deadline = time.monotonic() + 20
+    view: dict[str, Any] = {}
+    while time.monotonic() < deadline and view.get("status") != "supplement_requested":
+        view = stack.client.call("GET", f"/v1/dossiers/{code}", lookup)
+        time.sleep(0.1)
+    assert view["status"] == "supplement_requested"
+    last = view["timeline"][-1]
+    assert last["event"] == "SupplementRequested"
+    assert last["details"]["reason"] == "Thiếu giấy chứng sinh bản gốc"
+    assert last["by"] == COMMUNE  # the agency, never the officer's name

@@ -14,6 +14,7 @@ from services.intake.domain import (
     DailySequence,
     Dossier,
     DossierClosed,
+    InProcess,
     NotAwaitingAcceptance,
     NotAwaitingCompletion,
 )
@@ -142,14 +143,21 @@ def test_refused_dossier_cannot_be_withdrawn() -> None:
         _withdraw(dossier)
 
 
-def test_received_dossier_can_be_withdrawn() -> None:
+def test_submitted_dossier_can_be_withdrawn() -> None:
     dossier = _submitted()
-    _receive(dossier)
 
     _withdraw(dossier)
 
     assert dossier.status == "withdrawn"
     assert dossier.reason == "Nộp nhầm"
+
+
+def test_received_dossier_is_withdrawn_through_workflow_not_intake() -> None:
+    dossier = _submitted()
+    _receive(dossier)
+
+    with pytest.raises(InProcess, match="workflow"):
+        _withdraw(dossier)
 
 
 def test_failed_command_adds_no_pending_event() -> None:

@@ -1,0 +1,133 @@
+"""What the applicant sees of the workflow: intake follows workflow's public events.
+
+The lookup by code (N-1, N-4) must show where a dossier is after acceptance. Intake
+consumes the workflow's events from ``dossier-events`` and keeps, per dossier, the
+applicant-facing steps (moved to another agency, supplement needed, result ready …)
+and the current status and appointment, committed with the consumer's positions.
+Internal details (which officer, notes) stay in workflow.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from contracts import workflow as wf
+from contracts.envelope import Envelope
+from contracts.intake import DossierWithdrawn
+from motcua.consumer import Delivery
+from motcua.store import Store, Tx
+
+# Event type -> the status the applicant sees afterwards (None: unchanged).
+PUBLIC: dict[type[Envelope], str | None] = {
+    wf.DossierHandedOver: "in_process",
+    wf.SupplementRequested: "supplement_requested",
+    wf.SupplementProvided: "in_process",
+    wf.DossierApproved: "approved",
+    wf.DossierRejected: "rejected",
+    wf.ResultIssued: "result_ready",
+    wf.ResultReturned: "returned",
+    wf.DossierOverdue: None,
+    wf.ApologyIssued: None,
+    DossierWithdrawn: "withdrawn",
+}
+DETAILS = (
+    "to_agency",
+    "reason",
+    "documents",
+    "appointment_date",
+    "kind",
+    "method",
+    "agency_code",
+    "responsible_agency",
+)
+
+
+def create_table(tx: Tx) -> None:
+    tx.execute(
+        """
+        CREATE TABLE IF NOT EXISTS {intake_progress} (
+            event_id TEXT PRIMARY KEY,
+            dossier_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            event TEXT NOT NULL,
+            agency TEXT,
+            details TEXT NOT NULL
+        )
+        """
+    )
+    tx.execute(
+        "CREATE INDEX IF NOT EXISTS intake_progress_by_dossier "
+        "ON {intake_progress} (dossier_id, at)"
+    )
+
+
+class Progress:
+    """Handler of intake's tracked consumer, and the query behind the public timeline."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.write(create_table)
+
+    def handle(self, delivery: Delivery) -> None:
+        event = delivery.event
+        if event is None or event.producer != "workflow" or type(event) not in PUBLIC:
+            return  # tracked by the consumer all the same
+        self.store.write(_record(event), *delivery.writes)
+
+    def timeline(self, dossier_id: str) -> list[dict[str, Any]]:
+        rows = self.store.read(
+            "SELECT at, event, agency, details FROM {intake_progress} "
+            "WHERE dossier_id = ? ORDER BY at",
+            (dossier_id,),
+        )
+        return [
+            {
+                "event": r["event"],
+                "at": r["at"],
+                "by": r["agency"],
+                "details": json.loads(r["details"]),
+            }
+            for r in rows
+        ]
+
+
+def _record(event: Envelope) -> Any:
+    data = event.model_dump(mode="json")
+    details = {k: data[k] for k in DETAILS if data.get(k) not in (None, [], ())}
+    if isinstance(event, wf.SupplementRequested | wf.SupplementProvided):
+        details.pop("documents", None)
+        if isinstance(event, wf.SupplementRequested):
+            details["documents"] = list(event.documents)
+    status = PUBLIC[type(event)]
+    appointment = (
+        data.get("appointment_date")
+        if isinstance(event, wf.SupplementProvided | wf.ApologyIssued)
+        else None
+    )
+
+    def write(tx: Tx) -> None:
+        tx.execute(
+            "INSERT INTO {intake_progress} (event_id, dossier_id, at, event, agency, details) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            (
+                str(event.event_id),
+                str(event.dossier_id),
+                event.occurred_at.isoformat(),
+                type(event).__name__,
+                details.get("agency_code"),
+                json.dumps(details),
+            ),
+        )
+        if status:
+            tx.execute(
+                "UPDATE {intake_dossiers} SET status = ? WHERE id = ?",
+                (status, str(event.dossier_id)),
+            )
+        if appointment:
+            tx.execute(
+                "UPDATE {intake_dossiers} SET appointment_date = ? WHERE id = ?",
+                (appointment, str(event.dossier_id)),
+            )
+
+    return write
