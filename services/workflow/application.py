@@ -28,7 +28,7 @@ from motcua.errors import Forbidden, NotFound
 from motcua.store import Store, Write
 from motcua.transcoding import DateAsISO
 from services.intake.catalogue import Catalogue, Procedure
-from services.workflow.domain import AlreadyMarked, Process
+from services.workflow.domain import AlreadyMarked, IllegalTransition, Process
 from services.workflow.readmodel import create_tables, process_row
 
 
@@ -218,8 +218,7 @@ class WorkflowApplication(Application[UUID]):
         """The applicant's documents arrive: the clock resumes, deadlines move on."""
         process = self._own(caller, dossier_id)
         if process.paused_on is None:
-            process.check_in_progress("supplement")  # raises the clear conflict
-        assert process.paused_on is not None
+            raise IllegalTransition(f"no supplement was requested; the dossier is {process.status}")
         today = self.today()
         paused = working_days_between(process.paused_on, today)
         dues = [

@@ -353,3 +353,26 @@ def test_public_lookup_at_intake_follows_the_workflow(stack: Stack) -> None:
     assert last["event"] == "SupplementRequested"
     assert last["details"]["reason"] == "Thiếu giấy chứng sinh bản gốc"
     assert last["by"] == COMMUNE  # the agency, never the officer's name
+
+
+def test_supplement_nobody_asked_for_is_a_clear_conflict(stack: Stack) -> None:
+    dossier = stack.received(BIRTH)
+    upload = stack.client.act(
+        "POST",
+        "/v1/attachments",
+        stack.client.citizen(APPLICANTS[0]),
+        files={"file": ("x.pdf", b"%PDF extra", "application/pdf")},
+    )
+
+    response = stack.client.flow.post(
+        f"/v1/dossiers/{dossier}/supplement",
+        headers=stack.client.citizen(APPLICANTS[0]),
+        json={
+            "documents": [
+                {"document_id": "giay_chung_sinh", "sha256": upload["sha256"], "filename": "x.pdf"}
+            ]
+        },
+    )
+
+    assert response.status_code == 409
+    assert "no supplement was requested" in response.json()["error"]["message"]
