@@ -142,6 +142,11 @@ def demo(
     settings = Settings()
     started_here = running_supervisor(settings) is None
     if started_here:
+        # A stack of its own lets the demo move the services' clock to show deadlines pass.
+        clock_file = (settings.var_dir / "demo-clock").resolve()
+        clock_file.unlink(missing_ok=True)
+        os.environ.update(MOTCUA_CLOCK_FILE=str(clock_file), MOTCUA_OVERDUE_CHECK_SECONDS="1")
+        settings = Settings()
         console.print("[bold]Starting the embedded stack[/] (motcua up --detach)…")
         start_detached(settings)
     try:

@@ -60,6 +60,9 @@ class DemoClient:
         )
         return {"Authorization": f"Bearer {token}"}
 
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(self.secret, sub='admin', role='admin')}"}
+
     def officer(self, agency: str) -> dict[str, str]:
         token = issue_token(self.secret, sub=f"officer@{agency}", role="officer", agency=agency)
         return {"Authorization": f"Bearer {token}"}
@@ -184,6 +187,11 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
     for kind, n in sorted(counts.items()):
         table.add_row(kind, str(n))
     console.print(table)
+    from motcua.demo_workflow import run_workflow_demo
+
+    console.rule("Workflow: the dossiers move through their processes")
+    received = {o["procedure_id"]: o["id"] for o in outcomes if o["code"]}
+    run_workflow_demo(client, console, received, settings.clock_file)
     return {"outcomes": outcomes, "events": dict(counts)}
 
 
@@ -226,6 +234,7 @@ def play(
     view = client.call("GET", base, officer)
     return {
         "id": dossier_id,
+        "procedure_id": procedure_id,
         "code": code,
         "procedure": view["procedure_name"],
         "channel": channel,
