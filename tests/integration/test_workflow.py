@@ -20,7 +20,7 @@ from contracts.payment import PaymentSucceeded
 from motcua.demo import APPLICANTS, DemoClient
 from motcua.kafka import ensure_topics
 from motcua.settings import DEV_JWT_SECRET, Settings
-from tests.processes import Broker, ServiceProcess
+from tests.processes import Broker, Postgres, ServiceProcess
 from tests.topics import Record, read_topic
 
 pytestmark = pytest.mark.integration
@@ -376,3 +376,35 @@ def test_supplement_nobody_asked_for_is_a_clear_conflict(stack: Stack) -> None:
 
     assert response.status_code == 409
     assert "no supplement was requested" in response.json()["error"]["message"]
+
+
+@pytest.mark.postgres
+def test_two_workflow_processes_mark_an_overdue_dossier_once(
+    start_service: Callable[..., ServiceProcess],
+    broker: Broker,
+    topic: str,
+    clock_file: Path,
+    postgres: Postgres,
+    tmp_path: Path,
+) -> None:
+    clock_file.write_text(MONDAY)
+    url = postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")
+    intake = start_service("intake")
+    first = start_service("workflow", url, tmp_path / "w1")
+    start_service("workflow", url, tmp_path / "w2")
+    stack = Stack(
+        DemoClient(intake.url, first.url, DEV_JWT_SECRET), first, broker, topic, clock_file
+    )
+    dossiers = [stack.received(BIRTH, applicant=i) for i in range(3)]
+
+    stack.set_today("2026-03-05T10:00:00+07:00")
+    for dossier in dossiers:
+        stack.wait(dossier, COMMUNE, lambda t: t["overdue"])
+    time.sleep(2.0)  # both clocks tick several more times
+
+    for dossier in dossiers:
+        records = stack.events(dossier, lambda rs: "DossierOverdue" in types(rs))
+        distinct = {r.event["event_id"]: r.event["type"] for r in records}.values()
+        assert Counter(distinct)["DossierOverdue"] == 1
+        assert Counter(distinct)["StepOverdue"] == 1
+        assert Counter(distinct)["StepStarted"] == 1  # one process, though two consumers ran
