@@ -13,7 +13,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from contracts import intake, payment, workflow
+from contracts import intake, notify, payment, workflow
 from contracts.envelope import Envelope
 from contracts.intake import (
     DossierCompletionRequested,
@@ -40,7 +40,7 @@ __all__ = [
 
 EVENT_TYPES: dict[str, type[Envelope]] = {
     cls.__name__: cls
-    for module in (intake, workflow, payment)
+    for module in (intake, workflow, payment, notify)
     for cls in vars(module).values()
     if isinstance(cls, type) and issubclass(cls, Envelope) and "type" in cls.model_fields
 }

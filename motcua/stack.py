@@ -24,7 +24,7 @@ from motcua.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-IMPLEMENTED_SERVICES = ("intake", "workflow")
+IMPLEMENTED_SERVICES = ("intake", "workflow", "notify")
 RESTART_BACKOFF_MAX = 10.0
 
 
@@ -95,6 +95,13 @@ class Stack:
         if not settings.kafka_bootstrap_servers:
             self.children.append(
                 Child("broker", broker_command(settings.embedded_broker_port), logs / "broker.log")
+            )
+        if "notify" in services and not (
+            os.environ.get("MOTCUA_SMTP_HOST") or os.environ.get("MOTCUA_SMS_URL")
+        ):
+            # No real SMTP server or SMS provider configured: local sinks that keep messages.
+            self.children.append(
+                Child("sinks", [sys.executable, "-m", "services.notify.sinks"], logs / "sinks.log")
             )
         self.children += [
             Child(name, [sys.executable, "-m", "motcua.serve", name], logs / f"{name}.log")

@@ -162,10 +162,11 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.env[f'MOTCUA_{self.name.upper()}_PORT']}"
 
     def start(self, extra_env: dict[str, str] | None = None, wait: bool = True) -> ServiceProcess:
+        self.env.update(extra_env or {})  # kept for restarts
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "motcua.serve", self.name],
-            env={**self.env, **(extra_env or {})},
+            env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

@@ -16,4 +16,4 @@ def test_a_stack_used_only_to_probe_readiness_never_starts_processes(tmp_path: P
     for _ in range(3):
         stack.supervise_once()
 
-    assert [child.process for child in stack.children] == [None] * len(stack.services)
+    assert all(child.process is None for child in stack.children)

@@ -1,0 +1,313 @@
+"""NotifyApplication: plans notices from dossier events and delivers them, once.
+
+Planning happens in the consumer's transaction: the dossier's contact facts, the new
+notices and the consumer's positions are committed together. Delivery is a separate
+loop over due notices: record the attempt, send, record the outcome; failures are
+retried with exponential backoff and jitter, from the store, so restarts lose nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from contracts import intake as ci
+from contracts import payment as cp
+from contracts import workflow as cw
+from contracts.envelope import Envelope
+from motcua.auth import Caller
+from motcua.clock import Clock, system_clock
+from motcua.consumer import Delivery
+from motcua.errors import NotFound
+from motcua.store import Store, Write
+from services.intake.catalogue import Catalogue
+from services.notify.channels import Channel, ChannelError
+from services.notify.domain import Notice, NoticeClosed
+from services.notify.readmodel import body_hash, create_tables, facts_row, notice_row
+from services.notify.render import render
+from services.notify.settings import NotifySettings
+
+log = structlog.get_logger(__name__)
+
+# Which contract event tells the applicant what (N-2): event type -> notice kind.
+KIND_OF: dict[type[Envelope], str] = {
+    ci.DossierReceived: "received",
+    ci.DossierCompletionRequested: "completion_requested",
+    ci.DossierIntakeRefused: "refused",
+    cw.SupplementRequested: "supplement_requested",
+    cw.ApologyIssued: "overdue_apology",
+    cw.ResultIssued: "result_ready",
+    cw.DossierRejected: "rejected",
+    cp.PaymentSucceeded: "payment_confirmed",
+}
+
+
+class NotifyApplication(Application[UUID]):
+    name = "notify"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        settings: NotifySettings,
+        channels: dict[str, Channel],
+        catalogue: Catalogue,
+        public_base_url: str,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.settings, self.channels, self.catalogue = settings, channels, catalogue
+        self.public_base_url = public_base_url.rstrip("/")
+        self.clock: Clock = clock or system_clock
+        self.store = Store(self.recorder)  # type: ignore[arg-type]
+        self.store.write(create_tables)
+
+    # -- planning (consumer) ----------------------------------------------------------
+
+    def handle(self, delivery: Delivery) -> None:
+        """Remember the dossier's contacts; plan the notices this event calls for."""
+        event = delivery.event
+        assert event is not None
+        writes: list[Write] = [*delivery.writes]
+        facts = self._facts(event)
+        if isinstance(event, ci.DossierSubmitted | ci.DossierReceived):
+            facts = {**facts, **_facts_of(event)}
+        if isinstance(event, cw.SupplementProvided | cw.ApologyIssued):
+            facts["appointment_date"] = event.appointment_date.isoformat()
+        if facts:
+            writes.append(facts_row(event.dossier_id, facts))
+        kind = KIND_OF.get(type(event))
+        notices = self._plan(event, kind, facts) if kind and facts else []
+        if notices:
+            self.save(*notices, writes=[*(notice_row(n) for n in notices), *writes])
+        else:
+            self.store.write(*writes)
+
+    def _plan(self, event: Envelope, kind: str, facts: dict[str, Any]) -> list[Notice]:
+        applicant = facts["applicant"]
+        wanted = set(applicant.get("notify_by") or ())
+        targets = {
+            "inbox": applicant.get("account"),
+            "email": applicant.get("email"),
+            "sms": applicant.get("phone"),
+        }
+        data = self._template_data(event, facts)
+        now = self.clock()
+        notices = []
+        for channel, recipient in targets.items():
+            if channel not in wanted or not recipient:
+                continue
+            rendered = render(kind, channel, data)  # type: ignore[arg-type]
+            notice = Notice(
+                source_event_id=event.event_id,
+                channel=channel,
+                dossier_id=event.dossier_id,
+                kind=kind,
+                account=applicant.get("account"),
+                recipient=recipient,
+                subject=rendered.subject,
+                body=rendered.body,
+                due_at=now,
+            )
+            if channel == "inbox":  # the inbox is our own table: delivered in this transaction
+                notice.start_attempt(at=now)
+                notice.delivered(at=now)
+            notices.append(notice)
+        return notices
+
+    def _template_data(self, event: Envelope, facts: dict[str, Any]) -> dict[str, Any]:
+        procedure = self.catalogue.get(facts.get("procedure_id", ""))
+        code = getattr(event, "code", None) or facts.get("code")
+        if isinstance(event, cw.ApologyIssued):  # the letter names the missed date
+            appointment: Any = event.previous_appointment_date
+        else:
+            appointment = getattr(event, "appointment_date", None) or facts.get("appointment_date")
+        return {
+            "applicant_name": facts["applicant"].get("full_name", ""),
+            "code": code,
+            "procedure_name": facts.get("procedure_name", ""),
+            "agency_name": procedure.receiving_agency.name if procedure else "Bộ phận Một cửa",
+            "lookup_url": f"{self.public_base_url}/v1/dossiers/{code}" if code else None,
+            "appointment_date": _dmy(appointment),
+            "new_appointment_date": _dmy(event.appointment_date)
+            if isinstance(event, cw.ApologyIssued)
+            else None,
+            "reason": getattr(event, "reason", None),
+            "documents": _requested_documents(event),
+            "payment_url": None,
+            "amount_vnd": getattr(event, "amount_vnd", None),
+            "result_kind": getattr(event, "kind", None),
+        }
+
+    def _facts(self, event: Envelope) -> dict[str, Any]:
+        row = self.store.read_one(
+            "SELECT facts FROM {notify_dossiers} WHERE dossier_id = ?", (str(event.dossier_id),)
+        )
+        return json.loads(row["facts"]) if row else {}
+
+    # -- delivery ---------------------------------------------------------------------
+
+    def deliver_due(self, limit: int = 50) -> int:
+        """Send every notice whose time has come; return how many were attempted."""
+        now = self.clock()
+        rows = self.store.read(
+            "SELECT id FROM {notify_notices} WHERE status IN ('pending', 'retrying', 'sending') "
+            "AND due_at <= ? ORDER BY due_at LIMIT ?",
+            (now.isoformat(), limit),
+        )
+        for row in rows:
+            self._deliver(UUID(row["id"]))
+        return len(rows)
+
+    def _deliver(self, notice_id: UUID) -> None:
+        notice = self._notice(notice_id)
+        now = self.clock()
+        if notice.channel == "sms" and self._sms_flood(notice, now):
+            notice.suppress(
+                reason=f"more than {self.settings.sms_limit_per_hour} identical SMS "
+                "to this number in the last hour"
+            )
+            self._save(notice)
+            return
+        try:
+            notice.start_attempt(at=now)
+            self._save(notice)  # recorded before the send: a restart sees it in flight
+        except (NoticeClosed, IntegrityError):
+            return  # another delivery loop took it
+        try:
+            self.channels[notice.channel].send(
+                key=str(notice.id),
+                recipient=notice.recipient,
+                subject=notice.subject,
+                body=notice.body,
+            )
+        except ChannelError as error:
+            self._failed_attempt(notice, str(error))
+            return
+        notice.delivered(at=self.clock())
+        self._save(notice)
+
+    def _failed_attempt(self, notice: Notice, error: str) -> None:
+        log.warning(
+            "notice attempt failed",
+            notice=str(notice.id),
+            channel=notice.channel,
+            attempt=notice.attempts,
+            error=error,
+        )
+        s = self.settings
+        if notice.attempts >= s.notify_max_attempts:
+            notice.failed(error=error)
+        else:
+            backoff = min(
+                s.notify_retry_base_seconds * 2 ** (notice.attempts - 1), s.notify_retry_max_seconds
+            )
+            retry_at = self.clock() + timedelta(seconds=backoff * random.uniform(0.5, 1.5))
+            notice.attempt_failed(error=error, retry_at=retry_at)
+        self._save(notice)
+
+    def _sms_flood(self, notice: Notice, now: datetime) -> bool:
+        row = self.store.read_one(
+            "SELECT COUNT(*) AS n FROM {notify_notices} WHERE channel = 'sms' AND recipient = ? "
+            "AND body_hash = ? AND status = 'delivered' AND updated_at >= ?",
+            (notice.recipient, body_hash(notice.body), (now - timedelta(hours=1)).isoformat()),
+        )
+        return row is not None and int(row["n"]) >= self.settings.sms_limit_per_hour
+
+    # -- inbox and operators ----------------------------------------------------------
+
+    def inbox(
+        self, caller: Caller, unread_only: bool, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        caller.require("citizen")
+        where = " AND read_at IS NULL" if unread_only else ""
+        return self.store.read(
+            "SELECT id, dossier_id, kind, subject, body, created_at, read_at FROM {notify_notices} "
+            f"WHERE channel = 'inbox' AND account = ?{where} ORDER BY created_at DESC "
+            "LIMIT ? OFFSET ?",
+            (caller.sub, limit, offset),
+        )
+
+    def unread(self, caller: Caller) -> int:
+        caller.require("citizen")
+        row = self.store.read_one(
+            "SELECT COUNT(*) AS n FROM {notify_notices} WHERE channel = 'inbox' AND account = ? "
+            "AND read_at IS NULL",
+            (caller.sub,),
+        )
+        return int(row["n"]) if row else 0
+
+    def mark_read(self, caller: Caller, notice_id: UUID) -> None:
+        caller.require("citizen")
+        notice = self._notice(notice_id)
+        if notice.channel != "inbox" or notice.account != caller.sub:
+            raise NotFound("no such message in your inbox")
+        if notice.read_at is None:
+            notice.mark_read(at=self.clock())
+            self._save(notice)
+
+    def notices(
+        self, caller: Caller, status: str | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        caller.require("admin")
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        return self.store.read(
+            "SELECT id, dossier_id, kind, channel, recipient, status, attempts, error, "
+            f"created_at, updated_at FROM {{notify_notices}} {where} "
+            "ORDER BY updated_at DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+
+    def resend(self, caller: Caller, notice_id: UUID) -> None:
+        """Give a failed (or suppressed) notice a fresh set of attempts."""
+        caller.require("admin")
+        notice = self._notice(notice_id)
+        notice.resend(by=caller.sub, at=self.clock())
+        self._save(notice)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _notice(self, notice_id: UUID) -> Notice:
+        try:
+            notice: Notice = self.repository.get(notice_id)
+        except AggregateNotFoundError:
+            raise NotFound("no such notice") from None
+        return notice
+
+    def _save(self, notice: Notice) -> None:
+        self.save(notice, writes=[notice_row(notice)])
+
+
+def _facts_of(event: ci.DossierSubmitted | ci.DossierReceived) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "applicant": event.applicant.model_dump(mode="json"),
+        "procedure_id": event.procedure_id,
+        "procedure_name": event.procedure_name,
+        "agency_code": event.agency_code,
+    }
+    if isinstance(event, ci.DossierReceived):
+        facts.update(code=event.code, appointment_date=event.appointment_date.isoformat())
+    return facts
+
+
+def _requested_documents(event: Envelope) -> list[str]:
+    if isinstance(event, cw.SupplementRequested):
+        return list(event.documents)
+    if isinstance(event, ci.DossierCompletionRequested):
+        return list(event.missing_documents)
+    return []
+
+
+def _dmy(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    year, month, day = text[:10].split("-")
+    return f"{day}/{month}/{year}"

@@ -1,0 +1,58 @@
+"""Composition root of the notify service: builds everything, nothing at import time."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from motcua.clock import make_clock
+from motcua.http import install_common
+from motcua.service import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
+from motcua.settings import Settings
+from motcua.store import store_env
+from services.intake.catalogue import load_catalogue
+from services.notify.api import router
+from services.notify.application import NotifyApplication
+from services.notify.channels import Channel, EmailChannel, HttpChannel
+from services.notify.publishing import PRODUCER, NotifyPublisher
+from services.notify.settings import NotifySettings
+
+
+def build_application(settings: Settings, notify: NotifySettings) -> NotifyApplication:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    channels: dict[str, Channel] = {
+        "email": EmailChannel(notify),
+        "sms": HttpChannel(notify.sms_url, notify.sms_token),
+    }
+    if notify.webhook_url:
+        channels["webhook"] = HttpChannel(notify.webhook_url)
+    return NotifyApplication(
+        store_env(settings.database_url, str(settings.var_dir), PRODUCER),
+        settings=notify,
+        channels=channels,
+        catalogue=load_catalogue(),
+        public_base_url=settings.public_base_url,
+        clock=make_clock(settings.clock_file),
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The notify HTTP app; plans notices from dossier-events and delivers them."""
+    notify = build_application(settings, NotifySettings())
+    relay = RelayWorker(settings, notify, notify.store, PRODUCER, NotifyPublisher(notify))
+    consumer = ConsumerWorker(settings, notify.store, PRODUCER, notify.handle)
+    sender = PeriodicWorker("deliver", notify.settings.notify_poll_seconds, notify.deliver_due)
+    app = FastAPI(
+        title="motcua notify",
+        version="1.0",
+        description=(
+            "Automatic notices to applicants (portal inbox, e-mail, SMS) on receipt, "
+            "supplement, payment, result, refusal and delay; operators' view of failures. "
+            "Authenticate with `Authorization: Bearer <JWT>` (dev tokens: `motcua token`)."
+        ),
+        lifespan=lifespan_with(relay, consumer, sender),
+    )
+    app.state.settings = settings
+    app.state.notify = notify
+    install_common(app, ready=lambda: relay.problems() + consumer.problems())
+    app.include_router(router)
+    return app

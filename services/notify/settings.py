@@ -1,0 +1,28 @@
+"""Notify's own settings (prefix ``MOTCUA_``): where e-mail and SMS go, how to retry."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NotifySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore")
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_tls: Literal["none", "starttls", "implicit"] = "none"
+    smtp_user: str | None = None
+    smtp_password: SecretStr = SecretStr("")
+    mail_from: str = "Cong dich vu cong <no-reply@motcua.local>"
+    sms_url: str = "http://127.0.0.1:8006/sms"
+    sms_token: str | None = None
+    webhook_url: str | None = None
+    sinks_port: int = 8006
+    notify_retry_base_seconds: float = 2.0
+    notify_retry_max_seconds: float = 900.0
+    notify_max_attempts: int = 12
+    notify_poll_seconds: float = 0.5
+    sms_limit_per_hour: int = 20
