@@ -9,8 +9,10 @@ import sys
 import time
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from motcua.auth import ROLES, issue_token
 from motcua.logging import configure_logging
@@ -155,6 +157,73 @@ def demo(
         if started_here and not keep:
             console.print("Stopping the stack (use --keep to leave it running)…")
             stop_supervisor(settings)
+
+
+notices_app = typer.Typer(help="Operators: notices that could not be delivered.")
+app.add_typer(notices_app, name="notices")
+
+
+def _notify_api(path: str, method: str = "GET", **params: str) -> httpx.Response:
+    settings = Settings()
+    token = issue_token(settings.jwt_secret.get_secret_value(), sub="operator-cli", role="admin")
+    url = f"http://{settings.host}:{settings.notify_port}{path}"
+    try:
+        response = httpx.request(
+            method,
+            url,
+            params=params or None,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as error:
+        console.print(f"[red]cannot reach notify at {url}[/]: {error}")
+        raise typer.Exit(1) from None
+    if response.status_code >= 400:
+        console.print(f"[red]{method} {path}: {response.status_code}[/] {response.text}")
+        raise typer.Exit(1)
+    return response
+
+
+@notices_app.command("list")
+def notices_list(
+    status: Annotated[str, typer.Option(help="pending, retrying, delivered, failed, …")] = "failed",
+) -> None:
+    """List notices with a given status (default: failed)."""
+    rows = _notify_api("/v1/notices", status=status, limit="200").json()
+    table = Table(title=f"{len(rows)} {status} notice(s)")
+    for column in ("id", "dossier", "kind", "channel", "attempts", "error"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["dossier_id"][:8],
+            r["kind"],
+            r["channel"],
+            str(r["attempts"]),
+            (r["error"] or "")[:60],
+        )
+    console.print(table)
+
+
+@notices_app.command("resend")
+def notices_resend(
+    notice_id: Annotated[
+        str | None, typer.Argument(help="One notice; omit with --all-failed")
+    ] = None,
+    all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed notice")] = False,
+) -> None:
+    """Give failed notices a new round of delivery attempts."""
+    if not notice_id and not all_failed:
+        console.print("[red]name a notice id, or pass --all-failed[/]")
+        raise typer.Exit(2)
+    ids = (
+        [notice_id]
+        if notice_id
+        else [r["id"] for r in _notify_api("/v1/notices", status="failed", limit="200").json()]
+    )
+    for one in ids:
+        _notify_api(f"/v1/notices/{one}/resend", method="POST")
+    console.print(f"{len(ids)} notice(s) queued again")
 
 
 def main() -> None:

@@ -195,3 +195,45 @@ async def _produce(broker: Broker, topic: str, payload: bytes) -> None:
     await producer.start()
     await producer.send_and_wait(topic, payload, key=b"garbage")
     await producer.stop()
+
+
+def test_notice_failing_every_attempt_is_marked_failed_and_can_be_resent(
+    start_service: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    smtp = Smtp(free_port())  # not started: the server is down
+    intake = start_service("intake")
+    notify = start_service(
+        "notify",
+        MOTCUA_SMTP_PORT=str(smtp.port),
+        MOTCUA_SMS_URL="http://127.0.0.1:9/none",
+        MOTCUA_NOTIFY_RETRY_BASE_SECONDS="0.1",
+        MOTCUA_NOTIFY_POLL_SECONDS="0.1",
+        MOTCUA_NOTIFY_MAX_ATTEMPTS="2",
+    )
+    client = DemoClient(intake.url, "http://127.0.0.1:9", DEV_JWT_SECRET)
+    dossier_id, agency = client.submit(APPLICANTS[0], BIRTH)
+    client.call("POST", f"/v1/dossiers/{dossier_id}/accept", client.officer(agency))
+    admin = client.admin()
+
+    def failed_email() -> list[dict[str, Any]]:
+        rows = httpx.get(
+            f"{notify.url}/v1/notices", params={"status": "failed"}, headers=admin, timeout=5
+        ).json()
+        return [r for r in rows if r["channel"] == "email"]
+
+    eventually(lambda: len(failed_email()) == 1, settle=0.5)
+    notice = failed_email()[0]
+    smtp.start()
+    try:
+        resent = httpx.post(
+            f"{notify.url}/v1/notices/{notice['id']}/resend", headers=admin, timeout=5
+        )
+        eventually(lambda: len(smtp.received) >= 1)
+    finally:
+        smtp.stop()
+
+    assert notice["attempts"] == 2
+    assert "Connection refused" in notice["error"]
+    assert resent.status_code == 204
+    assert len(smtp.received) == 1
+    assert failed_email() == []
