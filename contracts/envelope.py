@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Channel = Literal["online", "counter", "post"]
-NoticeChannel = Literal["inbox", "email", "sms"]
+NoticeChannel = Literal["inbox", "email", "sms", "webhook"]
 FormValue = str | int | float | bool | None
 
 

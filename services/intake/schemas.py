@@ -33,7 +33,9 @@ class Submission(BaseModel):
     form_data: dict[str, str | int | float | bool | None]
     documents: list[DocumentRef] = []
     channel: Literal["online", "counter", "post"] = "online"
-    notify_by: list[Literal["inbox", "email", "sms"]] = ["inbox"]
+    notify_by: list[Literal["inbox", "email", "sms", "webhook"]] = Field(
+        default=["inbox"], description="webhook: a messaging app reached by phone number"
+    )
     applicant_account: str | None = Field(
         default=None, description="Counter/post only: the applicant's portal account, if known"
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import structlog
@@ -31,7 +31,9 @@ from services.intake.catalogue import Catalogue
 from services.notify.channels import Channel, ChannelError
 from services.notify.domain import Notice, NoticeClosed
 from services.notify.readmodel import body_hash, create_tables, facts_row, notice_row
+from services.notify.render import Channel as RenderChannel
 from services.notify.render import render
+from services.notify.rules import Rules
 from services.notify.settings import NotifySettings
 
 log = structlog.get_logger(__name__)
@@ -60,11 +62,13 @@ class NotifyApplication(Application[UUID]):
         channels: dict[str, Channel],
         catalogue: Catalogue,
         public_base_url: str,
+        rules: Rules | None = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(env)
         self.settings, self.channels, self.catalogue = settings, channels, catalogue
         self.public_base_url = public_base_url.rstrip("/")
+        self.rules = rules or Rules()
         self.clock: Clock = clock or system_clock
         self.store = Store(self.recorder)  # type: ignore[arg-type]
         self.store.write(create_tables)
@@ -92,11 +96,15 @@ class NotifyApplication(Application[UUID]):
 
     def _plan(self, event: Envelope, kind: str, facts: dict[str, Any]) -> list[Notice]:
         applicant = facts["applicant"]
-        wanted = set(applicant.get("notify_by") or ())
+        wanted = self.rules.channels(
+            facts.get("procedure_id", ""), kind, set(applicant.get("notify_by") or ())
+        )
         targets = {
             "inbox": applicant.get("account"),
             "email": applicant.get("email"),
             "sms": applicant.get("phone"),
+            # Messaging apps (e.g. Zalo) reach citizens by phone number, through a webhook.
+            "webhook": applicant.get("phone") if "webhook" in self.channels else None,
         }
         data = self._template_data(event, facts)
         now = self.clock()
@@ -104,7 +112,9 @@ class NotifyApplication(Application[UUID]):
         for channel, recipient in targets.items():
             if channel not in wanted or not recipient:
                 continue
-            rendered = render(kind, channel, data)  # type: ignore[arg-type]
+            # Messaging apps get the short SMS text.
+            text_on = cast(RenderChannel, "sms" if channel == "webhook" else channel)
+            rendered = render(kind, text_on, data)
             notice = Notice(
                 source_event_id=event.event_id,
                 channel=channel,

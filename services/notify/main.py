@@ -14,6 +14,7 @@ from services.notify.api import router
 from services.notify.application import NotifyApplication
 from services.notify.channels import Channel, EmailChannel, HttpChannel
 from services.notify.publishing import PRODUCER, NotifyPublisher
+from services.notify.rules import Rules
 from services.notify.settings import NotifySettings
 
 
@@ -32,6 +33,7 @@ def build_application(settings: Settings, notify: NotifySettings) -> NotifyAppli
         catalogue=load_catalogue(),
         public_base_url=settings.public_base_url,
         clock=make_clock(settings.clock_file),
+        rules=Rules.from_file(notify.notify_rules_file),
     )
 
 

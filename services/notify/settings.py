@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr
@@ -20,6 +21,7 @@ class NotifySettings(BaseSettings):
     sms_url: str = "http://127.0.0.1:8006/sms"
     sms_token: str | None = None
     webhook_url: str | None = None
+    notify_rules_file: Path | None = None
     sinks_port: int = 8006
     notify_retry_base_seconds: float = 2.0
     notify_retry_max_seconds: float = 900.0
