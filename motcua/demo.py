@@ -192,6 +192,11 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
     console.rule("Workflow: the dossiers move through their processes")
     received = {o["procedure_id"]: o["id"] for o in outcomes if o["code"]}
     run_workflow_demo(client, console, received, settings.clock_file)
+
+    from motcua.demo_notices import print_notices
+
+    console.rule("Notify: what the applicants were told")
+    print_notices(client, console, settings)
     return {"outcomes": outcomes, "events": dict(counts)}
 
 
