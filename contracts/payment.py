@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from contracts.envelope import Envelope
+from contracts.envelope import Contract, Envelope
 
 PaymentMethod = Literal["online", "counter", "bank_transfer", "post"]
 
@@ -26,3 +26,18 @@ class FeeWaived(Envelope):
 
     type: Literal["FeeWaived"] = "FeeWaived"
     reason: str
+
+
+class FeeItem(Contract):
+    name: str
+    amount_vnd: int = Field(ge=0)
+
+
+class FeeAssessed(Envelope):
+    """The fees of a dossier are known; the applicant can pay them online (L-4, P-2)."""
+
+    type: Literal["FeeAssessed"] = "FeeAssessed"
+    payment_code: str = Field(description="Unique over time; quoted on every payment")
+    amount_vnd: int = Field(ge=0, description="Integer VND, never a float")
+    items: tuple[FeeItem, ...]
+    payment_url: str

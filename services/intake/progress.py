@@ -1,4 +1,4 @@
-"""What the applicant sees of the workflow: intake follows workflow's public events.
+"""What the applicant sees after acceptance: intake follows workflow's and notify's events.
 
 The lookup by code (N-1, N-4) must show where a dossier is after acceptance. Intake
 consumes the workflow's events from ``dossier-events`` and keeps, per dossier, the
@@ -15,6 +15,7 @@ from typing import Any
 from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.intake import DossierWithdrawn
+from contracts.notify import NoticeDelivered, NoticeFailed
 from motcua.consumer import Delivery
 from motcua.store import Store, Tx
 
@@ -30,8 +31,11 @@ PUBLIC: dict[type[Envelope], str | None] = {
     wf.DossierOverdue: None,
     wf.ApologyIssued: None,
     DossierWithdrawn: "withdrawn",
+    NoticeDelivered: None,
+    NoticeFailed: None,
 }
 DETAILS = (
+    "channel",
     "to_agency",
     "reason",
     "documents",
@@ -71,7 +75,9 @@ class Progress:
 
     def handle(self, delivery: Delivery) -> None:
         event = delivery.event
-        if event is None or event.producer != "workflow" or type(event) not in PUBLIC:
+        if event is None or event.producer not in ("workflow", "notify"):
+            return
+        if type(event) not in PUBLIC:
             return  # tracked by the consumer all the same
         self.store.write(_record(event), *delivery.writes)
 

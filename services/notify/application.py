@@ -48,6 +48,7 @@ KIND_OF: dict[type[Envelope], str] = {
     cw.ResultIssued: "result_ready",
     cw.DossierRejected: "rejected",
     cp.PaymentSucceeded: "payment_confirmed",
+    cp.FeeAssessed: "fee_due",
 }
 
 
@@ -151,7 +152,7 @@ class NotifyApplication(Application[UUID]):
             else None,
             "reason": getattr(event, "reason", None),
             "documents": _requested_documents(event),
-            "payment_url": None,
+            "payment_url": getattr(event, "payment_url", None),
             "amount_vnd": getattr(event, "amount_vnd", None),
             "result_kind": getattr(event, "kind", None),
         }

@@ -27,6 +27,7 @@ KINDS: tuple[str, ...] = (
     "completion_requested",
     "supplement_requested",
     "payment_confirmed",
+    "fee_due",
     "overdue_apology",
     "result_ready",
     "refused",

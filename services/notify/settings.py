@@ -25,6 +25,8 @@ class NotifySettings(BaseSettings):
     sinks_port: int = 8006
     notify_retry_base_seconds: float = 2.0
     notify_retry_max_seconds: float = 900.0
-    notify_max_attempts: int = 12
+    # 20 attempts with backoff capped at 15 minutes outlast a channel down for an hour
+    # even with the shortest jitter (about 83 minutes of retrying in all).
+    notify_max_attempts: int = 20
     notify_poll_seconds: float = 0.5
     sms_limit_per_hour: int = 20

@@ -6,9 +6,11 @@ import asyncio
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 
+from contracts.events import encode
+from contracts.payment import FeeAssessed, FeeItem
 from motcua.demo import APPLICANTS, DemoClient
 from motcua.kafka import ensure_topics
 from motcua.settings import DEV_JWT_SECRET, Settings
@@ -189,11 +193,13 @@ def test_malformed_event_goes_to_dlq_and_notices_keep_flowing(env: Env) -> None:
     assert dead[-1].headers["dlq-source"].startswith(env.topic)
 
 
-async def _produce(broker: Broker, topic: str, payload: bytes) -> None:
+async def _produce(broker: Broker, topic: str, payload: bytes, key: bytes = b"garbage") -> None:
     await ensure_topics(Settings(kafka_bootstrap_servers=broker.bootstrap), [topic])
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
     await producer.start()
-    await producer.send_and_wait(topic, payload, key=b"garbage")
+    await producer.send_and_wait(
+        topic, payload, key=key, headers=[("producer", b"payment"), ("position", b"1")]
+    )
     await producer.stop()
 
 
@@ -237,3 +243,38 @@ def test_notice_failing_every_attempt_is_marked_failed_and_can_be_resent(
     assert resent.status_code == 204
     assert len(smtp.received) == 1
     assert failed_email() == []
+
+
+def test_fee_assessed_sends_the_payment_link(env: Env) -> None:
+    dossier_id = env.received()
+    eventually(lambda: len(env.sms()) >= 1, settle=0.0)
+    fee = FeeAssessed(
+        event_id=uuid.uuid4(),
+        dossier_id=uuid.UUID(dossier_id),
+        occurred_at=datetime.now(UTC),
+        producer="payment",
+        correlation_id="t",
+        payment_code="IUV-0001",
+        amount_vnd=8_000,
+        items=(FeeItem(name="Lệ phí cấp bản sao trích lục", amount_vnd=8_000),),
+        payment_url="http://127.0.0.1:8003/pay/IUV-0001",
+    )
+
+    asyncio.run(_produce(env.broker, env.topic, encode(fee), key=dossier_id.encode()))
+
+    eventually(lambda: len(env.sms()) >= 2)
+    assert "http://127.0.0.1:8003/pay/IUV-0001" in env.sms()[-1]["text"]
+    assert sorted(item["kind"] for item in env.inbox()) == ["fee_due", "received"]
+
+
+def test_public_lookup_shows_that_the_notices_went_out(env: Env) -> None:
+    dossier_id = env.received()
+    view = env.client.call("GET", f"/v1/dossiers/{dossier_id}", env.client.citizen(APPLICANTS[0]))
+
+    def delivered_channels() -> set[str]:
+        timeline = env.client.call(
+            "GET", f"/v1/dossiers/{view['code']}", {"X-Id-Number": APPLICANTS[0].id_number}
+        )["timeline"]
+        return {e["details"]["channel"] for e in timeline if e["event"] == "NoticeDelivered"}
+
+    eventually(lambda: delivered_channels() == {"inbox", "email", "sms"}, settle=0.0)
