@@ -101,6 +101,7 @@ class ConsumerWorker:
                 bootstrap_servers=s.bootstrap_servers,
                 dlq_producer=producer,
                 dlq_topic=s.dlq_topic(self.name),
+                group_id=f"{s.consumer_group_prefix}{self.name}",
             )
             self.running = True
             await self.consumer.run()

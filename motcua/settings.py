@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     )
     var_dir: Path = Path("var")
     dossier_topic: str = "dossier-events"
+    consumer_group_prefix: str = Field(
+        default="", description="Prefix of every Kafka consumer group (one stack per prefix)"
+    )
     dlq_topic_suffix: str = ".dlq"
     topic_partitions: int = 6
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)

@@ -71,7 +71,7 @@ async def consume_until(
         bootstrap_servers=settings.bootstrap_servers,
         dlq_producer=producer,
         dlq_topic=settings.dlq_topic(name),
-        group_id=group_id,
+        group_id=group_id or f"{settings.dossier_topic}-{name}",
     )
     task = asyncio.create_task(consumer.run())
     loop = asyncio.get_running_loop()

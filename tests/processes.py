@@ -213,6 +213,7 @@ def service_env(
         MOTCUA_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         MOTCUA_VAR_DIR=str(var_dir),
         MOTCUA_DOSSIER_TOPIC=topic,
+        MOTCUA_CONSUMER_GROUP_PREFIX=f"{topic}-",  # no test shares a consumer group
         MOTCUA_RELAY_IDLE_SECONDS="0.02",
         PYTHONPATH=str(ROOT),
     )

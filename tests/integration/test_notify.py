@@ -277,4 +277,4 @@ def test_public_lookup_shows_that_the_notices_went_out(env: Env) -> None:
         )["timeline"]
         return {e["details"]["channel"] for e in timeline if e["event"] == "NoticeDelivered"}
 
-    eventually(lambda: delivered_channels() == {"inbox", "email", "sms"}, settle=0.0)
+    eventually(lambda: delivered_channels() == {"inbox", "email", "sms"}, timeout=45, settle=0.0)

@@ -343,7 +343,7 @@ def test_public_lookup_at_intake_follows_the_workflow(stack: Stack) -> None:
         documents=["giay_chung_sinh"],
     )
 
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 45
     view: dict[str, Any] = {}
     while time.monotonic() < deadline and view.get("status") != "supplement_requested":
         view = stack.client.call("GET", f"/v1/dossiers/{code}", lookup)
