@@ -7,10 +7,10 @@ with a reference to the log line, never a stack trace.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -53,6 +53,14 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422)
 }
+
+
+def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
+    """The caller's ``X-Request-ID`` (to follow one request across services), or a new id."""
+    return x_request_id or uuid.uuid4().hex
+
+
+CorrelationId = Annotated[str, Depends(correlation_id)]
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:

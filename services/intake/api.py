@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from motcua.auth import Caller, CallerDep, OptionalCallerDep
 from motcua.errors import Invalid
-from motcua.http import ERROR_RESPONSES
+from motcua.http import ERROR_RESPONSES, CorrelationId
 from services.intake.application import IntakeApplication
 from services.intake.catalogue import Procedure
 from services.intake.domain import Dossier
@@ -39,11 +39,7 @@ def get_application(request: Request) -> IntakeApplication:
 IntakeDep = Annotated[IntakeApplication, Depends(get_application)]
 
 
-def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
-    return x_request_id or uuid4().hex
-
-
-CorrelationDep = Annotated[str, Depends(correlation_id)]
+CorrelationDep = CorrelationId
 Page = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, File, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from motcua.auth import CallerDep
 from motcua.errors import Invalid
-from motcua.http import ERROR_RESPONSES
+from motcua.http import ERROR_RESPONSES, CorrelationId
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 
@@ -25,11 +25,7 @@ def get_application(request: Request) -> WorkflowApplication:
 Flow = Annotated[WorkflowApplication, Depends(get_application)]
 
 
-def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
-    return x_request_id or uuid4().hex
-
-
-Cid = Annotated[str, Depends(correlation_id)]
+Cid = CorrelationId
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
