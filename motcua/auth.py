@@ -7,7 +7,7 @@ tokens signed with the dev key; production sets ``MOTCUA_JWT_SECRET``.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import jwt
 from fastapi import Depends, Request
@@ -34,6 +34,14 @@ class Caller(BaseModel):
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
             raise Forbidden(f"this action needs role {' or '.join(roles)}; you are {self.role}")
+
+
+def agency_scope(caller: Caller, column: str = "agency_code") -> tuple[list[str], list[Any]]:
+    """SQL conditions for an agency queue: an officer sees their agency, an admin all."""
+    caller.require("officer", "admin")
+    if caller.role == "officer":
+        return [f"{column} = ?"], [caller.agency]
+    return ["1 = 1"], []
 
 
 def issue_token(

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from aiokafka import AIOKafkaProducer
 from eventsourcing.application import Application
 from fastapi import FastAPI
 
@@ -24,6 +25,17 @@ from motcua.settings import Settings
 from motcua.store import Store
 
 log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def _producer(settings: Settings, service: str) -> AsyncIterator[AIOKafkaProducer]:
+    """The service's topics exist and a producer is started; it is stopped on exit."""
+    await ensure_topics(settings, [settings.dossier_topic, settings.dlq_topic(service)])
+    producer = await start_producer(settings)
+    try:
+        yield producer
+    finally:
+        await producer.stop()
 
 
 class RelayWorker:
@@ -50,9 +62,7 @@ class RelayWorker:
 
     async def _run_once(self) -> None:
         s = self.settings
-        await ensure_topics(s, [s.dossier_topic, s.dlq_topic(self.name)])
-        producer = await start_producer(s)
-        try:
+        async with _producer(s, self.name) as producer:
             self.relay = OutboxRelay(
                 self.app,
                 self.store,
@@ -66,10 +76,10 @@ class RelayWorker:
             )
             self.connected = True
             log.info("relay publishing", topic=s.dossier_topic)
-            await self.relay.run()
-        finally:
-            self.connected = False
-            await producer.stop()
+            try:
+                await self.relay.run()
+            finally:
+                self.connected = False
 
     def problems(self) -> list[str]:
         if self.connected or not self.settings.relay_enabled:
@@ -90,9 +100,7 @@ class ConsumerWorker:
 
     async def _run_once(self) -> None:
         s = self.settings
-        await ensure_topics(s, [s.dossier_topic, s.dlq_topic(self.name)])
-        producer = await start_producer(s)
-        try:
+        async with _producer(s, self.name) as producer:
             self.consumer = TrackedConsumer(
                 name=self.name,
                 topics=[s.dossier_topic],
@@ -104,10 +112,10 @@ class ConsumerWorker:
                 group_id=f"{s.consumer_group_prefix}{self.name}",
             )
             self.running = True
-            await self.consumer.run()
-        finally:
-            self.running = False
-            await producer.stop()
+            try:
+                await self.consumer.run()
+            finally:
+                self.running = False
 
     def problems(self) -> list[str]:
         return [] if self.running else ["consumer not connected to the Kafka broker yet"]

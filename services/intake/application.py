@@ -18,7 +18,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from motcua.attachments import Attachments
-from motcua.auth import Caller
+from motcua.auth import Caller, agency_scope
 from motcua.calendar import add_working_days, local_date
 from motcua.clock import Clock, system_clock
 from motcua.errors import Conflict, Forbidden, Invalid, NotFound
@@ -270,11 +270,7 @@ class IntakeApplication(Application[UUID]):
         self, caller: Caller, status: str | None, limit: int, offset: int
     ) -> list[dict[str, Any]]:
         """The one-stop queue of the caller's agency (all agencies for an admin)."""
-        caller.require("officer", "admin")
-        where, params = ["1 = 1"], []
-        if caller.role == "officer":
-            where.append("agency_code = ?")
-            params.append(caller.agency)
+        where, params = agency_scope(caller)
         if status:
             where.append("status = ?")
             params.append(status)

@@ -71,7 +71,7 @@ class TimelineEntry(BaseModel):
     details: dict[str, Any]
 
 
-class DossierView(BaseModel):
+class DossierSummary(BaseModel):
     id: UUID
     code: str | None
     status: str
@@ -82,6 +82,9 @@ class DossierView(BaseModel):
     applicant_name: str
     received_at: datetime | None
     appointment_date: date | None
+
+
+class DossierView(DossierSummary):
     reason: str | None
     timeline: list[TimelineEntry]
     form_data: dict[str, Any] | None = Field(
@@ -90,18 +93,8 @@ class DossierView(BaseModel):
     documents: list[dict[str, Any]] | None = None
 
 
-class DossierRow(BaseModel):
-    id: UUID
-    code: str | None
-    status: str
-    procedure_id: str
-    procedure_name: str
-    agency_code: str
-    channel: str
-    applicant_name: str
+class DossierRow(DossierSummary):
     submitted_at: datetime
-    received_at: datetime | None
-    appointment_date: date | None
 
 
 class Attachment(BaseModel):

@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived, PaymentSucceeded
 from motcua.attachments import Attachments
-from motcua.auth import Caller
+from motcua.auth import Caller, agency_scope
 from motcua.calendar import add_working_days, local_date, working_days_between
 from motcua.clock import Clock, system_clock
 from motcua.consumer import Delivery
@@ -303,11 +303,7 @@ class WorkflowApplication(Application[UUID]):
         offset: int,
     ) -> list[dict[str, Any]]:
         """Dossiers currently at the officer's agency, earliest deadline first."""
-        caller.require("officer", "admin")
-        where, params = ["1 = 1"], []
-        if caller.role == "officer":
-            where.append("agency_code = ?")
-            params.append(caller.agency)
+        where, params = agency_scope(caller)
         if step:
             where.append("step_id = ?")
             params.append(step)
