@@ -40,3 +40,9 @@ class Invalid(DomainError):
 
 class LimitReached(DomainError):
     code = "limit_reached"
+
+
+class Unavailable(DomainError):
+    """A system we depend on (such as the payment gateway) cannot be reached; retry later."""
+
+    code = "unavailable"

@@ -24,6 +24,7 @@ from motcua.errors import (
     LimitReached,
     NotFound,
     Unauthorized,
+    Unavailable,
 )
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     Conflict: 409,
     Invalid: 422,
     LimitReached: 409,
+    Unavailable: 503,
 }
 
 
@@ -51,7 +53,7 @@ class ErrorBody(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 
 

@@ -20,6 +20,7 @@ from unidecode import unidecode
 
 DATA_FILE = Path(__file__).parent / "data" / "procedures.json"
 
+EXEMPTION_FIELD = "doi_tuong_mien_phi"  # the applicant's exempt group, if any
 AGENCY_CODE_PATTERN = r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[0-9A-Z]{3}$"
 
 FieldType = Literal["text", "integer", "decimal", "date", "email", "phone", "id_number", "select"]
@@ -77,7 +78,8 @@ class FeeItem(Frozen):
 
     ``amount_vnd`` is fixed; with ``per_unit_field`` the amount is
     ``unit_amount_vnd`` times that field's value, clamped to min/max. Applicants
-    in ``exempt_groups`` pay nothing for this item.
+    in ``exempt_groups`` (declared in the form field ``EXEMPTION_FIELD``) pay nothing
+    for this item.
     """
 
     id: str
@@ -88,6 +90,10 @@ class FeeItem(Frozen):
     min_vnd: int | None = Field(default=None, ge=0)
     max_vnd: int | None = Field(default=None, ge=0)
     exempt_groups: tuple[str, ...] = ()
+    refundable: bool = Field(
+        default=True,
+        description="Paid back if the dossier is refused or withdrawn before its result",
+    )
     legal_basis: str = ""
 
 
@@ -146,6 +152,13 @@ class Procedure(Frozen):
         for fee in self.fees:
             if fee.per_unit_field and fee.per_unit_field not in names:
                 raise ValueError(f"fee {fee.id} refers to unknown field {fee.per_unit_field}")
+        groups = {g for fee in self.fees for g in fee.exempt_groups}
+        exemption = next((f for f in self.fields if f.name == EXEMPTION_FIELD), None)
+        if groups and (exemption is None or not groups <= set(exemption.options)):
+            raise ValueError(
+                f"procedure {self.id}: fees exempt {sorted(groups)}, so the form needs a "
+                f"select field {EXEMPTION_FIELD} offering them"
+            )
         return self
 
     @property

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
+from motcua.money import money_vnd
 from services.notify.sms import fit_sms
 
 Channel = Literal["email", "sms", "inbox"]
@@ -43,11 +44,6 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 class Rendered:
     subject: str
     body: str
-
-
-def money_vnd(n: int) -> str:
-    """An amount in đồng, Vietnamese style: ``1530000`` -> ``"1.530.000 đ"``."""
-    return f"{n:,}".replace(",", ".") + " đ"
 
 
 @cache

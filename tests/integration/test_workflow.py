@@ -113,6 +113,8 @@ def pay(broker: Broker, topic: str, dossier_id: str) -> None:
         amount_vnd=1_530_000,
         method="online",
         paid_at=datetime.now(UTC),
+        transaction_id="GWTEST",
+        receipt_number="BL26-0000001",
     )
 
     async def send() -> None:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from jinja2 import UndefinedError
 
-from services.notify.render import CHANNELS, KINDS, Channel, Rendered, money_vnd, render
+from motcua.money import money_vnd
+from services.notify.render import CHANNELS, KINDS, Channel, Rendered, render
 from services.notify.sms import segments
 
 CODE = "000.00.12.H56-261122-0001"

@@ -1,0 +1,242 @@
+"""Payment's HTTP API: bills, online checkout, the gateway's callbacks, offline payments,
+refunds paid at the counter, receipts, reconciliation, and the public pay page."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import AwareDatetime, BaseModel, Field
+
+from motcua.auth import CallerDep
+from motcua.errors import DomainError
+from motcua.http import ERROR_RESPONSES, CorrelationId
+from services.payment import pages
+from services.payment.application import PaymentApplication
+
+
+def get_application(request: Request) -> PaymentApplication:
+    app: PaymentApplication = request.app.state.payment
+    return app
+
+
+Payments = Annotated[PaymentApplication, Depends(get_application)]
+Cid = CorrelationId
+
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+pages_router = APIRouter()
+
+
+class FeeLine(BaseModel):
+    id: str
+    name: str
+    amount_vnd: int
+    refundable: bool
+    exempt: bool
+
+
+class PublicBill(BaseModel):
+    payment_code: str | None = Field(description="None when nothing is due")
+    dossier_code: str
+    procedure_name: str
+    level: int
+    items: list[FeeLine]
+    amount_vnd: int = Field(description="Integer VND")
+    outstanding_vnd: int
+    status: Literal["due", "paid", "waived", "closed", "refunded"]
+    waived_reason: str | None
+
+
+class Attempt(BaseModel):
+    attempt_id: str
+    payment_code: str | None
+    dossier_code: str
+    amount_vnd: int
+    status: Literal["pending", "succeeded", "failed", "expired"]
+    expires_at: datetime
+    pay_url: str = Field(description="Send the applicant's browser here")
+    transaction_id: str | None
+
+
+class BillView(PublicBill):
+    dossier_id: str
+    procedure_id: str
+    agencies: list[str]
+    paid_vnd: int
+    refunded_vnd: int
+    closed_reason: str | None
+    attempts: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+    refunds: list[dict[str, Any]]
+
+
+class OfflinePayment(BaseModel):
+    method: Literal["counter", "bank_transfer", "post"]
+    reference: str = Field(
+        min_length=1, max_length=100, description="Cash receipt, bank or postal transfer number"
+    )
+    amount_vnd: int = Field(gt=0, description="Must equal what is due")
+    paid_at: AwareDatetime | None = Field(default=None, description="Default: now")
+
+
+class RefundPaid(BaseModel):
+    reference: str = Field(min_length=1, max_length=100, description="Payout slip number")
+
+
+class CallbackAnswer(BaseModel):
+    outcome: Literal["noted", "duplicate", "succeeded", "failed"]
+
+
+class Receipt(BaseModel):
+    receipt_number: str
+    issued_at: datetime
+    payer: dict[str, str]
+    dossier_code: str
+    payment_code: str | None
+    procedure_id: str
+    procedure_name: str
+    collecting_agency: str
+    items: list[FeeLine]
+    amount_vnd: int
+    method: str
+    transaction_id: str
+    reference: str
+
+
+class ReconciliationLine(BaseModel):
+    transaction_id: str
+    kind: Literal["payment", "refund"]
+    payment_code: str | None
+    recorded_vnd: int | None
+    gateway_vnd: int | None
+    outcome: Literal["matched", "amount_mismatch", "missing_in_records", "missing_at_gateway"]
+
+
+class Reconciliation(BaseModel):
+    day: date
+    run_at: datetime
+    counts: dict[str, int]
+    recorded_vnd: int
+    gateway_vnd: int
+    lines: list[ReconciliationLine]
+
+
+@router.get("/payments/{ref}", response_model=BillView, summary="A bill with its history")
+def get_bill(ref: str, caller: CallerDep, payments: Payments) -> dict[str, Any]:
+    """By payment code, dossier code or dossier id; for the applicant, the dossier's
+    agencies and admins."""
+    return payments.bill_for(caller, ref)
+
+
+@router.post("/payments/{ref}/checkout", response_model=Attempt, summary="Pay online")
+def checkout(ref: str, payments: Payments, cid: Cid) -> dict[str, Any]:
+    """The attempt to pay online and the gateway's page to send the browser to.
+
+    Anyone holding the payment code may pay (a relative often does). While an attempt
+    is live the same attempt is returned, so a double click never opens two."""
+    return payments.checkout(ref, cid)
+
+
+@router.get("/attempts/{attempt_id}", response_model=Attempt, summary="An attempt's status")
+def get_attempt(attempt_id: str, payments: Payments) -> dict[str, Any]:
+    return payments.attempt_status(attempt_id)
+
+
+@router.post(
+    "/gateway/callback",
+    response_model=CallbackAnswer,
+    summary="The gateway's signed callback",
+    responses={401: {"description": "Forged or stale signature"}},
+)
+async def gateway_callback(request: Request, payments: Payments) -> dict[str, Any]:
+    """Signed with HMAC-SHA256 (see ``services/payment/gateway.py``); repeats are safe."""
+    body = await request.body()
+    remote = request.client.host if request.client else "?"
+    outcome = await to_thread.run_sync(payments.callback, request.headers, body, remote)
+    return {"outcome": outcome}
+
+
+@router.post(
+    "/payments/{ref}/offline", response_model=BillView, summary="Record an offline payment"
+)
+def record_offline(
+    ref: str, body: OfflinePayment, caller: CallerDep, payments: Payments, cid: Cid
+) -> dict[str, Any]:
+    """Cash at the counter, a bank transfer or a postal order, by an officer of one of the
+    dossier's agencies; the same reference is never recorded twice."""
+    return payments.record_offline(
+        caller,
+        ref,
+        method=body.method,
+        reference=body.reference,
+        amount_vnd=body.amount_vnd,
+        paid_at=body.paid_at,
+        cid=cid,
+    )
+
+
+@router.post(
+    "/payments/{ref}/refunds/{refund_id}/paid",
+    response_model=BillView,
+    summary="Record an offline refund paid out",
+)
+def refund_paid(
+    ref: str, refund_id: str, body: RefundPaid, caller: CallerDep, payments: Payments, cid: Cid
+) -> dict[str, Any]:
+    return payments.record_refund_paid(caller, ref, refund_id, body.reference, cid)
+
+
+@router.get("/receipts/{number}", response_model=Receipt, summary="Electronic receipt (biên lai)")
+def get_receipt(number: str, caller: CallerDep, payments: Payments) -> dict[str, Any]:
+    return payments.receipt(caller, number)
+
+
+@router.get("/receipts/{number}/print", response_class=HTMLResponse, summary="Printable receipt")
+def print_receipt(number: str, caller: CallerDep, payments: Payments) -> str:
+    return pages.receipt_page(payments.receipt(caller, number))
+
+
+@router.post("/reconciliations/{day}", response_model=Reconciliation, summary="Reconcile one day")
+def reconcile(day: date, caller: CallerDep, payments: Payments) -> dict[str, Any]:
+    """Match the gateway's settlement file of the day against recorded payments."""
+    caller.require("admin")
+    return payments.reconcile(day)
+
+
+@router.get(
+    "/reconciliations/{day}", response_model=list[Reconciliation], summary="Past runs of a day"
+)
+def reconciliations(day: date, caller: CallerDep, payments: Payments) -> list[dict[str, Any]]:
+    caller.require("admin")
+    return payments.reports(day)
+
+
+@router.get("/payments-returned", response_class=HTMLResponse, include_in_schema=False)
+def returned(
+    payments: Payments,
+    order_id: Annotated[str, Query(max_length=64)],
+    status: Annotated[str | None, Query(max_length=20)] = None,
+) -> str:
+    """Where the gateway sends the browser back; the callback, not this, is the truth."""
+    attempt = payments.attempt_status(order_id)
+    return pages.returned_page(
+        attempt, status, f"{payments.public_url}/pay/{attempt['payment_code']}"
+    )
+
+
+@pages_router.get("/pay/{ref}", response_class=HTMLResponse, include_in_schema=False)
+def pay_page(ref: str, payments: Payments) -> str:
+    return pages.pay_page(payments.public_bill(ref), action=f"/pay/{ref}")
+
+
+@pages_router.post("/pay/{ref}", include_in_schema=False, response_model=None)
+def pay(ref: str, payments: Payments, cid: Cid) -> RedirectResponse | HTMLResponse:
+    try:
+        attempt = payments.checkout(ref, cid)
+    except DomainError as error:
+        html = pages.pay_page(payments.public_bill(ref), action=f"/pay/{ref}", error=error.message)
+        return HTMLResponse(html, status_code=409)
+    return RedirectResponse(attempt["pay_url"], status_code=303)
