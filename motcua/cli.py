@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
 import sys
 import time
-from typing import Annotated
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -16,6 +19,7 @@ from rich.table import Table
 
 from motcua.auth import ROLES, issue_token
 from motcua.logging import configure_logging
+from motcua.money import money_vnd
 from motcua.settings import Settings
 from motcua.stack import Stack, running_supervisor, stop_supervisor
 
@@ -163,20 +167,21 @@ notices_app = typer.Typer(help="Operators: notices that could not be delivered."
 app.add_typer(notices_app, name="notices")
 
 
-def _notify_api(path: str, method: str = "GET", **params: str) -> httpx.Response:
+def _admin_api(service: str, path: str, method: str = "GET", **params: str) -> httpx.Response:
+    """Call a service of the running stack as an operator (admin token, configured key)."""
     settings = Settings()
     token = issue_token(settings.jwt_secret.get_secret_value(), sub="operator-cli", role="admin")
-    url = f"http://{settings.host}:{settings.notify_port}{path}"
+    url = f"http://{settings.host}:{settings.port_of(service)}{path}"
     try:
         response = httpx.request(
             method,
             url,
             params=params or None,
             headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
+            timeout=60,
         )
     except httpx.HTTPError as error:
-        console.print(f"[red]cannot reach notify at {url}[/]: {error}")
+        console.print(f"[red]cannot reach {service} at {url}[/]: {error}")
         raise typer.Exit(1) from None
     if response.status_code >= 400:
         console.print(f"[red]{method} {path}: {response.status_code}[/] {response.text}")
@@ -189,7 +194,7 @@ def notices_list(
     status: Annotated[str, typer.Option(help="pending, retrying, delivered, failed, …")] = "failed",
 ) -> None:
     """List notices with a given status (default: failed)."""
-    rows = _notify_api("/v1/notices", status=status, limit="200").json()
+    rows = _admin_api("notify", "/v1/notices", status=status, limit="200").json()
     table = Table(title=f"{len(rows)} {status} notice(s)")
     for column in ("id", "dossier", "kind", "channel", "attempts", "error"):
         table.add_column(column)
@@ -219,11 +224,69 @@ def notices_resend(
     ids = (
         [notice_id]
         if notice_id
-        else [r["id"] for r in _notify_api("/v1/notices", status="failed", limit="200").json()]
+        else [
+            r["id"]
+            for r in _admin_api("notify", "/v1/notices", status="failed", limit="200").json()
+        ]
     )
     for one in ids:
-        _notify_api(f"/v1/notices/{one}/resend", method="POST")
+        _admin_api("notify", f"/v1/notices/{one}/resend", method="POST")
     console.print(f"{len(ids)} notice(s) queued again")
+
+
+payments_app = typer.Typer(help="Operators: payments and the gateway's settlement.")
+app.add_typer(payments_app, name="payments")
+
+
+@payments_app.command("reconcile")
+def payments_reconcile(
+    day: Annotated[
+        datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Settlement day, YYYY-MM-DD")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="CSV report; default var/reconciliation-<date>.csv")
+    ] = None,
+) -> None:
+    """Match the gateway's settlement file of a day against recorded payments.
+
+    Prints a summary and writes every line to a CSV. Exits with 1 when anything does
+    not match, so that a scheduled run can alert."""
+    when = day.date().isoformat()
+    report = _admin_api("payment", f"/v1/reconciliations/{when}", method="POST").json()
+    path = out or Settings().var_dir / f"reconciliation-{when}.csv"
+    write_reconciliation_csv(report, path)
+    print_reconciliation(report, path)
+    if any(n for outcome, n in report["counts"].items() if outcome != "matched"):
+        raise typer.Exit(1)
+
+
+def write_reconciliation_csv(report: dict[str, Any], path: Path) -> None:
+    columns = ("transaction_id", "kind", "payment_code", "recorded_vnd", "gateway_vnd", "outcome")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(report["lines"])
+
+
+def print_reconciliation(report: dict[str, Any], path: Path) -> None:
+    table = Table(title=f"Reconciliation of {report['day']} with the gateway's settlement")
+    table.add_column("outcome")
+    table.add_column("transactions", justify="right")
+    for outcome, n in report["counts"].items():
+        style = "green" if outcome == "matched" else ("red" if n else "")
+        table.add_row(f"[{style}]{outcome}[/]" if style else outcome, str(n))
+    table.add_row("recorded total", money_vnd(report["recorded_vnd"]))
+    table.add_row("gateway total", money_vnd(report["gateway_vnd"]))
+    console.print(table)
+    for line in report["lines"]:
+        if line["outcome"] != "matched":
+            console.print(
+                f"  [red]{line['outcome']}[/] {line['kind']} {line['transaction_id']} "
+                f"(code {line['payment_code']}): recorded {line['recorded_vnd']}, "
+                f"gateway {line['gateway_vnd']}"
+            )
+    console.print(f"Every line: {path}")
 
 
 def main() -> None:

@@ -188,6 +188,7 @@ class TrackedConsumer:
             return
         delivery = Delivery(self.name, record, event)
         for attempt in range(1, HANDLER_ATTEMPTS + 1):
+            delivery.recorded = False  # a failed attempt's tracking write was rolled back
             try:
                 await asyncio.to_thread(self._apply_in_store, delivery)
                 return

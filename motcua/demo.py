@@ -128,6 +128,8 @@ def sample_form(procedure: dict[str, Any], a: Applicant) -> dict[str, Any]:
             form[f["name"]] = known[f["name"]]
         elif f.get("example"):
             form[f["name"]] = f["example"]
+        elif not f["required"]:
+            continue  # optional: left empty, as most applicants do (e.g. no exemption)
         elif f["type"] == "select":
             form[f["name"]] = f["options"][0]
         elif f["type"] == "date":

@@ -24,7 +24,7 @@ from motcua.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-IMPLEMENTED_SERVICES = ("intake", "workflow", "notify")
+IMPLEMENTED_SERVICES = ("intake", "workflow", "payment", "notify")
 RESTART_BACKOFF_MAX = 10.0
 
 
@@ -102,6 +102,15 @@ class Stack:
             # No real SMTP server or SMS provider configured: local sinks that keep messages.
             self.children.append(
                 Child("sinks", [sys.executable, "-m", "services.notify.sinks"], logs / "sinks.log")
+            )
+        if "payment" in services and not os.environ.get("MOTCUA_PAYMENT_GATEWAY_URL"):
+            # No real payment gateway configured: the simulator plays the national platform.
+            self.children.append(
+                Child(
+                    "gateway-sim",
+                    [sys.executable, "-m", "services.payment.simulator"],
+                    logs / "gateway-sim.log",
+                )
             )
         self.children += [
             Child(name, [sys.executable, "-m", "motcua.serve", name], logs / f"{name}.log")

@@ -28,6 +28,7 @@ from motcua.calendar import local_date
 from motcua.clock import Clock, system_clock
 from motcua.consumer import Delivery
 from motcua.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from motcua.retry import retry_on_conflict
 from motcua.store import Store, Tx, Write
 from services.intake.catalogue import Catalogue
 from services.payment import fees
@@ -205,8 +206,9 @@ class PaymentApplication(Application[UUID]):
             raise NotFound(f"no payment attempt {callback.order_id}")
         if callback.status == "processing":
             return "noted"
-        return self._with_retries(lambda: self._apply_outcome(UUID(row["dossier_id"]), callback))
+        return self._apply_outcome(UUID(row["dossier_id"]), callback)
 
+    @retry_on_conflict
     def _apply_outcome(self, dossier_id: UUID, callback: Callback) -> str:
         bill = self._get(dossier_id)
         attempt = bill.attempts[callback.order_id]
@@ -290,6 +292,7 @@ class PaymentApplication(Application[UUID]):
             raise Invalid("the payment's reference (receipt, transfer or postal number) is needed")
         transaction_id = f"{method}:{reference}"
 
+        @retry_on_conflict
         def record() -> dict[str, Any]:
             bill = self._bill(ref)
             if caller.agency not in bill.agencies:
@@ -318,7 +321,7 @@ class PaymentApplication(Application[UUID]):
             self.save(bill, book, writes=[bill_rows(bill)])
             return self.view_bill(bill)
 
-        return self._with_retries(record)
+        return record()
 
     # -- refunds ------------------------------------------------------------------------
 
@@ -388,6 +391,7 @@ class PaymentApplication(Application[UUID]):
         """An officer paid an offline refund out at the counter."""
         caller.require("officer")
 
+        @retry_on_conflict
         def record() -> dict[str, Any]:
             bill = self._bill(ref)
             if caller.agency not in bill.agencies:
@@ -406,7 +410,7 @@ class PaymentApplication(Application[UUID]):
             self.save(bill, writes=[bill_rows(bill)])
             return self.view_bill(bill)
 
-        return self._with_retries(record)
+        return record()
 
     # -- reconciliation -----------------------------------------------------------------
 
@@ -556,15 +560,6 @@ class PaymentApplication(Application[UUID]):
             except IntegrityError:
                 delivery.recorded = False  # the transaction holding the position rolled back
         raise Conflict("too many concurrent writers")
-
-    @staticmethod
-    def _with_retries(apply: Callable[[], T]) -> T:
-        for _ in range(SAVE_ATTEMPTS):
-            try:
-                return apply()
-            except IntegrityError:
-                continue
-        raise Conflict("the bill is being changed by others; retry")
 
     def _attempt_view(self, bill: Bill, attempt: dict[str, Any]) -> dict[str, Any]:
         return {

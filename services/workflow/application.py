@@ -25,6 +25,7 @@ from motcua.calendar import add_working_days, local_date, working_days_between
 from motcua.clock import Clock, system_clock
 from motcua.consumer import Delivery
 from motcua.errors import Forbidden, NotFound
+from motcua.retry import retry_on_conflict
 from motcua.store import Store, Write
 from motcua.transcoding import DateAsISO
 from services.intake.catalogue import Catalogue, Procedure
@@ -102,12 +103,14 @@ class WorkflowApplication(Application[UUID]):
 
     # -- officers ---------------------------------------------------------------------
 
+    @retry_on_conflict
     def claim(self, caller: Caller, dossier_id: UUID, officer: str | None, cid: str) -> None:
         """Take the current step, or assign it to another officer of the same agency."""
         process = self._at_agency(caller, dossier_id)
         process.claim(officer=officer or caller.sub, assigned_by=caller.sub, correlation_id=cid)
         self._save(process)
 
+    @retry_on_conflict
     def complete_step(
         self, caller: Caller, dossier_id: UUID, notes: str, refs: list[dict[str, str]], cid: str
     ) -> None:
@@ -124,6 +127,7 @@ class WorkflowApplication(Application[UUID]):
             self._start_next(process, cid)
         self._save(process)
 
+    @retry_on_conflict
     def hand_over(self, caller: Caller, dossier_id: UUID, cid: str) -> None:
         """Send the dossier to the next step's agency (liên thông)."""
         process = self._at_agency(caller, dossier_id)
@@ -140,6 +144,7 @@ class WorkflowApplication(Application[UUID]):
             correlation_id=cid,
         )
 
+    @retry_on_conflict
     def request_supplement(
         self, caller: Caller, dossier_id: UUID, reason: str, documents: list[str], cid: str
     ) -> None:
@@ -154,16 +159,19 @@ class WorkflowApplication(Application[UUID]):
         )
         self._save(process)
 
+    @retry_on_conflict
     def approve(self, caller: Caller, dossier_id: UUID, notes: str, cid: str) -> None:
         process = self._at_agency(caller, dossier_id)
         process.approve(officer=caller.sub, notes=notes, correlation_id=cid)
         self._save(process)
 
+    @retry_on_conflict
     def reject(self, caller: Caller, dossier_id: UUID, reason: str, cid: str) -> None:
         process = self._at_agency(caller, dossier_id)
         process.reject(officer=caller.sub, reason=reason, correlation_id=cid)
         self._save(process)
 
+    @retry_on_conflict
     def issue_result(
         self, caller: Caller, dossier_id: UUID, kind: str, ref: dict[str, str] | None, cid: str
     ) -> None:
@@ -181,6 +189,7 @@ class WorkflowApplication(Application[UUID]):
         )
         self._save(process)
 
+    @retry_on_conflict
     def record_returned(self, caller: Caller, dossier_id: UUID, method: str, cid: str) -> None:
         process = self._at_agency(caller, dossier_id)
         process.record_returned(
@@ -188,6 +197,7 @@ class WorkflowApplication(Application[UUID]):
         )
         self._save(process)
 
+    @retry_on_conflict
     def apologise(
         self, caller: Caller, dossier_id: UUID, reason: str, new_date: date, cid: str
     ) -> None:
@@ -212,6 +222,7 @@ class WorkflowApplication(Application[UUID]):
 
     # -- applicants -------------------------------------------------------------------
 
+    @retry_on_conflict
     def provide_supplement(
         self, caller: Caller, dossier_id: UUID, refs: list[dict[str, str]], cid: str
     ) -> None:
@@ -238,6 +249,7 @@ class WorkflowApplication(Application[UUID]):
         )
         self._save(process)
 
+    @retry_on_conflict
     def withdraw(self, caller: Caller, dossier_id: UUID, reason: str, cid: str) -> None:
         """The applicant withdraws a dossier in process (before its result)."""
         process = self._own(caller, dossier_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from motcua.settings import Settings
 from motcua.stack import Stack
 
@@ -17,3 +19,14 @@ def test_a_stack_used_only_to_probe_readiness_never_starts_processes(tmp_path: P
         stack.supervise_once()
 
     assert all(child.process is None for child in stack.children)
+
+
+def test_the_gateway_simulator_runs_only_when_no_gateway_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(var_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1")
+    monkeypatch.delenv("MOTCUA_PAYMENT_GATEWAY_URL", raising=False)
+    assert "gateway-sim" in [c.name for c in Stack(settings).children]
+    monkeypatch.setenv("MOTCUA_PAYMENT_GATEWAY_URL", "https://gateway.example.vn")
+    assert "gateway-sim" not in [c.name for c in Stack(settings).children]
+    assert "payment" in [c.name for c in Stack(settings).children]

@@ -1,0 +1,36 @@
+"""Commands run again after losing an optimistic-concurrency race."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from motcua.errors import Conflict
+from motcua.retry import ATTEMPTS, retry_on_conflict
+
+
+def test_a_command_that_lost_a_race_runs_again_and_succeeds() -> None:
+    calls: list[int] = []
+
+    @retry_on_conflict
+    def command(x: int) -> int:
+        calls.append(x)
+        if len(calls) < 3:
+            raise IntegrityError("version taken")
+        return x * 2
+
+    assert command(21) == 42
+    assert calls == [21, 21, 21]
+
+
+def test_a_command_that_always_loses_is_a_clear_conflict() -> None:
+    calls: list[int] = []
+
+    @retry_on_conflict
+    def command() -> None:
+        calls.append(1)
+        raise IntegrityError("version taken")
+
+    with pytest.raises(Conflict, match="retry"):
+        command()
+    assert len(calls) == ATTEMPTS
