@@ -270,7 +270,7 @@ def write_reconciliation_csv(report: dict[str, Any], path: Path) -> None:
 
 
 def print_reconciliation(report: dict[str, Any], path: Path) -> None:
-    table = Table(title=f"Reconciliation of {report['day']} with the gateway's settlement")
+    table = Table(title=f"Reconciliation {report['day']}", caption="gateway settlement vs records")
     table.add_column("outcome")
     table.add_column("transactions", justify="right")
     for outcome, n in report["counts"].items():

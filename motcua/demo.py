@@ -195,11 +195,16 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
     received = {o["procedure_id"]: o["id"] for o in outcomes if o["code"]}
     run_workflow_demo(client, console, received, settings.clock_file)
 
+    from motcua.demo_payment import run_payment_demo
+
+    console.rule("Payment: the land transfer is paid online through the gateway")
+    paid = run_payment_demo(client, console, settings, received)
+
     from motcua.demo_notices import print_notices
 
     console.rule("Notify: what the applicants were told")
     print_notices(client, console, settings)
-    return {"outcomes": outcomes, "events": dict(counts)}
+    return {"outcomes": outcomes, "events": dict(counts), "payment": paid}
 
 
 def play(
