@@ -1,8 +1,8 @@
 """What the applicant sees after acceptance: intake follows workflow's and notify's events.
 
 The lookup by code (N-1, N-4) must show where a dossier is after acceptance. Intake
-consumes the workflow's events from ``dossier-events`` and keeps, per dossier, the
-applicant-facing steps (moved to another agency, supplement needed, result ready …)
+consumes the events of workflow, payment and notify from ``dossier-events`` and keeps,
+per dossier, the applicant-facing steps (moved to another agency, supplement needed, result ready …)
 and the current status and appointment, committed with the consumer's positions.
 Internal details (which officer, notes) stay in workflow.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from contracts import payment as cp
 from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.intake import DossierWithdrawn
@@ -33,6 +34,10 @@ PUBLIC: dict[type[Envelope], str | None] = {
     DossierWithdrawn: "withdrawn",
     NoticeDelivered: None,
     NoticeFailed: None,
+    cp.FeeAssessed: None,
+    cp.FeeWaived: None,
+    cp.PaymentSucceeded: None,
+    cp.RefundSucceeded: None,
 }
 DETAILS = (
     "channel",
@@ -44,6 +49,9 @@ DETAILS = (
     "method",
     "agency_code",
     "responsible_agency",
+    "payment_code",
+    "amount_vnd",
+    "receipt_number",
 )
 
 
@@ -75,7 +83,7 @@ class Progress:
 
     def handle(self, delivery: Delivery) -> None:
         event = delivery.event
-        if event is None or event.producer not in ("workflow", "notify"):
+        if event is None or event.producer not in ("workflow", "payment", "notify"):
             return
         if type(event) not in PUBLIC:
             return  # tracked by the consumer all the same

@@ -35,6 +35,14 @@ MONDAY = "2026-03-02T09:00:00+07:00"
 DAY = "2026-03-02"
 
 
+def wait_until(probe: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := probe()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+    return value
+
+
 @dataclass
 class PayStack:
     client: DemoClient
@@ -230,6 +238,21 @@ def test_paying_online_unblocks_the_result(stack: PayStack) -> None:
     assert printable.status_code == 200
     assert payment["receipt_number"] in printable.text
     assert "135.000 đ" in printable.text
+    lookup = {"X-Id-Number": APPLICANTS[0].id_number}
+    public = wait_until(
+        lambda: next(
+            (
+                t
+                for t in stack.client.call("GET", f"/v1/dossiers/{bill['dossier_code']}", lookup)[
+                    "timeline"
+                ]
+                if t["event"] == "PaymentSucceeded"
+            ),
+            None,
+        )
+    )
+    paid_step = public
+    assert paid_step["details"]["receipt_number"] == payment["receipt_number"]
 
 
 def test_declined_then_paid(stack: PayStack) -> None:
