@@ -234,6 +234,48 @@ def notices_resend(
     console.print(f"{len(ids)} notice(s) queued again")
 
 
+@app.command()
+def republish(
+    force: Annotated[
+        bool, typer.Option(help="Publish even though the topic is not empty (duplicates)")
+    ] = False,
+) -> None:
+    """Rebuild the dossier topic from the services' stores after the broker lost its data.
+
+    Stop the services first (the embedded stack does all of this by itself when its
+    broker restarts). Consumers then read the new topic from the start and skip what
+    they had applied."""
+    import asyncio
+
+    from rich.progress import Progress
+
+    from motcua.republish import open_sources, topic_is_empty
+    from motcua.republish import republish as run_republish
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if running_supervisor(settings):
+        console.print("[red]the embedded stack is running[/]; it republishes by itself")
+        raise typer.Exit(1)
+    if not force and not asyncio.run(topic_is_empty(settings)):
+        console.print(
+            f"[red]{settings.dossier_topic} is not empty[/]: stop the services and recreate "
+            "the topic, or pass --force to publish everything again anyway"
+        )
+        raise typer.Exit(1)
+    sources = open_sources(settings)
+    total = sum(s.last_position() for s in sources if s.to_contract is not None)
+    with Progress(console=console) as progress:
+        task = progress.add_task("Republishing", total=total or None)
+        counts = asyncio.run(run_republish(settings, sources, lambda n: progress.advance(task, n)))
+    table = Table(title=f"Republished to {settings.dossier_topic}")
+    table.add_column("producer")
+    table.add_column("events", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, str(n))
+    console.print(table)
+
+
 payments_app = typer.Typer(help="Operators: payments and the gateway's settlement.")
 app.add_typer(payments_app, name="payments")
 

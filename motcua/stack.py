@@ -8,6 +8,7 @@ Logs go to ``var/logs/<name>.log``; the supervisor's pid is in ``var/motcua.pid`
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -135,6 +136,10 @@ class Stack:
         if not self.started:
             return
         now = time.monotonic()
+        broker = next((c for c in self.children if c.name == "broker"), None)
+        if broker is not None and not broker.alive() and not self.stopping:
+            self.recover_broker(broker)
+            return
         for child in self.children:
             if child.alive() or self.stopping:
                 continue
@@ -149,6 +154,27 @@ class Stack:
                 child.start(self.env())
                 child.restarts += 1
                 child.next_start = 0.0
+
+    def recover_broker(self, broker: Child) -> None:
+        """The embedded broker keeps messages in memory: when it dies they are gone.
+
+        Stop the services (so nothing new is published into the empty topic), start the
+        broker, republish every stored event in order, then start the services again.
+        """
+        from motcua.republish import open_sources, republish
+
+        log.warning("embedded broker died; its messages are gone: republishing")
+        services = [c for c in self.children if c.name in self.services]
+        for child in services:
+            child.stop()
+        env = self.env()
+        broker.start(env)
+        broker.restarts += 1
+        counts = asyncio.run(republish(self.settings, open_sources(self.settings)))
+        log.info("republished after broker restart", **counts)
+        for child in services:
+            child.start(env)
+            child.restarts += 1
 
     def stop(self) -> None:
         self.stopping = True

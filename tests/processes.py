@@ -58,8 +58,9 @@ class Broker:
         self.process.wait(10)
 
 
-def start_broker(log_dir: Path) -> Broker:
-    port = free_port()
+def start_broker(log_dir: Path, port: int | None = None) -> Broker:
+    """The embedded broker (memory only): a restart on the same port starts empty."""
+    port = port or free_port()
     log = (log_dir / f"broker-{port}.log").open("wb")
     process = subprocess.Popen(broker_command(port), stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port)

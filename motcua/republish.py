@@ -1,0 +1,198 @@
+"""Rebuild ``dossier-events`` from the services' stores after the broker lost its data.
+
+The stores are the source of truth: every contract event was derived from a stored
+event and is derived again identically (same ``event_id``, same ``producer`` and
+``position`` headers). Republishing therefore cannot invent or change anything; the
+consumers' watermarks (``consumer.py``) skip what they had applied already.
+
+Two orders matter and both are kept:
+
+* each producer's events in position order, on the same partition (same key), which is
+  what the watermarks rely on;
+* across producers, cause before effect (intake's ``DossierReceived`` before workflow's
+  ``StepStarted`` of the same dossier): the producers' streams are merged by the time
+  each event happened, so a lagging consumer sees them in the order they arose.
+
+The services must not publish while this runs (``motcua republish`` refuses unless the
+topic is empty, and the embedded stack stops them first). Afterwards each relay's
+position is the last republished notification, and every consumer's stored offsets are
+forgotten so that it reads the new topic from the beginning.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import structlog
+from aiokafka import AIOKafkaConsumer
+from eventsourcing.application import Application
+
+from contracts.events import Envelope, encode
+from motcua.consumer import CREATE_TABLES as CONSUMER_TABLES
+from motcua.kafka import ensure_topics, start_producer
+from motcua.relay import CREATE_TABLE as RELAY_TABLE
+from motcua.relay import ToContract
+from motcua.settings import Settings
+from motcua.store import Store, Tx
+
+log = structlog.get_logger(__name__)
+
+PUBLISHING = ("intake", "workflow", "payment", "notify")
+CONSUMING = ("intake", "workflow", "payment", "notify", "stats")
+PAGE = 1000
+
+
+@dataclass
+class Source:
+    """One service's store and the mapping of its stored events to contracts."""
+
+    name: str
+    app: Application[UUID]
+    store: Store
+    to_contract: ToContract | None
+
+    def events(self) -> Iterator[tuple[float, str, int, Envelope]]:
+        """(occurred_at, producer, position, event) in position order."""
+        assert self.to_contract is not None
+        start = 1
+        while True:
+            page = self.app.recorder.select_notifications(start, PAGE)
+            for notification in page:
+                event = self.to_contract(self.app.mapper.to_domain_event(notification))
+                if event is not None:
+                    yield event.occurred_at.timestamp(), self.name, notification.id, event
+            if len(page) < PAGE:
+                return
+            start = page[-1].id + 1
+
+    def last_position(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+
+def open_sources(settings: Settings) -> list[Source]:
+    """Every service's store as built by its composition root (nothing is started)."""
+    from services.intake.main import build_application as intake
+    from services.intake.publishing import IntakePublisher
+    from services.notify.main import build_application as notify
+    from services.notify.publishing import NotifyPublisher
+    from services.notify.settings import NotifySettings
+    from services.payment.main import build_application as payment
+    from services.payment.publishing import PaymentPublisher
+    from services.payment.settings import PaymentSettings
+    from services.workflow.main import build_application as workflow
+    from services.workflow.publishing import WorkflowPublisher
+
+    intake_app = intake(settings)
+    workflow_app = workflow(settings)
+    payment_app = payment(settings, PaymentSettings())
+    notify_app = notify(settings, NotifySettings())
+    return [
+        Source("intake", intake_app, intake_app.store, IntakePublisher(intake_app)),
+        Source("workflow", workflow_app, workflow_app.store, WorkflowPublisher(workflow_app)),
+        Source("payment", payment_app, payment_app.store, PaymentPublisher(payment_app)),
+        Source("notify", notify_app, notify_app.store, NotifyPublisher(notify_app)),
+        *_consumer_only(settings),
+    ]
+
+
+def _consumer_only(settings: Settings) -> list[Source]:
+    """Stores of services that only consume (stats), if they exist yet."""
+    sources: list[Source] = []
+    try:
+        from services.stats.main import build_application as stats
+    except ImportError:
+        return sources
+    app = stats(settings)
+    sources.append(Source("stats", app, app.store, None))
+    return sources
+
+
+def merged(sources: list[Source]) -> Iterator[tuple[float, str, int, Envelope]]:
+    """All producers' events: each producer's in position order, interleaved by time."""
+    return heapq.merge(*(s.events() for s in sources if s.to_contract is not None))
+
+
+async def topic_is_empty(settings: Settings) -> bool:
+    """True when the dossier topic holds no message (as after a broker lost its data)."""
+    consumer = AIOKafkaConsumer(
+        settings.dossier_topic,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=3000, max_records=1)
+        return not any(batches.values())
+    finally:
+        await consumer.stop()
+
+
+async def republish(
+    settings: Settings,
+    sources: list[Source],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Publish every stored contract event again; reset relays and consumers."""
+    await ensure_topics(settings, [settings.dossier_topic])
+    producer = await start_producer(settings)
+    counts: dict[str, int] = {s.name: 0 for s in sources if s.to_contract is not None}
+    pending: list[Any] = []
+    try:
+        for _, name, position, event in merged(sources):
+            headers = [
+                ("producer", name.encode()),
+                ("position", str(position).encode()),
+                ("type", type(event).__name__.encode()),
+            ]
+            pending.append(
+                await producer.send(
+                    settings.dossier_topic,
+                    encode(event),
+                    key=str(event.dossier_id).encode(),
+                    headers=headers,
+                )
+            )
+            counts[name] += 1
+            if len(pending) >= PAGE:
+                await _acknowledged(pending, progress)
+        await _acknowledged(pending, progress)
+    finally:
+        await producer.stop()
+    for source in sources:
+        source.store.write(_reset(source))
+    log.info("republished", **counts)
+    return counts
+
+
+async def _acknowledged(pending: list[Any], progress: Callable[[int], None] | None) -> None:
+    for future in pending:
+        await future
+    if progress:
+        progress(len(pending))
+    pending.clear()
+
+
+def _reset(source: Source) -> Callable[[Tx], None]:
+    """The relay continues after what was republished; consumers read from the start
+    (their watermarks stay: they are what makes reading again harmless)."""
+    last = source.last_position() if source.to_contract is not None else None
+
+    def write(tx: Tx) -> None:
+        for statement in (RELAY_TABLE, *CONSUMER_TABLES):
+            tx.execute(statement)
+        if last is not None:
+            tx.execute(
+                "INSERT INTO {relay_positions} (relay, position, owner, lease_until) "
+                "VALUES (?, ?, NULL, 0) ON CONFLICT (relay) "
+                "DO UPDATE SET position = excluded.position, owner = NULL, lease_until = 0",
+                (source.name, last),
+            )
+        tx.execute("DELETE FROM {consumer_offsets}")
+
+    return write

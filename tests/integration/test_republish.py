@@ -1,0 +1,165 @@
+"""Total broker loss: the embedded broker restarts empty, ``motcua republish`` rebuilds the
+topic from the stores, and the services converge with nothing lost or doubled."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from motcua.demo import APPLICANTS, DemoClient
+from motcua.settings import DEV_JWT_SECRET
+from tests.processes import ROOT, Broker, ServiceProcess, free_port, service_env, start_broker
+from tests.topics import Record, read_topic
+
+pytestmark = pytest.mark.integration
+
+DRIVING, TRANSPORT = "1.002804", "000.00.22.H23"
+SERVICES = ("intake", "workflow", "payment")
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[list[Broker]]:
+    """A broker of this test's own (it will be killed); the list holds the current one."""
+    brokers = [start_broker(tmp_path)]
+    yield brokers
+    for broker in brokers:
+        if broker.process.poll() is None:
+            broker.stop()
+
+
+def start_services(
+    broker: Broker, tmp_path: Path, topic: str, ports: dict[str, int]
+) -> list[ServiceProcess]:
+    started = []
+    for name in SERVICES:
+        env = service_env(
+            bootstrap=broker.bootstrap,
+            var_dir=tmp_path / "var",
+            database_url=None,
+            topic=topic,
+            **{name: ports[name]},
+        )
+        env["MOTCUA_PAYMENT_GATEWAY_URL"] = "http://127.0.0.1:9"  # not needed here
+        started.append(ServiceProcess(name, env, tmp_path / f"{name}.log").start())
+    return started
+
+
+def wait_for(probe: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def received(client: DemoClient, applicant: int) -> str:
+    dossier_id, agency = client.submit(APPLICANTS[applicant], DRIVING)
+    client.call("POST", f"/v1/dossiers/{dossier_id}/accept", client.officer(agency))
+    return dossier_id
+
+
+def processed(client: DemoClient, payment_url: str, dossier_id: str) -> bool:
+    flow = client.flow.get(f"/v1/dossiers/{dossier_id}/timeline", headers=client.admin())
+    bill = httpx.get(f"{payment_url}/v1/payments/{dossier_id}", headers=client.admin())
+    return flow.status_code == 200 and bill.status_code == 200
+
+
+def test_republish_after_total_broker_loss(own_broker: list[Broker], tmp_path: Path) -> None:
+    topic = f"dossier-events-{uuid.uuid4().hex[:8]}"
+    ports = {name: free_port() for name in SERVICES}
+    services = start_services(own_broker[0], tmp_path, topic, ports)
+    intake, workflow, payment = services
+    client = DemoClient(intake.url, workflow.url, DEV_JWT_SECRET)
+    before = [received(client, i) for i in range(3)]
+    for dossier in before:
+        wait_for(lambda d=dossier: processed(client, payment.url, d))
+    client.act(
+        "POST", f"/v1/dossiers/{before[0]}/complete-step", client.officer(TRANSPORT), json={}
+    )
+
+    payment.stop()  # payment lags: it never saw the next dossier before the loss
+    lagging = received(client, 1)
+    wait_for(
+        lambda: (
+            client.flow.get(f"/v1/dossiers/{lagging}/timeline", headers=client.admin()).status_code
+            == 200
+        )
+    )
+    for service in services:
+        service.stop()
+    own_broker[0].process.kill()  # memory only: every message is gone
+    own_broker[0].process.wait(10)
+    own_broker.append(start_broker(tmp_path, port=own_broker[0].port))
+    cli = subprocess.run(
+        [sys.executable, "-m", "motcua.cli", "republish"],
+        env={**intake.env, "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    again = subprocess.run(
+        [sys.executable, "-m", "motcua.cli", "republish"],
+        env={**intake.env, "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    for service in services:
+        service.start()
+    after = received(client, 0)
+    wait_for(lambda: processed(client, payment.url, after))
+    wait_for(lambda: processed(client, payment.url, lagging))
+    client.act(
+        "POST", f"/v1/dossiers/{before[1]}/complete-step", client.officer(TRANSPORT), json={}
+    )
+
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert again.returncode == 1  # the topic is no longer empty: refused, nothing doubled
+    assert "not empty" in again.stdout
+    dossiers = [*before, lagging, after]
+    records = read_topic(
+        own_broker[-1].bootstrap,
+        topic,
+        lambda rs: sum(r.event.get("type") == "StepCompleted" for r in rs) >= 2,
+        settle=2.0,
+    )
+    ids = Counter(r.event["event_id"] for r in records)
+    assert max(ids.values()) == 1  # nothing doubled on the topic
+    for dossier in dossiers:
+        mine = [r for r in records if r.key == dossier]
+        types = [r.event["type"] for r in mine]
+        # nothing lost, nothing applied twice: one process and one bill per dossier
+        assert types.count("DossierReceived") == 1, types
+        assert types.count("StepStarted") == (2 if dossier in before[:2] else 1), types
+        assert types.count("FeeAssessed") == 1, types
+        assert types.index("DossierReceived") < types.index("StepStarted")
+        assert types.index("DossierReceived") < types.index("FeeAssessed")
+    codes = {
+        httpx.get(f"{payment.url}/v1/payments/{d}", headers=client.admin()).json()["payment_code"]
+        for d in dossiers
+    }
+    assert len(codes) == 5
+    timeline = client.act("GET", f"/v1/dossiers/{before[1]}/timeline", client.admin())
+    assert [s["status"] for s in timeline["steps"]][:2] == ["completed", "started"]
+    assert _positions_ascend(records)
+
+
+def _positions_ascend(records: list[Record]) -> bool:
+    """Each producer's events keep their order on every partition."""
+    last: dict[tuple[int, str], int] = {}
+    for r in sorted(records, key=lambda r: (r.partition, r.offset)):
+        key = (r.partition, r.headers["producer"])
+        position = int(r.headers["position"])
+        if position <= last.get(key, 0):
+            return False
+        last[key] = position
+    return True
