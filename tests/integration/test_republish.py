@@ -3,6 +3,7 @@ topic from the stores, and the services converge with nothing lost or doubled.""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -15,7 +16,8 @@ import httpx
 import pytest
 
 from motcua.demo import APPLICANTS, DemoClient
-from motcua.settings import DEV_JWT_SECRET
+from motcua.settings import DEV_JWT_SECRET, Settings
+from motcua.stack import Stack
 from tests.processes import ROOT, Broker, ServiceProcess, free_port, service_env, start_broker
 from tests.topics import Record, read_topic
 
@@ -163,3 +165,63 @@ def _positions_ascend(records: list[Record]) -> bool:
             return False
         last[key] = position
     return True
+
+
+def test_the_embedded_stack_republishes_when_its_broker_restarts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in [k for k in os.environ if k.startswith("MOTCUA_")]:
+        monkeypatch.delenv(key)
+    ports = {name: free_port() for name in ("intake", "workflow")}
+    monkeypatch.setenv("MOTCUA_INTAKE_PORT", str(ports["intake"]))
+    monkeypatch.setenv("MOTCUA_WORKFLOW_PORT", str(ports["workflow"]))
+    monkeypatch.setenv("MOTCUA_DOSSIER_TOPIC", f"dossier-events-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    settings = Settings(var_dir=tmp_path / "var", embedded_broker_port=free_port())
+    stack = Stack(settings, services=("intake", "workflow"))
+    stack.start()
+    try:
+        stack.wait_ready(timeout=60)
+        urls = stack.urls()
+        client = DemoClient(urls["intake"], urls["workflow"], DEV_JWT_SECRET)
+        first = received(client, 0)
+        wait_for(
+            lambda: (
+                client.flow.get(
+                    f"/v1/dossiers/{first}/timeline", headers=client.admin()
+                ).status_code
+                == 200
+            )
+        )
+        broker = next(c for c in stack.children if c.name == "broker")
+        assert broker.process is not None
+        broker.process.kill()
+        broker.process.wait(10)
+
+        stack.supervise_once()  # notices the dead broker: stop, restart, republish, start
+        stack.wait_ready(timeout=60)
+        second = received(client, 1)
+        wait_for(
+            lambda: (
+                client.flow.get(
+                    f"/v1/dossiers/{second}/timeline", headers=client.admin()
+                ).status_code
+                == 200
+            )
+        )
+        records = read_topic(
+            f"127.0.0.1:{settings.embedded_broker_port}",
+            settings.dossier_topic,
+            lambda rs: (
+                {r.key for r in rs if r.event.get("type") == "StepStarted"} >= {first, second}
+            ),
+            settle=1.0,
+        )
+    finally:
+        stack.stop()
+
+    assert broker.restarts == 1
+    received_events = [r.key for r in records if r.event["type"] == "DossierReceived"]
+    assert sorted(received_events) == sorted([first, second])  # the first came back
+    started = Counter(r.key for r in records if r.event["type"] == "StepStarted")
+    assert started == {first: 1, second: 1}  # and workflow did not start it twice
