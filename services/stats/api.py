@@ -1,0 +1,238 @@
+"""Stats' HTTP API: the year-to-date figures as JSON, CSV or XLSX, and the public page.
+
+Public, without authentication: every service must publish at least its figures from
+the start of the year to now (S-1), the online share that decides level 4 (S-2) and the
+satisfaction ratings (S-3). CSV and XLSX have one header row of the JSON keys, then the
+rows, then the totals row (``kind`` tells them apart), so a spreadsheet reads back
+exactly the JSON figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from openpyxl import Workbook
+from pydantic import BaseModel, Field
+
+from contracts.envelope import Channel
+from motcua.http import ERROR_RESPONSES
+from motcua.money import money_vnd
+from services.stats.application import StatsApplication
+from services.stats.figures import COLUMNS, ELIGIBLE_PERCENT, Scope, Ytd
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Format = Literal["json", "csv", "xlsx"]
+
+
+def get_application(request: Request) -> StatsApplication:
+    app: StatsApplication = request.app.state.stats
+    return app
+
+
+Stats = Annotated[StatsApplication, Depends(get_application)]
+router = APIRouter(responses=ERROR_RESPONSES)
+
+
+class FigureRow(BaseModel):
+    """One row of figures; every count is a number of dossiers unless it says steps or VND."""
+
+    kind: Literal["row", "procedure", "total"]
+    year: int
+    scope: Scope
+    procedure_id: str | None
+    procedure_name: str | None
+    agency_code: str | None = Field(description="Receiving agency (province), or the agency")
+    level: int | None
+    channel: Channel | None
+    received: int = Field(description="Received this year (agency scope: handled)")
+    resolved_early: int
+    resolved_on_time: int
+    resolved_late: int
+    in_progress_on_time: int
+    in_progress_overdue: int
+    paused_for_supplement: int = Field(description="In progress, waiting for a supplement")
+    refused: int
+    withdrawn: int
+    online_received: int
+    fees_vnd: int = Field(description="Payments less refunds, integer VND")
+    ratings: int
+    rating_sum: int
+    late_attributed: int = Field(description="Overdue dossiers whose delay is this agency's")
+    steps: int
+    steps_done: int
+    steps_late: int
+    steps_overdue: int
+    average_rating: float | None
+    online_share: float | None = Field(description="Of the procedure: online / received")
+    eligible_for_level_4: bool | None = Field(
+        description=f"Level 3 and online share >= {ELIGIBLE_PERCENT}%"
+    )
+
+
+class YtdOut(BaseModel):
+    year: int
+    today: date
+    scope: Scope
+    rows: list[FigureRow]
+    procedures: list[FigureRow] = Field(description="Per procedure, whole province (S-2)")
+    totals: FigureRow
+
+
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, XLSX: {}}, "description": "The figures"}
+}
+
+
+@router.get("/v1/stats/ytd", response_model=YtdOut, responses=FILE_RESPONSES, tags=["statistics"])
+def year_to_date(
+    stats: Stats,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Default: this year")] = None,
+    procedure_id: str | None = None,
+    agency_code: str | None = None,
+    level: Annotated[int | None, Query(ge=1, le=4)] = None,
+    channel: Channel | None = None,
+    scope: Scope = "province",
+    fmt: Annotated[Format, Query(alias="format")] = "json",
+) -> Any:
+    """Figures from 1 January to today, per procedure, agency, level and channel."""
+    today = stats.today()
+    figures = stats.ytd(
+        year=year or today.year,
+        today=today,
+        procedure_id=procedure_id,
+        agency_code=agency_code,
+        level=level,
+        channel=channel,
+        scope=scope,
+    )
+    if fmt == "json":
+        return as_json(figures)
+    name = f"thong-ke-{figures.year}-{scope}.{fmt}"
+    content, media = (to_csv(figures), "text/csv; charset=utf-8")
+    if fmt == "xlsx":
+        content, media = to_xlsx(figures), XLSX
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(content, media_type=media, headers=disposition)
+
+
+@router.get("/stats", response_class=HTMLResponse, tags=["statistics"])
+def public_page(
+    stats: Stats,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> HTMLResponse:
+    """The published figures of every service, readable on a phone."""
+    today = stats.today()
+    figures = stats.ytd(year=year or today.year, today=today)
+    return HTMLResponse(render_page(figures))
+
+
+# -- files ------------------------------------------------------------------------------
+
+
+def as_json(figures: Ytd) -> dict[str, Any]:
+    return {
+        "year": figures.year,
+        "today": figures.today,
+        "scope": figures.scope,
+        "rows": figures.rows,
+        "procedures": figures.procedures,
+        "totals": figures.totals,
+    }
+
+
+def to_csv(figures: Ytd) -> bytes:
+    """UTF-8 with a byte-order mark, so that spreadsheet programs read Vietnamese right."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in figures.table():
+        writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(figures: Ytd) -> bytes:
+    """One sheet of rows and totals, one of the per-procedure summaries (S-2)."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "ytd"
+    _fill_sheet(sheet, figures.table())
+    _fill_sheet(book.create_sheet("procedures"), figures.procedures)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _fill_sheet(sheet: Any, rows: list[dict[str, Any]]) -> None:
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append([row[c] for c in COLUMNS])
+    sheet.freeze_panes = "A2"
+
+
+# -- the page ---------------------------------------------------------------------------
+
+OUTCOMES = (
+    ("resolved_early", "Giải quyết trước hạn", "early"),
+    ("resolved_on_time", "Giải quyết đúng hạn", "ontime"),
+    ("resolved_late", "Giải quyết quá hạn", "late"),
+    ("in_progress_on_time", "Đang giải quyết trong hạn", "open"),
+    ("in_progress_overdue", "Đang giải quyết quá hạn", "overdue"),
+    ("refused", "Từ chối giải quyết", "refused"),
+    ("withdrawn", "Rút hồ sơ", "withdrawn"),
+)
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("services.stats", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+    )
+    env.filters["vnd"] = money_vnd
+    env.filters["percent"] = _percent
+    env.filters["decimal"] = lambda x: f"{x:.1f}".replace(".", ",")
+    env.filters["vndate"] = lambda d: d.strftime("%d/%m/%Y")
+    return env
+
+
+def render_page(figures: Ytd) -> str:
+    services = [_service(p) for p in figures.procedures]
+    return (
+        environment()
+        .get_template("ytd.html")
+        .render(
+            figures=figures,
+            totals=_service(figures.totals),
+            services=services,
+            threshold=ELIGIBLE_PERCENT,
+        )
+    )
+
+
+def _service(row: dict[str, Any]) -> dict[str, Any]:
+    """A procedure's figures with the bar segments (width in % of received)."""
+    received = row["received"]
+    bars = [
+        {
+            "label": label,
+            "css": css,
+            "count": row[key],
+            "width": round(row[key] * 100 / received, 1) if received else 0,
+        }
+        for key, label, css in OUTCOMES
+    ]
+    return {**row, "bars": bars}
+
+
+def _percent(share: float | None) -> str:
+    if share is None:
+        return "–"
+    return f"{share * 100:.1f}".replace(".", ",") + "%"

@@ -1,0 +1,46 @@
+"""Composition root of the stats service: builds everything, nothing at import time.
+
+Stats only consumes ``dossier-events`` and publishes nothing, so it has no relay.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from motcua.clock import make_clock
+from motcua.http import install_common
+from motcua.service import ConsumerWorker, lifespan_with
+from motcua.settings import Settings
+from motcua.store import store_env
+from services.stats.api import router
+from services.stats.application import StatsApplication
+
+SERVICE = "stats"
+
+
+def build_application(settings: Settings) -> StatsApplication:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    env = store_env(settings.database_url, str(settings.var_dir), SERVICE)
+    return StatsApplication(env, clock=make_clock(settings.clock_file))
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The stats HTTP app; its consumer keeps the statistics rows from dossier-events."""
+    stats = build_application(settings)
+    consumer = ConsumerWorker(settings, stats.store, SERVICE, stats.handle)
+    app = FastAPI(
+        title="motcua stats",
+        version="1.0",
+        description=(
+            "Year-to-date figures of every public service (received, resolved early, on "
+            "time or late, in progress, refused, withdrawn, fees, ratings), the online "
+            "share that makes a level-3 service eligible for level 4, as JSON, CSV or "
+            "XLSX, and the public page `/stats`. Public: no authentication."
+        ),
+        lifespan=lifespan_with(consumer),
+    )
+    app.state.settings = settings
+    app.state.stats = stats
+    install_common(app, ready=consumer.problems)
+    app.include_router(router)
+    return app
