@@ -204,7 +204,11 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
 
     console.rule("Notify: what the applicants were told")
     print_notices(client, console, settings)
-    return {"outcomes": outcomes, "events": dict(counts), "payment": paid}
+    from motcua.demo_stats import print_ytd
+
+    console.rule("Stats: the year-to-date figures, computed from the events")
+    figures = print_ytd(console, settings, expected_received=len(received))
+    return {"outcomes": outcomes, "events": dict(counts), "payment": paid, "ytd": figures}
 
 
 def play(
