@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
@@ -48,8 +48,6 @@ log = structlog.get_logger(__name__)
 
 SAVE_ATTEMPTS = 20  # optimistic retries when another writer took the same counter/bill
 OFFLINE_METHODS = ("counter", "bank_transfer", "post")
-
-T = TypeVar("T")
 
 
 class PaymentApplication(Application[UUID]):
