@@ -29,6 +29,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 
 from contracts.events import Envelope, UndecodableEvent, decode
 from motcua.kafka import header
+from motcua.retry import retry_on_conflict
 from motcua.store import Store, Tx, Write
 
 log = structlog.get_logger(__name__)
@@ -188,7 +189,6 @@ class TrackedConsumer:
             return
         delivery = Delivery(self.name, record, event)
         for attempt in range(1, HANDLER_ATTEMPTS + 1):
-            delivery.recorded = False  # a failed attempt's tracking write was rolled back
             try:
                 await asyncio.to_thread(self._apply_in_store, delivery)
                 return
@@ -203,7 +203,11 @@ class TrackedConsumer:
                     return
                 await asyncio.sleep(0.2 * 2**attempt)
 
+    @retry_on_conflict
     def _apply_in_store(self, delivery: Delivery) -> None:
+        """Handler and tracking in one transaction; a lost race is decided again at once
+        on the newer state (it is not a failure that leads to the DLQ)."""
+        delivery.recorded = False  # an earlier attempt's tracking write was rolled back
         if delivery.event is not None:
             self.handler(delivery)
         if not delivery.recorded:

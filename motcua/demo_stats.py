@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
+from motcua.demo_payment import wait_for
 from motcua.money import money_vnd
 from motcua.settings import Settings
 
@@ -17,13 +17,12 @@ from motcua.settings import Settings
 def print_ytd(console: Console, settings: Settings, expected_received: int) -> dict[str, Any]:
     """Wait until stats has counted the demo's dossiers, then print the figures."""
     base = f"http://{settings.host}:{settings.stats_port}"
-    deadline = time.monotonic() + 30
-    figures: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        figures = httpx.get(f"{base}/v1/stats/ytd", timeout=10).json()
-        if figures["totals"].get("received", 0) >= expected_received:
-            break
-        time.sleep(0.3)
+
+    def counted() -> dict[str, Any] | None:
+        figures: dict[str, Any] = httpx.get(f"{base}/v1/stats/ytd", timeout=10).json()
+        return figures if figures["totals"].get("received", 0) >= expected_received else None
+
+    figures: dict[str, Any] = wait_for(counted, "stats to count the demo's dossiers")
     table = Table(title=f"Year-to-date {figures['year']} by service (as of {figures['today']})")
     for column in (
         "procedure",

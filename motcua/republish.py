@@ -83,6 +83,7 @@ def open_sources(settings: Settings) -> list[Source]:
     from services.payment.main import build_application as payment
     from services.payment.publishing import PaymentPublisher
     from services.payment.settings import PaymentSettings
+    from services.stats.main import build_application as stats
     from services.workflow.main import build_application as workflow
     from services.workflow.publishing import WorkflowPublisher
 
@@ -90,25 +91,14 @@ def open_sources(settings: Settings) -> list[Source]:
     workflow_app = workflow(settings)
     payment_app = payment(settings, PaymentSettings())
     notify_app = notify(settings, NotifySettings())
+    stats_app = stats(settings)
     return [
         Source("intake", intake_app, intake_app.store, IntakePublisher(intake_app)),
         Source("workflow", workflow_app, workflow_app.store, WorkflowPublisher(workflow_app)),
         Source("payment", payment_app, payment_app.store, PaymentPublisher(payment_app)),
         Source("notify", notify_app, notify_app.store, NotifyPublisher(notify_app)),
-        *_consumer_only(settings),
+        Source("stats", stats_app, stats_app.store, None),
     ]
-
-
-def _consumer_only(settings: Settings) -> list[Source]:
-    """Stores of services that only consume (stats), if they exist yet."""
-    sources: list[Source] = []
-    try:
-        from services.stats.main import build_application as stats
-    except ImportError:
-        return sources
-    app = stats(settings)
-    sources.append(Source("stats", app, app.store, None))
-    return sources
 
 
 def merged(sources: list[Source]) -> Iterator[tuple[float, str, int, Envelope]]:

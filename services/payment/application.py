@@ -12,7 +12,7 @@ for consumed events, the consumer's positions: one transaction each time.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -46,7 +46,7 @@ from services.payment.settings import PaymentSettings
 
 log = structlog.get_logger(__name__)
 
-SAVE_ATTEMPTS = 20  # optimistic retries when another writer took the same counter/bill
+SAVE_ATTEMPTS = 20  # checkouts racing on the same bill
 OFFLINE_METHODS = ("counter", "bank_transfer", "post")
 
 
@@ -80,12 +80,12 @@ class PaymentApplication(Application[UUID]):
         """Apply one consumed contract event (others are only tracked)."""
         event = delivery.event
         if isinstance(event, DossierReceived):
-            self._retrying(lambda: self.assess(event, delivery.writes), delivery)
+            self.assess(event, delivery.writes)
         elif isinstance(event, DossierRejected | DossierWithdrawn):
             reason = "refused" if isinstance(event, DossierRejected) else "withdrawn"
-            self._retrying(lambda: self.close_bill(event, reason, delivery.writes), delivery)
+            self.close_bill(event, reason, delivery.writes)
         elif isinstance(event, ResultIssued):
-            self._retrying(lambda: self.result_issued(event, delivery.writes), delivery)
+            self.result_issued(event, delivery.writes)
 
     def assess(self, event: DossierReceived, writes: list[Write]) -> None:
         """The dossier's bill from its procedure's fee schedule (P-1): FeeAssessed with a
@@ -548,16 +548,6 @@ class PaymentApplication(Application[UUID]):
         return [json.loads(r["report"]) for r in rows]
 
     # -- helpers ------------------------------------------------------------------------
-
-    def _retrying(self, apply: Callable[[], None], delivery: Delivery) -> None:
-        """Run a consumer handler again when a concurrent writer won the same version."""
-        for _ in range(SAVE_ATTEMPTS):
-            try:
-                apply()
-                return
-            except IntegrityError:
-                delivery.recorded = False  # the transaction holding the position rolled back
-        raise Conflict("too many concurrent writers")
 
     def _attempt_view(self, bill: Bill, attempt: dict[str, Any]) -> dict[str, Any]:
         return {

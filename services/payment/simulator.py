@@ -49,6 +49,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from motcua.calendar import VIETNAM_TZ, local_date
 from motcua.clock import Clock, make_clock, system_clock
 from motcua.logging import configure_logging
+from motcua.money import money_vnd
 from motcua.settings import Settings
 from services.payment.gateway import (
     BadSignature,
@@ -176,11 +177,6 @@ class Conflict(Exception):
 
 def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:12].upper()
-
-
-def format_vnd(amount: int) -> str:
-    """``1250000`` -> ``"1.250.000 đồng"``: Vietnamese thousands separators."""
-    return f"{amount:,}".replace(",", ".") + " đồng"
 
 
 def return_to(order: Order, status: str) -> str:
@@ -370,7 +366,7 @@ class Simulator:
         if refunded + request.amount_vnd > paid.amount_vnd:
             left = paid.amount_vnd - refunded
             return self._refused(
-                request, f"Số tiền hoàn vượt quá số còn có thể hoàn ({format_vnd(left)})"
+                request, f"Số tiền hoàn vượt quá số còn có thể hoàn ({money_vnd(left, 'đồng')})"
             )
         transaction = Transaction(
             transaction_id=new_id("RF"),
@@ -588,7 +584,7 @@ def render_page(sim: Simulator, order_id: str) -> HTMLResponse:
     html = template.render(
         order=order,
         order_id=order_id,
-        amount=format_vnd(order.amount_vnd),
+        amount=money_vnd(order.amount_vnd, "đồng"),
         expires=order.expires_at.astimezone(VIETNAM_TZ).strftime("%H:%M ngày %d/%m/%Y"),
         outcome=outcome,
         action=quote(order_id, safe=""),  # relative to /pay/: works behind any host name
