@@ -44,3 +44,19 @@ class Envelope(Contract):
     occurred_at: AwareDatetime = Field(description="When it happened, UTC")
     producer: str = Field(description="Service that published the event")
     correlation_id: str = Field(description="Id of the request or event that caused this one")
+    chain_seq: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Number of this event among the dossier's events from the same producer, "
+            "from 1 without gaps (0 only before publishing); see contracts/chain.py"
+        ),
+    )
+    prev_hash: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description=(
+            "SHA-256 of the canonical JSON of the previous event of this dossier from the "
+            "same producer; null for its first"
+        ),
+    )

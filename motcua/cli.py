@@ -276,6 +276,61 @@ def republish(
     console.print(table)
 
 
+@app.command()
+def audit(
+    code: Annotated[str, typer.Argument(help="The dossier's code, e.g. 000.00.01.H01-261122-0001")],
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+            help="Show the dossier as it stood then (Vietnam time)",
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Audit an export (JSON lines) instead of the topic")
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Also write the dossier's messages to this file")
+    ] = None,
+    stores: Annotated[
+        bool, typer.Option(help="Check each strand's end against the services' stores")
+    ] = True,
+) -> None:
+    """Print a dossier's full timeline with actors and times and verify its hash chain.
+
+    Exits with 1 when the chain is broken (and says where), 2 when the dossier or the
+    export cannot be found."""
+    import asyncio
+
+    from motcua import audit as auditing
+    from motcua.calendar import VIETNAM_TZ
+
+    settings = Settings()
+    configure_logging("WARNING")
+    moment = as_of.replace(tzinfo=VIETNAM_TZ) if as_of else None
+    dossier_id = auditing.dossier_id_of(settings, code) if (file is None or stores) else None
+    if file is not None:
+        try:
+            events = auditing.read_export(file)
+        except (OSError, ValueError) as error:
+            console.print(f"[red]cannot read the export[/]: {error}")
+            raise typer.Exit(2) from None
+    elif dossier_id is None:
+        console.print(f"[red]no dossier with code {code}[/] in intake's store")
+        raise typer.Exit(2)
+    else:
+        events = asyncio.run(auditing.read_topic(settings, dossier_id))
+    heads = auditing.store_heads(settings, dossier_id) if stores and dossier_id else None
+    record = auditing.audit(events, heads)
+    if export is not None:
+        auditing.write_export(record.events, export)
+        console.print(f"{len(record.events)} messages written to {export}")
+    auditing.print_audit(console, code, record, moment)
+    if record.breaks:
+        raise typer.Exit(1)
+
+
 payments_app = typer.Typer(help="Operators: payments and the gateway's settlement.")
 app.add_typer(payments_app, name="payments")
 

@@ -6,6 +6,10 @@ keyed by dossier id, waits for the broker's acknowledgement, and only then recor
 the new position. A crash between the two publishes a batch again; consumers
 recognise the repeats by the ``producer``/``position`` headers (see ``consumer.py``).
 
+Each event is linked into its dossier's chain on the way out (``chaining.py``): the
+heads of the strands move in the transaction that records the position, so a batch
+published again is linked again from the same heads, into the same messages.
+
 Only one relay per store publishes at a time: it holds a lease row in the store,
 so two service instances sharing a PostgreSQL database do not both publish.
 """
@@ -25,8 +29,9 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
 
-from contracts.events import Envelope, encode
-from motcua.store import Store, Tx
+from contracts.events import Envelope
+from motcua.chaining import Chainer, create_table, load_heads
+from motcua.store import Store, Tx, Write
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +73,7 @@ class OutboxRelay:
         self._renew_at = 0.0
         store.write(lambda tx: tx.execute(CREATE_TABLE))
         store.write(self._insert_row)
+        create_table(store)
 
     def _insert_row(self, tx: Tx) -> None:
         tx.execute(
@@ -106,24 +112,32 @@ class OutboxRelay:
         )
         if not notifications:
             return 0
-        await self._send(notifications)
+        chainer = await self._send(notifications)
         if self.exit_after_publish:
             log.warning("fault injection: exiting after publish, before recording position")
             os._exit(17)
         last = notifications[-1].id
-        if not await asyncio.to_thread(self._record, last):
+        if not await asyncio.to_thread(self._record, last, chainer.save()):
             log.warning("relay lost its lease; another instance publishes now", relay=self.name)
             self._renew_at = 0.0
             return 0
         self.published += len(notifications)
         return len(notifications)
 
-    async def _send(self, notifications: Sequence[Notification]) -> None:
+    async def _send(self, notifications: Sequence[Notification]) -> Chainer:
+        """Send the batch's contract events, linked; the chainer holds the moved heads."""
+        events = [
+            (n, e)
+            for n in notifications
+            if (e := self.to_contract(self.app.mapper.to_domain_event(n))) is not None
+        ]
+        ids = {e.dossier_id for _, e in events}
+        chainer = Chainer(
+            self.name, await asyncio.to_thread(load_heads, self.store, self.name, ids)
+        )
         futures = []
-        for notification in notifications:
-            event = self.to_contract(self.app.mapper.to_domain_event(notification))
-            if event is None:
-                continue
+        for notification, unlinked in events:
+            event, payload = chainer.link(unlinked)
             headers = [
                 ("producer", self.name.encode()),
                 ("position", str(notification.id).encode()),
@@ -131,10 +145,11 @@ class OutboxRelay:
             ]
             futures.append(
                 await self.producer.send(
-                    self.topic, encode(event), key=str(event.dossier_id).encode(), headers=headers
+                    self.topic, payload, key=str(event.dossier_id).encode(), headers=headers
                 )
             )
         await asyncio.gather(*futures)
+        return chainer
 
     def position(self) -> int:
         row = self.store.read_one(
@@ -162,7 +177,8 @@ class OutboxRelay:
         self.store.write(take)
         return taken[0]
 
-    def _record(self, position: int) -> bool:
+    def _record(self, position: int, heads: Write) -> bool:
+        """The new position and the strands' heads, only while this relay holds the lease."""
         recorded: list[bool] = []
 
         def record(tx: Tx) -> None:
@@ -172,6 +188,8 @@ class OutboxRelay:
                 (position, self.name, self.owner),
             )
             recorded.append(tx.fetchone() is not None)
+            if recorded[0]:
+                heads(tx)
 
         self.store.write(record)
         return recorded[0]

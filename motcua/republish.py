@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -31,7 +31,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer
 from eventsourcing.application import Application
 
-from contracts.events import Envelope, encode
+from contracts.events import Envelope
+from motcua.chaining import Chainer
 from motcua.consumer import CREATE_TABLES as CONSUMER_TABLES
 from motcua.kafka import ensure_topics, start_producer
 from motcua.relay import CREATE_TABLE as RELAY_TABLE
@@ -54,17 +55,30 @@ class Source:
     app: Application[UUID]
     store: Store
     to_contract: ToContract | None
+    chainer: Chainer = field(init=False)
 
-    def events(self) -> Iterator[tuple[float, str, int, Envelope]]:
-        """(occurred_at, producer, position, event) in position order."""
+    def __post_init__(self) -> None:
+        self.chainer = Chainer(self.name)
+
+    def events(self) -> Iterator[tuple[float, str, int, Envelope, bytes]]:
+        """(occurred_at, producer, position, event, message) in position order, linked
+        into the dossiers' chains from the first event, as the relay linked them."""
         assert self.to_contract is not None
+        self.chainer = Chainer(self.name)
         start = 1
         while True:
             page = self.app.recorder.select_notifications(start, PAGE)
             for notification in page:
                 event = self.to_contract(self.app.mapper.to_domain_event(notification))
                 if event is not None:
-                    yield event.occurred_at.timestamp(), self.name, notification.id, event
+                    linked, payload = self.chainer.link(event)
+                    yield (
+                        linked.occurred_at.timestamp(),
+                        self.name,
+                        notification.id,
+                        linked,
+                        payload,
+                    )
             if len(page) < PAGE:
                 return
             start = page[-1].id + 1
@@ -77,6 +91,7 @@ def open_sources(settings: Settings) -> list[Source]:
     """Every service's store as built by its composition root (nothing is started)."""
     from services.intake.main import build_application as intake
     from services.intake.publishing import IntakePublisher
+    from services.interagency.main import build_application as interagency
     from services.notify.main import build_application as notify
     from services.notify.publishing import NotifyPublisher
     from services.notify.settings import NotifySettings
@@ -92,16 +107,19 @@ def open_sources(settings: Settings) -> list[Source]:
     payment_app = payment(settings, PaymentSettings())
     notify_app = notify(settings, NotifySettings())
     stats_app = stats(settings)
+    interagency_app = interagency(settings)
     return [
         Source("intake", intake_app, intake_app.store, IntakePublisher(intake_app)),
         Source("workflow", workflow_app, workflow_app.store, WorkflowPublisher(workflow_app)),
         Source("payment", payment_app, payment_app.store, PaymentPublisher(payment_app)),
         Source("notify", notify_app, notify_app.store, NotifyPublisher(notify_app)),
         Source("stats", stats_app, stats_app.store, None),
+        # Publishes only to the inter-agency topics, never to dossier-events.
+        Source("interagency", interagency_app, interagency_app.store, None),
     ]
 
 
-def merged(sources: list[Source]) -> Iterator[tuple[float, str, int, Envelope]]:
+def merged(sources: list[Source]) -> Iterator[tuple[float, str, int, Envelope, bytes]]:
     """All producers' events: each producer's in position order, interleaved by time."""
     return heapq.merge(*(s.events() for s in sources if s.to_contract is not None))
 
@@ -134,7 +152,7 @@ async def republish(
     counts: dict[str, int] = {s.name: 0 for s in sources if s.to_contract is not None}
     pending: list[Any] = []
     try:
-        for _, name, position, event in merged(sources):
+        for _, name, position, event, payload in merged(sources):
             headers = [
                 ("producer", name.encode()),
                 ("position", str(position).encode()),
@@ -143,7 +161,7 @@ async def republish(
             pending.append(
                 await producer.send(
                     settings.dossier_topic,
-                    encode(event),
+                    payload,
                     key=str(event.dossier_id).encode(),
                     headers=headers,
                 )
@@ -169,9 +187,11 @@ async def _acknowledged(pending: list[Any], progress: Callable[[int], None] | No
 
 
 def _reset(source: Source) -> Callable[[Tx], None]:
-    """The relay continues after what was republished; consumers read from the start
-    (their watermarks stay: they are what makes reading again harmless)."""
+    """The relay continues after what was republished, from the heads it arrived at;
+    consumers read from the start (their watermarks stay: they make reading again
+    harmless)."""
     last = source.last_position() if source.to_contract is not None else None
+    heads = source.chainer.save()
 
     def write(tx: Tx) -> None:
         for statement in (RELAY_TABLE, *CONSUMER_TABLES):
@@ -183,6 +203,7 @@ def _reset(source: Source) -> Callable[[Tx], None]:
                 "DO UPDATE SET position = excluded.position, owner = NULL, lease_until = 0",
                 (source.name, last),
             )
+            heads(tx)
         tx.execute("DELETE FROM {consumer_offsets}")
 
     return write

@@ -153,6 +153,19 @@ def test_republish_after_total_broker_loss(own_broker: list[Broker], tmp_path: P
     timeline = client.act("GET", f"/v1/dossiers/{before[1]}/timeline", client.admin())
     assert [s["status"] for s in timeline["steps"]][:2] == ["completed", "started"]
     assert _positions_ascend(records)
+    # Linked again from the first event, the chains continue unbroken after the loss.
+    code = client.call("GET", f"/v1/dossiers/{before[1]}", client.admin())["code"]
+    audit = subprocess.run(
+        [sys.executable, "-m", "motcua.cli", "audit", code],
+        env={**intake.env, "COLUMNS": "160"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "Chain intact" in audit.stdout
+    assert "workflow 2" in audit.stdout  # the step started after the republish
 
 
 def _positions_ascend(records: list[Record]) -> bool:
