@@ -7,7 +7,7 @@ UV := .uv/bin/uv
 BIN := .venv/bin
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo up down test test-unit test-integration lint fmt schemas bench postgres clean
+.PHONY: install demo up down test test-unit test-integration lint fmt schemas bench postgres browser clean
 
 install: $(BIN)/motcua
 
@@ -27,13 +27,13 @@ up: install             ## run the embedded stack in the foreground (Ctrl-C stop
 down:
 	$(BIN)/motcua down
 
-test: install postgres  ## the whole suite: unit + integration (real broker and PostgreSQL)
+test: install postgres browser  ## the whole suite: unit + integration (real broker, PostgreSQL, Chromium)
 	$(BIN)/pytest
 
 test-unit: install
 	$(BIN)/pytest tests/unit
 
-test-integration: install postgres
+test-integration: install postgres browser
 	$(BIN)/pytest tests/integration
 
 # The PostgreSQL tests start their own server with pg_ctl; install it when we can.
@@ -42,6 +42,13 @@ postgres:
 	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	    else echo "PostgreSQL server not found: its tests will be skipped (apt-get install postgresql)"; fi; }
+
+# The page tests drive Debian's headless Chromium through its chromedriver.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	    else echo "Chromium not found: the page tests will be skipped (apt-get install chromium chromium-driver)"; fi; }
 
 lint: install
 	$(BIN)/ruff check .

@@ -49,6 +49,11 @@ _union: Any = Union[tuple(EVENT_TYPES.values())]  # noqa: UP007 (a dynamic union
 _adapter: TypeAdapter[Envelope] = TypeAdapter(Annotated[_union, Field(discriminator="type")])
 
 
+# A newer producer's event may mean something this consumer would misread: it waits in the
+# dead-letter topic, with its reason, until the consumer is upgraded and it is re-driven.
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+
+
 class UndecodableEvent(ValueError):
     """A message that is not a valid contract event; it goes to the DLQ with this reason."""
 
@@ -63,6 +68,11 @@ def decode(payload: bytes) -> Envelope | None:
             return None
         raise UndecodableEvent(_summary(error)) from None
     event: Envelope = raw
+    if event.schema_version not in SUPPORTED_SCHEMA_VERSIONS:
+        raise UndecodableEvent(
+            f"unsupported schema_version {event.schema_version} of {type(event).__name__} "
+            f"(this consumer reads {', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))})"
+        )
     return event
 
 

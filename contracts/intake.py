@@ -1,9 +1,10 @@
-"""Events published by intake: submission, one-stop decisions, withdrawal."""
+"""Events published by intake: submission, one-stop decisions, withdrawal, ratings, feedback."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
@@ -73,3 +74,39 @@ class DossierWithdrawn(Envelope):
     type: Literal["DossierWithdrawn"] = "DossierWithdrawn"
     reason: str
     withdrawn_by: str
+
+
+FeedbackKind = Literal["feedback", "complaint"]
+
+
+class DossierRated(Envelope):
+    """The applicant rated the service after the result (S-3): once per dossier."""
+
+    type: Literal["DossierRated"] = "DossierRated"
+    rating: int = Field(ge=1, le=5, description="Satisfaction, 1 (very poor) to 5 (very good)")
+    comment: str = ""
+    rated_by: str | None = Field(
+        description="The applicant's portal account; null when rated with code and ID number"
+    )
+
+
+class FeedbackSent(Envelope):
+    """The applicant sent feedback or a complaint about the dossier (phản ánh, kiến nghị; F-1)."""
+
+    type: Literal["FeedbackSent"] = "FeedbackSent"
+    feedback_id: UUID
+    kind: FeedbackKind
+    text: str
+    sent_by: str | None = Field(
+        description="The applicant's portal account; null when sent with code and ID number"
+    )
+
+
+class FeedbackAnswered(Envelope):
+    """The dossier's agency answered a feedback or complaint; there is one answer each."""
+
+    type: Literal["FeedbackAnswered"] = "FeedbackAnswered"
+    feedback_id: UUID
+    answer: str
+    agency_code: str = Field(description="The agency that answers (the dossier's receiving unit)")
+    answered_by: str = Field(description="The officer who answered, for the agency's records")

@@ -10,9 +10,10 @@ consumer's position are committed in one store transaction. Two positions are ke
   a position at or below the watermark, the conditional update touches no row, and
   the transaction is rolled back: the message is skipped.
 
-Undecodable messages go to ``<service>.dlq`` with the reason in the headers; a handler
-that keeps failing sends the message there too, after retries, so nothing crash-loops
-and nothing is silently dropped.
+Undecodable messages (not JSON, not a contract, a schema version this consumer does not
+read, or larger than any contract event) go to ``<service>.dlq`` with the reason in the
+headers; a handler that keeps failing sends the message there too, after retries, so
+nothing crash-loops and nothing is silently dropped.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 
 from contracts.events import Envelope, UndecodableEvent, decode
+from motcua import metrics
 from motcua.kafka import header
 from motcua.retry import retry_on_conflict
 from motcua.store import Store, Tx, Write
@@ -35,6 +37,10 @@ from motcua.store import Store, Tx, Write
 log = structlog.get_logger(__name__)
 
 HANDLER_ATTEMPTS = 3
+# Contract events are small (documents travel by hash): anything bigger is not one of
+# ours, and would cost every consumer its memory. Kept in the DLQ cut to DLQ_KEEP_BYTES.
+MAX_MESSAGE_BYTES = 256 * 1024
+DLQ_KEEP_BYTES = 64 * 1024
 
 CREATE_TABLES = (
     """
@@ -119,11 +125,12 @@ class TrackedConsumer:
         dlq_topic: str,
         max_records: int = 500,
         group_id: str | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.name, self.topics, self.store, self.handler = name, topics, store, handler
         self.dlq_producer, self.dlq_topic = dlq_producer, dlq_topic
         self.applied = self.skipped = self.dead_lettered = 0
-        self.max_records = max_records
+        self.max_records, self.max_message_bytes = max_records, max_message_bytes
         # Highest applied position per (topic, partition, producer): a cheap first check.
         # The conditional update inside the transaction remains the real guarantee.
         self.watermarks: dict[tuple[str, int, str], int] = {}
@@ -145,6 +152,10 @@ class TrackedConsumer:
                 for tp, records in batches.items():
                     for record in records:
                         await self._apply(record)
+                    highwater = self.consumer.highwater(tp)
+                    if highwater is not None:
+                        lag = max(0, highwater - records[-1].offset - 1)
+                        metrics.CONSUMER_LAG.labels(self.name, tp.topic, tp.partition).set(lag)
                     # Informational only (lag dashboards); resuming uses the store.
                     await self.consumer.commit({tp: records[-1].offset + 1})
         finally:
@@ -181,6 +192,11 @@ class TrackedConsumer:
         bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
         if self._seen(Delivery(self.name, record, None)):
             self.skipped += 1
+            metrics.EVENTS_SKIPPED.labels(self.name).inc()
+            return
+        size = len(record.value or b"")
+        if size > self.max_message_bytes:
+            await self._dead_letter(record, f"oversized: {size} bytes > {self.max_message_bytes}")
             return
         try:
             event = decode(record.value or b"")
@@ -190,10 +206,13 @@ class TrackedConsumer:
         delivery = Delivery(self.name, record, event)
         for attempt in range(1, HANDLER_ATTEMPTS + 1):
             try:
-                await asyncio.to_thread(self._apply_in_store, delivery)
+                with metrics.HANDLER_SECONDS.labels(self.name).time():
+                    await asyncio.to_thread(self._apply_in_store, delivery)
+                metrics.EVENTS_APPLIED.labels(self.name).inc()
                 return
             except AlreadyApplied:
                 self.skipped += 1
+                metrics.EVENTS_SKIPPED.labels(self.name).inc()
                 bound.info("skipped message applied before", producer=delivery.producer)
                 return
             except Exception as error:  # a handler bug or a store outage: retry, then DLQ
@@ -223,14 +242,19 @@ class TrackedConsumer:
             ("dlq-consumer", self.name.encode()),
             ("dlq-at", str(time.time()).encode()),
         ]
+        value = record.value
+        if value is not None and len(value) > DLQ_KEEP_BYTES:
+            headers.append(("dlq-truncated-from", str(len(value)).encode()))
+            value = value[:DLQ_KEEP_BYTES]
         await self.dlq_producer.send_and_wait(
-            self.dlq_topic, record.value, key=record.key, headers=headers
+            self.dlq_topic, value, key=record.key, headers=headers
         )
         delivery = Delivery(self.name, record, None)
         with contextlib.suppress(AlreadyApplied):
             await asyncio.to_thread(self.store.write, *delivery.writes)
         self._remember(delivery)
         self.dead_lettered += 1
+        metrics.DEAD_LETTERED.labels(self.name, reason.split(":", 1)[0]).inc()
         log.error("message sent to dead-letter topic", dlq=self.dlq_topic, reason=reason)
 
 

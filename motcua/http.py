@@ -12,10 +12,11 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from motcua import metrics
 from motcua.errors import (
     Conflict,
     DomainError,
@@ -100,7 +101,7 @@ def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def install_common(app: FastAPI, *, ready: Any = None) -> None:
-    """Add error handlers and the ``/healthz`` and ``/readyz`` probes."""
+    """Add error handlers, the ``/healthz`` and ``/readyz`` probes and ``/metrics``."""
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -117,3 +118,9 @@ def install_common(app: FastAPI, *, ready: Any = None) -> None:
         problems: list[str] = ready() if ready else []
         status = 200 if not problems else 503
         return JSONResponse({"ready": not problems, "problems": problems}, status_code=status)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus_metrics() -> Response:
+        """Prometheus metrics: consumer and relay lag, handler latency, DLQ, notices."""
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)

@@ -30,6 +30,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
 
 from contracts.events import Envelope
+from motcua import metrics
 from motcua.chaining import Chainer, create_table, load_heads
 from motcua.store import Store, Tx, Write
 
@@ -122,6 +123,7 @@ class OutboxRelay:
             self._renew_at = 0.0
             return 0
         self.published += len(notifications)
+        metrics.RELAY_PUBLISHED.labels(self.name).inc(len(notifications))
         return len(notifications)
 
     async def _send(self, notifications: Sequence[Notification]) -> Chainer:

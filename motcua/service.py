@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from eventsourcing.application import Application
 from fastapi import FastAPI
 
+from motcua import metrics
 from motcua.consumer import Handler, TrackedConsumer
 from motcua.kafka import ensure_topics, start_producer
 from motcua.relay import OutboxRelay, ToContract
@@ -53,6 +54,11 @@ class RelayWorker:
         self.name, self.to_contract = name, to_contract
         self.relay: OutboxRelay | None = None
         self.connected = False
+        metrics.on_scrape(self._measure_lag)
+
+    def _measure_lag(self) -> None:
+        if self.relay is not None:
+            metrics.RELAY_LAG.labels(self.name).set(self.relay.lag())
 
     async def run(self) -> None:
         if not self.settings.relay_enabled:

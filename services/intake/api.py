@@ -1,4 +1,5 @@
-"""Intake's HTTP API: catalogue, attachments, submission, one-stop actions, lookup."""
+"""Intake's HTTP API: catalogue, attachments, submission, one-stop actions, lookup,
+and the applicant's rating and feedback with the agency's answers."""
 
 from __future__ import annotations
 
@@ -18,12 +19,18 @@ from services.intake.domain import Dossier
 from services.intake.receipt import Receipt, make_receipt, qr_png, render_receipt_html
 from services.intake.schemas import (
     Accepted,
+    Answer,
     Attachment,
     CompletionRequest,
     Created,
     DossierRow,
     DossierView,
+    FeedbackCreated,
+    FeedbackIn,
+    FeedbackRow,
+    FeedbackView,
     ProcedureSummary,
+    Rating,
     Reason,
     Resubmission,
     Submission,
@@ -178,6 +185,10 @@ def _view(intake: IntakeApplication, dossier: Dossier, privileged: bool) -> Doss
         received_at=dossier.received_at,
         appointment_date=appointment,
         reason=dossier.reason,
+        rating=dossier.rating,
+        feedback=[
+            FeedbackView(feedback_id=UUID(fid), **item) for fid, item in dossier.feedback.items()
+        ],
         timeline=[TimelineEntry(**e) for e in intake.timeline(dossier.id)],
         form_data=dossier.form_data if privileged else None,
         documents=dossier.documents if privileged else None,
@@ -240,6 +251,78 @@ def withdraw_dossier(
 ) -> None:
     """Withdraw one's own dossier."""
     intake.withdraw(caller, dossier_id, reason=body.reason, correlation_id=cid)
+
+
+# -- rating and feedback (S-3, F-1) -----------------------------------------------
+
+LookupIdNumber = Annotated[
+    str | None, Header(description="Without a token: the applicant's ID number, with the code")
+]
+
+
+@router.post("/dossiers/{ref}/rating", status_code=204, tags=["rating and feedback"])
+def rate_dossier(
+    intake: IntakeDep,
+    caller: OptionalCallerDep,
+    ref: str,
+    body: Rating,
+    cid: CorrelationDep,
+    x_id_number: LookupIdNumber = None,
+) -> None:
+    """Rate the service 1–5 once the result is out; once per dossier (409 after that).
+
+    The applicant signs in, or (a counter applicant without an account) gives the
+    dossier code as ``ref`` and their ID number, as for the public lookup.
+    """
+    intake.rate(
+        caller, ref, x_id_number, rating=body.rating, comment=body.comment, correlation_id=cid
+    )
+
+
+@router.post("/dossiers/{ref}/feedback", status_code=201, tags=["rating and feedback"])
+def send_feedback(
+    intake: IntakeDep,
+    caller: OptionalCallerDep,
+    ref: str,
+    body: FeedbackIn,
+    cid: CorrelationDep,
+    x_id_number: LookupIdNumber = None,
+) -> FeedbackCreated:
+    """Send feedback or a complaint about the dossier (phản ánh, kiến nghị), any time."""
+    feedback_id = intake.send_feedback(
+        caller, ref, x_id_number, kind=body.kind, text=body.text, correlation_id=cid
+    )
+    return FeedbackCreated(feedback_id=feedback_id)
+
+
+@router.post(
+    "/dossiers/{dossier_id}/feedback/{feedback_id}/answer",
+    status_code=204,
+    tags=["rating and feedback"],
+)
+def answer_feedback(
+    intake: IntakeDep,
+    caller: CallerDep,
+    dossier_id: UUID,
+    feedback_id: UUID,
+    body: Answer,
+    cid: CorrelationDep,
+) -> None:
+    """Answer a feedback, once, as an officer of the dossier's agency."""
+    intake.answer_feedback(caller, dossier_id, feedback_id, answer=body.answer, correlation_id=cid)
+
+
+@router.get("/feedback", tags=["rating and feedback"])
+def feedback_queue(
+    intake: IntakeDep,
+    caller: CallerDep,
+    answered: Annotated[bool, Query(description="true: the answered ones instead")] = False,
+    limit: Page = 50,
+    offset: Offset = 0,
+) -> list[FeedbackRow]:
+    """Feedback to the officer's agency, oldest first (all agencies for an admin)."""
+    rows = intake.feedback_queue(caller, answered, limit, offset)
+    return [FeedbackRow.model_validate(r) for r in rows]
 
 
 # -- receipt ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""IntakeApplication: submission, one-stop acceptance with the legal code, and lookup.
+"""IntakeApplication: submission, one-stop acceptance with the legal code, lookup,
+and what the applicant says afterwards: the rating and feedback with its answers.
 
 Commands load aggregates, change them and save them together with the read-model
 row of the dossier (``intake_dossiers``) in one transaction, so the lookup tables
@@ -9,10 +10,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
@@ -22,15 +23,16 @@ from motcua.auth import Caller, agency_scope
 from motcua.calendar import add_working_days, local_date
 from motcua.clock import Clock, system_clock
 from motcua.errors import Conflict, Forbidden, Invalid, NotFound
-from motcua.store import Store
+from motcua.store import Store, Write
 from motcua.transcoding import DateAsISO
 from services.intake.catalogue import Catalogue, Procedure
 from services.intake.domain import DailySequence, Dossier
 from services.intake.forms import check_documents, check_form
 from services.intake.progress import Progress
-from services.intake.readmodel import create_tables, dossier_row
+from services.intake.readmodel import create_tables, dossier_row, feedback_row
 
 ACCEPT_ATTEMPTS = 50
+CHANGE_ATTEMPTS = 5
 
 
 class IntakeApplication(Application[UUID]):
@@ -197,6 +199,135 @@ class IntakeApplication(Application[UUID]):
         dossier.withdraw(reason=reason, withdrawn_by=caller.sub, correlation_id=correlation_id)
         self.save(dossier, writes=[dossier_row(dossier)])
 
+    # -- after the result: rating and feedback (S-3, F-1) ------------------------------
+
+    def rate(
+        self,
+        caller: Caller | None,
+        ref: str,
+        id_number: str | None,
+        *,
+        rating: int,
+        comment: str,
+        correlation_id: str,
+    ) -> None:
+        """The applicant rates the dossier once its result is out (by account or lookup)."""
+        dossier, account = self._for_applicant(caller, ref, id_number, "đánh giá", "rate")
+
+        def change(d: Dossier) -> list[Write]:
+            d.rate(
+                rating=rating,
+                comment=comment,
+                rated_by=account,
+                result_issued=self.progress.result_issued(str(d.id)),
+                correlation_id=correlation_id,
+            )
+            return []  # the lookup row keeps workflow's status: nothing to write
+
+        self._change(dossier.id, change)
+
+    def send_feedback(
+        self,
+        caller: Caller | None,
+        ref: str,
+        id_number: str | None,
+        *,
+        kind: str,
+        text: str,
+        correlation_id: str,
+    ) -> UUID:
+        """The applicant's feedback or complaint; it waits in the agency's queue."""
+        dossier, account = self._for_applicant(caller, ref, id_number, "gửi phản ánh", "send")
+        feedback_id = str(uuid4())
+
+        def change(d: Dossier) -> list[Write]:
+            d.send_feedback(
+                feedback_id=feedback_id,
+                kind=kind,
+                text=text,
+                sent_by=account,
+                correlation_id=correlation_id,
+            )
+            return [feedback_row(d, feedback_id)]
+
+        self._change(dossier.id, change)
+        return UUID(feedback_id)
+
+    def answer_feedback(
+        self,
+        caller: Caller,
+        dossier_id: UUID,
+        feedback_id: UUID,
+        *,
+        answer: str,
+        correlation_id: str,
+    ) -> None:
+        """An officer of the dossier's agency answers, once; other agencies get 403."""
+        self._for_officer(caller, dossier_id)
+        agency = caller.agency
+        assert agency is not None  # an officer's token always names the agency
+
+        def change(d: Dossier) -> list[Write]:
+            d.answer_feedback(
+                feedback_id=str(feedback_id),
+                answer=answer,
+                agency_code=agency,
+                answered_by=caller.sub,
+                correlation_id=correlation_id,
+            )
+            return [feedback_row(d, str(feedback_id))]
+
+        self._change(dossier_id, change)
+
+    def feedback_queue(
+        self, caller: Caller, answered: bool | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """Feedback to the caller's agency (all agencies for an admin), oldest first."""
+        where, params = agency_scope(caller)
+        if answered is not None:
+            where.append("answered_at IS NOT NULL" if answered else "answered_at IS NULL")
+        return self.store.read(
+            f"SELECT * FROM {{intake_feedback}} WHERE {' AND '.join(where)} "
+            "ORDER BY sent_at ASC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+
+    def _for_applicant(
+        self, caller: Caller | None, ref: str, id_number: str | None, act_vi: str, act: str
+    ) -> tuple[Dossier, str | None]:
+        """The dossier and the applicant's account (None when identified by code + ID number).
+
+        Whoever may not even see the dossier gets the lookup's 404; officers and admins
+        who may see it are still not its applicant (403). A counter applicant without an
+        account identifies with the lookup's credentials: the code and their ID number.
+        """
+        dossier = self.find(ref, caller, id_number)
+        if caller is not None and self._is_applicant(caller, dossier):
+            return dossier, caller.sub
+        stranger_role = caller is not None and caller.role != "citizen"
+        if not stranger_role and _holds_lookup(dossier, ref, id_number):
+            return dossier, None
+        raise Forbidden(
+            f"Chỉ người nộp hồ sơ mới được {act_vi}. Only the dossier's applicant may {act} here"
+        )
+
+    def _change(self, dossier_id: UUID, change: Callable[[Dossier], list[Write]]) -> None:
+        """Load, change and save the dossier; a concurrent save makes it start again.
+
+        The rerun sees the other change, so two simultaneous ratings end with one saved and
+        the other refused as a second rating (409), never with a server error.
+        """
+        for _attempt in range(CHANGE_ATTEMPTS):
+            dossier = self._dossier(dossier_id)
+            writes = change(dossier)
+            try:
+                self.save(dossier, writes=writes)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.01))
+                continue
+            return
+        raise Conflict("the dossier is being changed by someone else; please try again")
+
     # -- queries ----------------------------------------------------------------------
 
     def find(self, ref: str, caller: Caller | None, id_number: str | None) -> Dossier:
@@ -224,16 +355,14 @@ class IntakeApplication(Application[UUID]):
     def _may_see(
         self, caller: Caller | None, dossier: Dossier, ref: str, id_number: str | None
     ) -> bool:
-        if self.is_party(caller, dossier):
-            return True
-        return (
-            id_number is not None
-            and dossier.code == ref
-            and id_number.strip() == dossier.applicant["id_number"]
-        )
+        return self.is_party(caller, dossier) or _holds_lookup(dossier, ref, id_number)
 
     def timeline(self, dossier_id: UUID) -> list[dict[str, Any]]:
-        """Intake's events of the dossier, then the workflow's public ones, oldest first."""
+        """Intake's events of the dossier and the other services' public ones, oldest first.
+
+        Sorted by time because intake's own events also come after the others' (a rating
+        follows the result, feedback may come at any moment).
+        """
         own = [
             {
                 "event": type(e).__qualname__.split(".")[-1],
@@ -247,7 +376,7 @@ class IntakeApplication(Application[UUID]):
             {**p, "at": datetime.fromisoformat(p["at"])}
             for p in self.progress.timeline(str(dossier_id))
         ]
-        return own + later
+        return sorted(own + later, key=lambda entry: entry["at"])
 
     def public_state(self, dossier: Dossier) -> tuple[str, date | None]:
         """Status and appointment as the applicant sees them, workflow's progress included."""
@@ -351,14 +480,44 @@ def _applicant(form: dict[str, Any], account: str | None, notify_by: list[str]) 
     }
 
 
+def _holds_lookup(dossier: Dossier, ref: str, id_number: str | None) -> bool:
+    """The public lookup's credentials: the dossier's code and the applicant's ID number."""
+    return (
+        id_number is not None
+        and dossier.code == ref
+        and id_number.strip() == dossier.applicant["id_number"]
+    )
+
+
 def _actor(event: Any) -> str | None:
+    if hasattr(event, "answered_by"):
+        agency: str = event.agency_code  # the agency answers; its officer stays internal
+        return agency
     for name in ("submitted_by", "requested_by", "resubmitted_by", "received_by", "refused_by"):
         if hasattr(event, name):
             value: str = getattr(event, name)
             return value
+    for name in ("rated_by", "sent_by"):
+        if hasattr(event, name):
+            account: str | None = getattr(event, name)
+            return account
     return getattr(event, "withdrawn_by", None)
 
 
+_DETAILS = (
+    "code",
+    "appointment_date",
+    "reason",
+    "missing_documents",
+    "channel",
+    "rating",
+    "comment",
+    "feedback_id",
+    "kind",
+    "text",
+    "answer",
+)
+
+
 def _public_details(event: Any) -> dict[str, Any]:
-    keys = ("code", "appointment_date", "reason", "missing_documents", "channel")
-    return {k: getattr(event, k) for k in keys if hasattr(event, k)}
+    return {k: getattr(event, k) for k in _DETAILS if hasattr(event, k)}

@@ -5,6 +5,10 @@ post by a one-stop officer), then accepted with its legal code, sent back for
 completion, or refused (I-3). The code's 4-digit sequence comes from one
 ``DailySequence`` per receiving unit and day, saved in the same transaction as the
 dossier's ``Received`` event: codes are unique and gap-free even under concurrency.
+
+After the result the applicant rates the dossier once (S-3); at any time after
+submission they may send feedback or a complaint, which the dossier's agency answers
+once (F-1). Both live on the dossier so that "once" is checked against one version.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from motcua.errors import Conflict, LimitReached
+from motcua.errors import Conflict, Invalid, LimitReached, NotFound
 
 MAX_DAILY_SEQUENCE = 9999
 
 AWAITING_ACCEPTANCE = ("submitted", "resubmitted")
 CLOSED = ("refused", "withdrawn")
+MIN_RATING, MAX_RATING = 1, 5
+FEEDBACK_KINDS = ("feedback", "complaint")
 
 
 class Dossier(Aggregate):
@@ -51,6 +57,9 @@ class Dossier(Aggregate):
         self.time_limit_working_days: int | None = None
         self.received_by: str | None = None
         self.reason: str | None = None
+        self.rating: int | None = None
+        self.rating_comment = ""
+        self.feedback: dict[str, dict[str, Any]] = {}
 
     @event("CompletionRequested")
     def request_completion(
@@ -107,6 +116,79 @@ class Dossier(Aggregate):
             )
         self.status, self.reason = "withdrawn", reason
 
+    def rate(
+        self,
+        *,
+        rating: int,
+        comment: str,
+        rated_by: str | None,
+        result_issued: bool,
+        correlation_id: str,
+    ) -> None:
+        """Rate the service once, after the result (S-3).
+
+        Whether the result is out is workflow's fact, which intake learns from its events;
+        it is an argument here, not event data, because the rating does not depend on how
+        intake learned it.
+        """
+        if not MIN_RATING <= rating <= MAX_RATING:
+            raise InvalidRating(
+                f"Mức đánh giá phải từ {MIN_RATING} đến {MAX_RATING}. "
+                f"The rating must be from {MIN_RATING} to {MAX_RATING}; got {rating}"
+            )
+        if self.rating is not None:
+            raise AlreadyRated(
+                "Hồ sơ đã được đánh giá; mỗi hồ sơ chỉ được đánh giá một lần. "
+                "The dossier has already been rated; it can be rated only once"
+            )
+        if not result_issued:
+            raise NoResultYet(
+                "Hồ sơ chưa có kết quả giải quyết nên chưa thể đánh giá. "
+                "The dossier has no result yet; rate it once its result is issued"
+            )
+        self._rated(
+            rating=rating, comment=comment.strip(), rated_by=rated_by, correlation_id=correlation_id
+        )
+
+    @event("Rated")
+    def _rated(
+        self, *, rating: int, comment: str, rated_by: str | None, correlation_id: str
+    ) -> None:
+        self.rating, self.rating_comment = rating, comment
+
+    @event("FeedbackSent")
+    def send_feedback(
+        self, *, feedback_id: str, kind: str, text: str, sent_by: str | None, correlation_id: str
+    ) -> None:
+        """Feedback or a complaint (phản ánh, kiến nghị; F-1), at any time after submission."""
+        if kind not in FEEDBACK_KINDS:
+            raise InvalidFeedback(f"kind must be one of {', '.join(FEEDBACK_KINDS)}; got {kind!r}")
+        if not text.strip():
+            raise InvalidFeedback("Nội dung phản ánh không được để trống. The text is empty")
+        self.feedback[feedback_id] = {"kind": kind, "text": text, "answer": None}
+
+    @event("FeedbackAnswered")
+    def answer_feedback(
+        self,
+        *,
+        feedback_id: str,
+        answer: str,
+        agency_code: str,
+        answered_by: str,
+        correlation_id: str,
+    ) -> None:
+        """The agency's one answer to a feedback; a second one would contradict the first."""
+        item = self.feedback.get(feedback_id)
+        if item is None:
+            raise UnknownFeedback(f"the dossier has no feedback {feedback_id}")
+        if item["answer"] is not None:
+            raise AlreadyAnswered(
+                "Phản ánh, kiến nghị này đã được trả lời. This feedback has already been answered"
+            )
+        if not answer.strip():
+            raise InvalidFeedback("Nội dung trả lời không được để trống. The answer is empty")
+        item.update(answer=answer, agency_code=agency_code, answered_by=answered_by)
+
     def check_awaiting_acceptance(self, action: str) -> None:
         if self.status not in AWAITING_ACCEPTANCE:
             raise NotAwaitingAcceptance(f"cannot {action} a dossier that is {self.status}")
@@ -155,4 +237,28 @@ class InProcess(Conflict):
 
 
 class DailyLimitReached(LimitReached):
+    pass
+
+
+class AlreadyRated(Conflict):
+    pass
+
+
+class NoResultYet(Conflict):
+    pass
+
+
+class InvalidRating(Invalid):
+    pass
+
+
+class InvalidFeedback(Invalid):
+    pass
+
+
+class UnknownFeedback(NotFound):
+    pass
+
+
+class AlreadyAnswered(Conflict):
     pass

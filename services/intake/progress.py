@@ -4,7 +4,8 @@ The lookup by code (N-1, N-4) must show where a dossier is after acceptance. Int
 consumes the events of workflow, payment and notify from ``dossier-events`` and keeps,
 per dossier, the applicant-facing steps (moved to another agency, supplement needed, result ready …)
 and the current status and appointment, committed with the consumer's positions.
-Internal details (which officer, notes) stay in workflow.
+Internal details (which officer, notes) stay in workflow. The same rows tell intake
+whether the result is out, which the applicant's rating waits for (S-3).
 """
 
 from __future__ import annotations
@@ -88,6 +89,14 @@ class Progress:
         if type(event) not in PUBLIC:
             return  # tracked by the consumer all the same
         self.store.write(_record(event), *delivery.writes)
+
+    def result_issued(self, dossier_id: str) -> bool:
+        """Whether workflow has issued (or returned) the dossier's result: rating opens then."""
+        row = self.store.read_one(
+            "SELECT 1 AS found FROM {intake_progress} WHERE dossier_id = ? AND event IN (?, ?)",
+            (dossier_id, wf.ResultIssued.__name__, wf.ResultReturned.__name__),
+        )
+        return row is not None
 
     def timeline(self, dossier_id: str) -> list[dict[str, Any]]:
         rows = self.store.read(

@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 
 from contracts import events as contract
+from contracts import intake as ci
 from motcua.publishing import envelope
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
@@ -56,6 +57,9 @@ _MODELS: dict[str, type[contract.Envelope]] = {
     "Received": contract.DossierReceived,
     "IntakeRefused": contract.DossierIntakeRefused,
     "Withdrawn": contract.DossierWithdrawn,
+    "Rated": ci.DossierRated,
+    "FeedbackSent": ci.FeedbackSent,
+    "FeedbackAnswered": ci.FeedbackAnswered,
 }
 _FIELDS: dict[str, set[str]] = {
     kind: set(model.model_fields) - set(contract.Envelope.model_fields) - {"type"}

@@ -1,7 +1,8 @@
-"""Intake's SQL tables beside its events: the dossier lookup rows and the attachments.
+"""Intake's SQL tables beside its events: the dossier lookup rows and the feedback queue.
 
-``dossier_row`` is saved in the same transaction as the dossier's events, so the
-lookup by code, the applicant's list and the one-stop queue never disagree with them.
+``dossier_row`` and ``feedback_row`` are saved in the same transaction as the dossier's
+events, so the lookup by code, the applicant's list, the one-stop queue and the queue
+of unanswered feedback never disagree with them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,27 @@ def create_tables(tx: Tx) -> None:
         "CREATE INDEX IF NOT EXISTS intake_dossiers_by_applicant "
         "ON {intake_dossiers} (applicant_account, submitted_at)"
     )
+    tx.execute(
+        """
+        CREATE TABLE IF NOT EXISTS {intake_feedback} (
+            feedback_id TEXT PRIMARY KEY,
+            dossier_id TEXT NOT NULL,
+            code TEXT,
+            agency_code TEXT NOT NULL,
+            procedure_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            answer TEXT,
+            answered_by TEXT,
+            answered_at TEXT
+        )
+        """
+    )
+    tx.execute(
+        "CREATE INDEX IF NOT EXISTS intake_feedback_by_agency "
+        "ON {intake_feedback} (agency_code, answered_at, sent_at)"
+    )
 
 
 def dossier_row(dossier: Dossier) -> Write:
@@ -67,6 +89,43 @@ def dossier_row(dossier: Dossier) -> Write:
             "ON CONFLICT (id) DO UPDATE SET code = excluded.code, status = excluded.status, "
             "received_at = excluded.received_at, appointment_date = excluded.appointment_date, "
             "updated_at = excluded.updated_at",
+            values,
+        )
+
+    return upsert
+
+
+def feedback_row(dossier: Dossier, feedback_id: str) -> Write:
+    """The upsert of one feedback's queue row, after it was sent or answered.
+
+    Called right after the change, so ``modified_on`` is the time of that event: the
+    sending time for a new row, the answering time for an answer.
+    """
+    item = dossier.feedback[feedback_id]
+    at = dossier.modified_on.isoformat()
+    answered = item["answer"] is not None
+    values = (
+        feedback_id,
+        str(dossier.id),
+        dossier.code,
+        dossier.agency_code,
+        dossier.procedure_id,
+        item["kind"],
+        item["text"],
+        at,
+        item["answer"],
+        item.get("answered_by"),
+        at if answered else None,
+    )
+
+    def upsert(tx: Tx) -> None:
+        tx.execute(
+            "INSERT INTO {intake_feedback} (feedback_id, dossier_id, code, agency_code, "
+            "procedure_id, kind, text, sent_at, answer, answered_by, answered_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (feedback_id) DO UPDATE SET code = excluded.code, "
+            "answer = excluded.answer, answered_by = excluded.answered_by, "
+            "answered_at = excluded.answered_at",
             values,
         )
 

@@ -84,8 +84,56 @@ class DossierSummary(BaseModel):
     appointment_date: date | None
 
 
+class Rating(BaseModel):
+    rating: int = Field(ge=1, le=5, description="1 (very poor) to 5 (very good)")
+    comment: str = Field(default="", max_length=2000)
+
+
+class FeedbackIn(BaseModel):
+    kind: Literal["feedback", "complaint"] = Field(
+        description="feedback: phản ánh; complaint: kiến nghị"
+    )
+    text: str = Field(min_length=3, max_length=4000)
+
+
+class FeedbackCreated(BaseModel):
+    feedback_id: UUID
+
+
+class Answer(BaseModel):
+    answer: str = Field(min_length=3, max_length=4000)
+
+
+class FeedbackView(BaseModel):
+    """One feedback of the dossier and the agency's answer, if any."""
+
+    feedback_id: UUID
+    kind: str
+    text: str
+    answer: str | None
+    agency_code: str | None = Field(default=None, description="The agency that answered")
+
+
+class FeedbackRow(BaseModel):
+    """A row of the agency's feedback queue."""
+
+    feedback_id: UUID
+    dossier_id: UUID
+    code: str | None
+    agency_code: str
+    procedure_id: str
+    kind: str
+    text: str
+    sent_at: datetime
+    answer: str | None
+    answered_by: str | None
+    answered_at: datetime | None
+
+
 class DossierView(DossierSummary):
     reason: str | None
+    rating: int | None = Field(default=None, description="The applicant's rating, once given")
+    feedback: list[FeedbackView] = []
     timeline: list[TimelineEntry]
     form_data: dict[str, Any] | None = Field(
         default=None, description="Only for the applicant and the officers of the agency"

@@ -22,6 +22,7 @@ from contracts import intake as ci
 from contracts import payment as cp
 from contracts import workflow as cw
 from contracts.envelope import Envelope
+from motcua import metrics
 from motcua.auth import Caller
 from motcua.clock import Clock, system_clock
 from motcua.consumer import Delivery
@@ -49,6 +50,7 @@ KIND_OF: dict[type[Envelope], str] = {
     cw.DossierRejected: "rejected",
     cp.PaymentSucceeded: "payment_confirmed",
     cp.FeeAssessed: "fee_due",
+    ci.FeedbackAnswered: "feedback_answered",
 }
 
 
@@ -92,6 +94,8 @@ class NotifyApplication(Application[UUID]):
         notices = self._plan(event, kind, facts) if kind and facts else []
         if notices:
             self.save(*notices, writes=[*(notice_row(n) for n in notices), *writes])
+            for inbox in (n for n in notices if n.channel == "inbox"):
+                metrics.NOTICES.labels(inbox.channel, "delivered").inc()
         else:
             self.store.write(*writes)
 
@@ -155,6 +159,7 @@ class NotifyApplication(Application[UUID]):
             "payment_url": getattr(event, "payment_url", None),
             "amount_vnd": getattr(event, "amount_vnd", None),
             "result_kind": getattr(event, "kind", None),
+            "answer": getattr(event, "answer", None),
         }
 
     def _facts(self, event: Envelope) -> dict[str, Any]:
@@ -204,6 +209,7 @@ class NotifyApplication(Application[UUID]):
             return
         notice.delivered(at=self.clock())
         self._save(notice)
+        metrics.NOTICES.labels(notice.channel, "delivered").inc()
 
     def _failed_attempt(self, notice: Notice, error: str) -> None:
         log.warning(
@@ -214,7 +220,8 @@ class NotifyApplication(Application[UUID]):
             error=error,
         )
         s = self.settings
-        if notice.attempts >= s.notify_max_attempts:
+        outcome = "failed" if notice.attempts >= s.notify_max_attempts else "retry"
+        if outcome == "failed":
             notice.failed(error=error)
         else:
             backoff = min(
@@ -223,6 +230,7 @@ class NotifyApplication(Application[UUID]):
             retry_at = self.clock() + timedelta(seconds=backoff * random.uniform(0.5, 1.5))
             notice.attempt_failed(error=error, retry_at=retry_at)
         self._save(notice)
+        metrics.NOTICES.labels(notice.channel, outcome).inc()
 
     def _sms_flood(self, notice: Notice, now: datetime) -> bool:
         row = self.store.read_one(

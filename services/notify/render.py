@@ -5,8 +5,9 @@ shown in the portal inbox) and ``<kind>.sms.j2`` (short, then fitted by ``fit_sm
 Every template receives the same plain dict: ``applicant_name``, ``code``,
 ``procedure_name``, ``agency_name``, ``lookup_url``, ``appointment_date``, ``reason``,
 ``documents``, ``payment_url``, ``amount_vnd``, ``result_kind`` and
-``new_appointment_date``; optional values are ``None`` and the templates leave them
-out. A missing key is an error (``StrictUndefined``), not a silent blank.
+``new_appointment_date`` (and ``answer``, an agency's answer to a feedback, which only
+its template shows, when given); optional values are ``None`` and the templates leave
+them out. A missing key is an error (``StrictUndefined``), not a silent blank.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ KINDS: tuple[str, ...] = (
     "result_ready",
     "refused",
     "rejected",
+    "feedback_answered",
 )
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "inbox")
 

@@ -222,6 +222,7 @@ def _service(row: dict[str, Any]) -> dict[str, Any]:
     received = row["received"]
     bars = [
         {
+            "key": key,
             "label": label,
             "css": css,
             "count": row[key],

@@ -13,8 +13,8 @@ Two kinds of rows:
 
 Events of dossiers never received (refused or withdrawn before acceptance) are ignored,
 and so are event types the contracts do not define (as ``contracts.events.decode`` does
-for the live consumer). A rating event (``DossierRated``) is handled as soon as the
-contracts define it.
+for the live consumer). A rating (``DossierRated``, from intake) counts in the year the
+dossier was received, like every other figure of the dossier.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from contracts.envelope import Envelope
-from contracts.events import EVENT_TYPES
 from motcua.calendar import local_date
 
 Event = Mapping[str, Any]
@@ -135,13 +134,14 @@ def _refunded(s: DossierStats, e: Event) -> None:
 
 
 def _rated(s: DossierStats, e: Event) -> None:
+    """The first rating stands (intake allows one), so a dossier is never counted twice."""
     rating = int(e["rating"])
-    if 1 <= rating <= 5:
+    if s.rating is None and 1 <= rating <= 5:
         s.rating, s.rated_at = rating, e["occurred_at"]
 
 
 DossierRule = Callable[[DossierStats, Event], None]
-_DOSSIER_RULES: dict[str, DossierRule] = {
+DOSSIER_RULES: dict[str, DossierRule] = {
     "SupplementRequested": _supplement_requested,
     "SupplementProvided": _supplement_provided,
     "DossierOverdue": _overdue,
@@ -151,9 +151,8 @@ _DOSSIER_RULES: dict[str, DossierRule] = {
     "ResultIssued": _finish("resolved"),
     "PaymentSucceeded": _paid,
     "RefundSucceeded": _refunded,
-    "DossierRated": _rated,  # not in the contracts yet: filtered out below until it is
+    "DossierRated": _rated,
 }
-DOSSIER_RULES = {k: rule for k, rule in _DOSSIER_RULES.items() if k in EVENT_TYPES}
 
 
 # -- agency rules -----------------------------------------------------------------------
