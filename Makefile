@@ -59,8 +59,9 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-schemas: install        ## re-export contracts/schemas after a deliberate contract change
+schemas: install        ## re-export contracts/schemas and docs/asyncapi.json after a deliberate contract change
 	$(BIN)/python -m contracts.export
+	$(BIN)/python -m contracts.asyncapi
 
 bench: install
 	$(BIN)/python -m bench.intake

@@ -1,5 +1,9 @@
 """Export the JSON Schema of every contract event into ``contracts/schemas/``.
 
+Both the events of ``dossier-events`` and the curated ones of the inter-agency topics
+(``contracts/interagency.py``) are exported; ``contracts/asyncapi.py`` describes which
+topic carries which.
+
 Run ``python -m contracts.export`` after changing a contract on purpose; the test
 ``test_exported_schemas_match_models`` fails until the files match the models.
 """
@@ -10,6 +14,7 @@ import json
 from pathlib import Path
 
 from contracts.events import EVENT_TYPES
+from contracts.interagency import INTERAGENCY_EVENT_TYPES
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -18,7 +23,7 @@ def schemas() -> dict[str, str]:
     """File name -> JSON text for every event type."""
     return {
         f"{name}.json": json.dumps(cls.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
-        for name, cls in sorted(EVENT_TYPES.items())
+        for name, cls in sorted({**EVENT_TYPES, **INTERAGENCY_EVENT_TYPES}.items())
     }
 
 

@@ -31,6 +31,7 @@ from rich.table import Table
 from contracts.chain import Break, Head, verify
 from motcua.calendar import VIETNAM_TZ
 from motcua.chaining import create_table
+from motcua.kafka import client_options
 from motcua.settings import Settings
 
 PUBLISHERS = ("intake", "workflow", "payment", "notify")
@@ -159,9 +160,7 @@ def store_heads(settings: Settings, dossier_id: UUID) -> dict[str, Head]:
 async def read_topic(settings: Settings, dossier_id: UUID) -> list[Event]:
     """Every message of the dossier, as published (its partition, start to end)."""
     key = str(dossier_id).encode()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False, group_id=None
-    )
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         partitions = sorted(consumer.partitions_for_topic(settings.dossier_topic) or ())

@@ -23,6 +23,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -126,6 +127,7 @@ class TrackedConsumer:
         max_records: int = 500,
         group_id: str | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        client_options: dict[str, Any] | None = None,
     ) -> None:
         self.name, self.topics, self.store, self.handler = name, topics, store, handler
         self.dlq_producer, self.dlq_topic = dlq_producer, dlq_topic
@@ -135,7 +137,7 @@ class TrackedConsumer:
         # The conditional update inside the transaction remains the real guarantee.
         self.watermarks: dict[tuple[str, int, str], int] = {}
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **(client_options or {"bootstrap_servers": bootstrap_servers}),
             group_id=group_id or name,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

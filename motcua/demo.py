@@ -208,7 +208,17 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
 
     console.rule("Stats: the year-to-date figures, computed from the events")
     figures = print_ytd(console, settings, expected_received=len(received))
-    return {"outcomes": outcomes, "events": dict(counts), "payment": paid, "ytd": figures}
+    from motcua.demo_interagency import print_feeds
+
+    console.rule("Interagency: what the ministries' systems received")
+    feeds = print_feeds(console, settings, {o["id"] for o in outcomes})
+    return {
+        "outcomes": outcomes,
+        "events": dict(counts),
+        "payment": paid,
+        "ytd": figures,
+        "interagency": feeds,
+    }
 
 
 def play(

@@ -34,7 +34,7 @@ from eventsourcing.application import Application
 from contracts.events import Envelope
 from motcua.chaining import Chainer
 from motcua.consumer import CREATE_TABLES as CONSUMER_TABLES
-from motcua.kafka import ensure_topics, start_producer
+from motcua.kafka import client_options, ensure_topics, start_producer
 from motcua.relay import CREATE_TABLE as RELAY_TABLE
 from motcua.relay import ToContract
 from motcua.settings import Settings
@@ -128,7 +128,7 @@ async def topic_is_empty(settings: Settings) -> bool:
     """True when the dossier topic holds no message (as after a broker lost its data)."""
     consumer = AIOKafkaConsumer(
         settings.dossier_topic,
-        bootstrap_servers=settings.bootstrap_servers,
+        **client_options(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

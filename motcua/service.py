@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from motcua import metrics
 from motcua.consumer import Handler, TrackedConsumer
-from motcua.kafka import ensure_topics, start_producer
+from motcua.kafka import client_options, ensure_topics, start_producer
 from motcua.relay import OutboxRelay, ToContract
 from motcua.settings import Settings
 from motcua.store import Store
@@ -113,6 +113,7 @@ class ConsumerWorker:
                 store=self.store,
                 handler=self.handler,
                 bootstrap_servers=s.bootstrap_servers,
+                client_options=client_options(s),
                 dlq_producer=producer,
                 dlq_topic=s.dlq_topic(self.name),
                 group_id=f"{s.consumer_group_prefix}{self.name}",

@@ -7,11 +7,12 @@ builds one ``Settings`` and passes it down.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICE_NAMES = ("intake", "workflow", "payment", "notify", "stats")
+SERVICE_NAMES = ("intake", "workflow", "payment", "notify", "stats", "interagency")
 DEV_JWT_SECRET = "motcua-dev-secret-not-for-production"  # documented dev key
 
 
@@ -31,11 +32,32 @@ class Settings(BaseSettings):
     )
     var_dir: Path = Path("var")
     dossier_topic: str = "dossier-events"
+    interagency_topic: str = Field(
+        default="interagency-events",
+        description="Curated feed for ministries; each ministry's is '<this>.<ministry code>'",
+    )
     consumer_group_prefix: str = Field(
         default="", description="Prefix of every Kafka consumer group (one stack per prefix)"
     )
     dlq_topic_suffix: str = ".dlq"
     topic_partitions: int = 6
+    topic_replication_factor: int = Field(
+        default=1, description="Replicas of each topic we create (3 on a production cluster)"
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle of the brokers")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (mTLS)")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key (mTLS)")
+    kafka_idempotent_producer: bool = Field(
+        default=False,
+        description=(
+            "Idempotent producer (Apache Kafka supports it; the embedded broker does not). "
+            "Correctness never depends on it: consumers skip repeats by position."
+        ),
+    )
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_issuer: str = "motcua"
     host: str = "127.0.0.1"
@@ -44,6 +66,8 @@ class Settings(BaseSettings):
     payment_port: int = 8003
     notify_port: int = 8004
     stats_port: int = 8005
+    # 8006 and 8007 are the dev sinks and the payment gateway simulator.
+    interagency_port: int = 8008
     public_base_url: str = "http://127.0.0.1:8001"
     relay_batch_size: int = 500
     relay_idle_seconds: float = 0.05

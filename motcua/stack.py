@@ -25,7 +25,7 @@ from motcua.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-IMPLEMENTED_SERVICES = ("intake", "workflow", "payment", "notify", "stats")
+IMPLEMENTED_SERVICES = ("intake", "workflow", "payment", "notify", "stats", "interagency")
 RESTART_BACKOFF_MAX = 10.0
 
 

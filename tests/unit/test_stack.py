@@ -30,3 +30,17 @@ def test_the_gateway_simulator_runs_only_when_no_gateway_is_configured(
     monkeypatch.setenv("MOTCUA_PAYMENT_GATEWAY_URL", "https://gateway.example.vn")
     assert "gateway-sim" not in [c.name for c in Stack(settings).children]
     assert "payment" in [c.name for c in Stack(settings).children]
+
+
+def test_motcua_up_runs_interagency_on_a_port_of_its_own(tmp_path: Path) -> None:
+    from services.notify.settings import NotifySettings
+    from services.payment.settings import PaymentSettings
+
+    settings = Settings(var_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1")
+    stack = Stack(settings)
+    ports = [settings.port_of(name) for name in stack.services]
+    ports += [NotifySettings().sinks_port, PaymentSettings().gateway_sim_port]
+
+    assert "interagency" in [c.name for c in stack.children]
+    assert stack.urls()["interagency"] == "http://127.0.0.1:8008"
+    assert len(ports) == len(set(ports)), "two processes of motcua up would share a port"

@@ -1,0 +1,1 @@
+"""Interagency: the curated feeds of dossier progress for ministry systems."""

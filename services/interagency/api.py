@@ -1,0 +1,70 @@
+"""Interagency's HTTP API: what each feed carries and how far it has published.
+
+Public and read-only: it shows configuration (which ministry receives which procedures
+and which personal fields, which is a matter of law, not a secret) and positions, never
+an event's content.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from motcua.http import ERROR_RESPONSES
+from services.interagency.application import InteragencyApplication
+from services.interagency.feeds import Feed
+
+router = APIRouter(responses=ERROR_RESPONSES)
+
+
+def get_application(request: Request) -> InteragencyApplication:
+    app: InteragencyApplication = request.app.state.interagency
+    return app
+
+
+def get_feeds(request: Request) -> list[Feed]:
+    feeds: list[Feed] = request.app.state.feeds
+    return feeds
+
+
+class FeedView(BaseModel):
+    topic: str
+    producer: str = Field(description="The events' producer field and header on this topic")
+    ministry: str | None = Field(description="Ministry code; null for the default feed")
+    ministry_name: str | None
+    procedures: list[str] = Field(description="Procedures it receives (besides agencies)")
+    agencies: list[str] = Field(description="Dossiers passing through these agencies too")
+    fields: list[str] = Field(description="Personal fields it receives; none on the default")
+    published_position: int = Field(description="Last store position published to it")
+    lag: int = Field(description="Store positions recorded but not yet published to it")
+
+
+@router.get("/v1/feeds", tags=["feeds"])
+def list_feeds(
+    app: Annotated[InteragencyApplication, Depends(get_application)],
+    feeds: Annotated[list[Feed], Depends(get_feeds)],
+) -> list[FeedView]:
+    """The default feed and one per configured ministry."""
+    rows = app.store.read("SELECT relay, position FROM {relay_positions}")
+    positions = {r["relay"]: int(r["position"]) for r in rows}
+    last = app.recorder.max_notification_id() or 0
+    views = []
+    for feed in feeds:
+        m = app.ministries.get(feed.ministry) if feed.ministry else None
+        position = positions.get(feed.name, 0)
+        views.append(
+            FeedView(
+                topic=feed.topic,
+                producer=feed.name,
+                ministry=feed.ministry,
+                ministry_name=m.name if m else None,
+                procedures=list(m.procedures) if m else [],
+                agencies=list(m.agencies) if m else [],
+                fields=list(m.fields) if m else [],
+                published_position=position,
+                lag=max(0, last - position),
+            )
+        )
+    return views

@@ -1,0 +1,224 @@
+"""Authentication across every endpoint of every service, found from the apps' routes.
+
+A new endpoint is covered the moment it exists: it either requires a token (no token,
+an expired one or a forged one → 401), or it is listed below as public on purpose.
+Every role then calls every endpoint: whatever the answer, never a 5xx. The apps run
+in-process on their real stores (SQLite in a temporary directory); their background
+workers are not started, so no broker is needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from motcua.auth import issue_token
+from motcua.settings import DEV_JWT_SECRET, SERVICE_NAMES, Settings
+
+PROBES = {"/healthz", "/readyz", "/metrics"}
+# Endpoints anyone may call: probes, the catalogue, the public lookup and what hangs off
+# it (code + ID number instead of a token: counter applicants have no account), the
+# payment page's checkout, the public statistics.
+PUBLIC = {
+    "intake": PROBES | {
+        "/v1/procedures", "/v1/procedures/{procedure_id}", "/v1/dossiers/{ref}",
+        "/v1/dossiers/{ref}/receipt", "/v1/dossiers/{ref}/receipt.html",
+        "/v1/dossiers/{ref}/qr.png", "/v1/dossiers/{ref}/rating", "/v1/dossiers/{ref}/feedback",
+    },
+    "workflow": PROBES,
+    "payment": PROBES | {"/v1/payments/{ref}/checkout", "/v1/attempts/{attempt_id}"},
+    "notify": PROBES,
+    "stats": PROBES | {"/v1/stats/ytd", "/stats"},
+    "interagency": PROBES | {"/v1/feeds"},
+}  # fmt: skip
+# Endpoints with an authentication of their own: the gateway signs its callbacks.
+OWN_AUTH = {"payment": {"/v1/gateway/callback"}}
+AGENCY = "000.00.22.H23"
+
+
+def tokens() -> dict[str, str | None]:
+    now = int(time.time())
+    expired = jwt.encode(
+        {"sub": "x", "role": "admin", "iss": "motcua", "iat": now - 7200, "exp": now - 3600},
+        DEV_JWT_SECRET,
+        algorithm="HS256",
+    )
+    forged = issue_token("not-the-province-key", sub="x", role="admin")
+    return {"none": None, "expired": expired, "forged": forged}
+
+
+def roles() -> dict[str, str]:
+    return {
+        "citizen": issue_token(DEV_JWT_SECRET, sub="c", role="citizen", id_number="001190000001"),
+        "officer": issue_token(DEV_JWT_SECRET, sub="o", role="officer", agency=AGENCY),
+        "other agency": issue_token(DEV_JWT_SECRET, sub="p", role="officer", agency="H99"),
+        "ministry": issue_token(DEV_JWT_SECRET, sub="m", role="ministry"),
+        "admin": issue_token(DEV_JWT_SECRET, sub="a", role="admin"),
+    }
+
+
+def concrete(path: str) -> str:
+    """The path with every parameter filled with a plausible value that exists nowhere."""
+    return re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
+
+
+def endpoints(app: FastAPI) -> Iterator[tuple[str, str, bool]]:
+    """(method, path, whether it accepts a bearer token) of every operation in the
+    service's OpenAPI document: what the portal's developers see."""
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in sorted(operations.items()):
+            yield method.upper(), path, bool(operation.get("security"))
+
+
+def make_app(service: str, tmp_path: Path) -> FastAPI:
+    module = importlib.import_module(f"services.{service}.main")
+    app: FastAPI = module.create_app(Settings(var_dir=tmp_path / "var"))
+    return app
+
+
+@pytest.fixture(params=SERVICE_NAMES)
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, TestClient]:
+    name: str = request.param
+    return name, TestClient(make_app(name, tmp_path), raise_server_exceptions=False)
+
+
+# Well-formed bodies and path values, so that what is tested is who may call, not
+# whether the request is valid.
+BODIES: dict[str, dict[str, Any]] = {
+    "/v1/dossiers/{dossier_id}/feedback/{feedback_id}/answer": {"answer": "Đã xử lý"},
+    "/v1/dossiers/{dossier_id}/refuse": {"reason": "Thiếu giấy tờ"},
+    "/v1/dossiers/{dossier_id}/reject": {"reason": "Không đủ điều kiện"},
+    "/v1/dossiers/{dossier_id}/request-supplement": {"reason": "Thiếu bản sao"},
+    "/v1/dossiers/{dossier_id}/request-completion": {"reason": "Thiếu giấy tờ"},
+    "/v1/payments/{ref}/refunds/{refund_id}/paid": {"reference": "PC-0001"},
+    "/v1/dossiers/{dossier_id}/returned": {"method": "pickup"},
+    "/v1/dossiers/{dossier_id}/result": {"kind": "pickup"},
+    "/v1/payments/{ref}/offline": {"method": "counter", "reference": "PT-1", "amount_vnd": 1},
+    "/v1/dossiers/{dossier_id}/apology": {"reason": "Chậm", "appointment_date": "2026-12-01"},
+}
+
+
+def call(client: TestClient, method: str, path: str, token: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = BODIES.get(path, {}) if method in ("POST", "PUT", "PATCH") else None
+    url = concrete(path.replace("{day}", "2026-11-20"))
+    return client.request(method, url, headers=headers, json=body)
+
+
+def test_every_endpoint_needs_a_valid_token_unless_it_is_public(
+    service: tuple[str, TestClient],
+) -> None:
+    name, client = service
+    unexpected_public = []
+    checked = 0
+    for method, path, _ in endpoints(client.app):  # type: ignore[arg-type]
+        if path in OWN_AUTH.get(name, set()):
+            continue
+        if call(client, method, path, None).status_code != 401:
+            if path not in PUBLIC[name]:
+                unexpected_public.append(f"{method} {path}")
+            continue
+        for kind, token in tokens().items():
+            response = call(client, method, path, token)
+            assert response.status_code == 401, (kind, method, path, response.text)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            if kind == "expired":
+                assert "expired" in response.json()["error"]["message"]
+        checked += 1
+    assert unexpected_public == [], "declare these public in PUBLIC, or require a token"
+    assert checked > 0 or name in ("stats", "interagency")
+
+
+def test_a_bad_token_is_refused_even_where_no_token_is_needed(
+    service: tuple[str, TestClient],
+) -> None:
+    name, client = service
+    for method, path, bearer in endpoints(client.app):  # type: ignore[arg-type]
+        if bearer and path in PUBLIC[name]:
+            response = call(client, method, path, tokens()["forged"])
+            assert response.status_code == 401, (method, path, response.text)
+
+
+def test_no_role_ever_gets_a_server_error(service: tuple[str, TestClient]) -> None:
+    _, client = service
+    failures = []
+    for method, path, _ in endpoints(client.app):  # type: ignore[arg-type]
+        for role, token in roles().items():
+            response = call(client, method, path, token)
+            # 503 is an honest answer when a dependency is away (the gateway, the
+            # workers of an app not started here); 500 never is.
+            if response.status_code >= 500 and response.status_code != 503:
+                failures.append(f"{role}: {method} {path} → {response.status_code}")
+    assert failures == []
+
+
+OFFICER_ONLY: dict[str, list[tuple[str, str]]] = {
+    "intake": [
+        ("POST", "/v1/dossiers/{dossier_id}/accept"),
+        ("POST", "/v1/dossiers/{dossier_id}/request-completion"),
+        ("POST", "/v1/dossiers/{dossier_id}/refuse"),
+        ("POST", "/v1/dossiers/{dossier_id}/feedback/{feedback_id}/answer"),
+        ("GET", "/v1/feedback"),
+        ("GET", "/v1/dossiers"),
+    ],
+    "workflow": [
+        ("GET", "/v1/queue"),
+        ("POST", "/v1/dossiers/{dossier_id}/claim"),
+        ("POST", "/v1/dossiers/{dossier_id}/complete-step"),
+        ("POST", "/v1/dossiers/{dossier_id}/hand-over"),
+        ("POST", "/v1/dossiers/{dossier_id}/request-supplement"),
+        ("POST", "/v1/dossiers/{dossier_id}/approve"),
+        ("POST", "/v1/dossiers/{dossier_id}/reject"),
+        ("POST", "/v1/dossiers/{dossier_id}/result"),
+        ("POST", "/v1/dossiers/{dossier_id}/returned"),
+        ("POST", "/v1/dossiers/{dossier_id}/apology"),
+    ],
+    "payment": [
+        ("POST", "/v1/payments/{ref}/offline"),
+        ("POST", "/v1/payments/{ref}/refunds/{refund_id}/paid"),
+        ("GET", "/v1/reconciliations/{day}"),
+        ("POST", "/v1/reconciliations/{day}"),
+    ],
+    "notify": [("GET", "/v1/notices"), ("POST", "/v1/notices/{notice_id}/resend")],
+    "stats": [],
+    "interagency": [],
+}
+
+
+@pytest.mark.parametrize("role", ["citizen", "ministry"])
+def test_officer_actions_are_forbidden_to_citizens_and_ministries(
+    service: tuple[str, TestClient], role: str
+) -> None:
+    """A well-formed request from the wrong role is refused: 403, or 404 where the
+    dossier is looked up first (it exists nowhere here; officers of the wrong agency on
+    real dossiers are tested where the dossiers are: test_workflow, test_ratings)."""
+    name, client = service
+    wrong = [
+        f"{method} {path} → {status}"
+        for method, path in OFFICER_ONLY[name]
+        if (status := call(client, method, path, roles()[role]).status_code) not in (403, 404)
+    ]
+    assert wrong == []
+
+
+def test_the_lists_above_name_real_endpoints(tmp_path: Path) -> None:
+    """A renamed endpoint must not leave the lists silently checking nothing."""
+    missing: list[str] = []
+    for name in SERVICE_NAMES:
+        app = make_app(name, tmp_path / name)
+        real = {(m, p) for m, p, _ in endpoints(app)}
+        paths = {p for _, p in real}
+        missing += [f"{name} {m} {p}" for m, p in OFFICER_ONLY[name] if (m, p) not in real]
+        declared = PUBLIC[name] | OWN_AUTH.get(name, set())
+        missing += [f"{name} {p}" for p in declared if p not in paths]
+    assert missing == []
