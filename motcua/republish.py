@@ -42,8 +42,6 @@ from motcua.store import Store, Tx
 
 log = structlog.get_logger(__name__)
 
-PUBLISHING = ("intake", "workflow", "payment", "notify")
-CONSUMING = ("intake", "workflow", "payment", "notify", "stats")
 PAGE = 1000
 
 
