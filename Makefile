@@ -63,8 +63,9 @@ schemas: install        ## re-export contracts/schemas and docs/asyncapi.json af
 	$(BIN)/python -m contracts.export
 	$(BIN)/python -m contracts.asyncapi
 
-bench: install
+bench: install          ## intake, then replay stats of a year (EVENTS=100000 for a quick run)
 	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.replay --events $(or $(EVENTS),1000000)
 
 clean:
 	rm -rf .venv .uv var .pytest_cache .mypy_cache .ruff_cache

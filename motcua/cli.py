@@ -331,6 +331,69 @@ def audit(
         raise typer.Exit(1)
 
 
+replay_app = typer.Typer(help="Operators: rebuild a read model from the whole dossier topic.")
+app.add_typer(replay_app, name="replay")
+
+
+@replay_app.command("stats")
+def replay_stats(
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes reading partitions (default: one per CPU)"),
+    ] = None,
+) -> None:
+    """Rebuild the statistics from offset 0 of the dossier topic and swap them in.
+
+    Safe while the stats service runs: the new tables replace the old ones at once, and
+    its consumer goes on after the replay's positions, so nothing is counted twice."""
+    import asyncio
+
+    from aiokafka.errors import KafkaError
+    from rich.progress import MofNCompleteColumn, Progress
+
+    from motcua.replay import ReplayError
+    from motcua.replay import replay_stats as run_replay
+    from services.stats.main import build_application
+
+    settings = Settings()
+    configure_logging("WARNING")
+    stats = build_application(settings)
+    # Refreshed by hand, not by a thread: the replay forks its reading processes.
+    progress = Progress(
+        *Progress.get_default_columns(), MofNCompleteColumn(), console=console, auto_refresh=False
+    )
+    task = progress.add_task(f"Replaying {settings.dossier_topic}", total=None)
+
+    def advance(read: int, total: int) -> None:
+        # The embedded broker reports the start of each partition's last batch as its
+        # end, so the replay may read a little more than the total it announced.
+        progress.update(task, completed=read, total=max(read, total))
+        progress.refresh()
+
+    try:
+        with progress:
+            replayed = asyncio.run(run_replay(settings, stats, advance, workers=workers))
+    except KafkaError as error:
+        console.print(f"[red]cannot reach the broker at {settings.bootstrap_servers}[/]: {error}")
+        raise typer.Exit(1) from None
+    except ReplayError as error:
+        console.print(f"[red]replay failed[/]: {error}")
+        raise typer.Exit(1) from None
+    table = Table(
+        title=f"Stats replayed from {settings.dossier_topic} and swapped in", show_header=False
+    )
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("events read", f"{replayed.events:,}")
+    table.add_row("events applied", f"{replayed.applied:,}")
+    table.add_row("dossiers", f"{replayed.dossiers:,}")
+    table.add_row("seconds", f"{replayed.seconds:.2f}")
+    table.add_row("events/s", f"{replayed.events_per_second:,.0f}")
+    table.add_row("reading processes", str(replayed.workers))
+    table.add_row("catch-ups with the live consumer", str(replayed.catch_ups))
+    console.print(table)
+
+
 payments_app = typer.Typer(help="Operators: payments and the gateway's settlement.")
 app.add_typer(payments_app, name="payments")
 

@@ -5,7 +5,8 @@ the consumer's positions, so every event is counted exactly once. A replay (``re
 computes every row in memory from the whole history, writes fresh ``*_rebuild`` tables
 and swaps them in at once: readers see either the old figures or the new ones, never
 a half-built table. Both paths apply the same rules (``projection.py``), so a replay of
-the events the consumer applied gives exactly the rows it wrote.
+the events the consumer applied gives exactly the rows it wrote. ``motcua replay stats``
+(``motcua/replay.py``) feeds a ``Rebuild`` straight from the topic, while the service runs.
 
 Stats records no events of its own; it is an eventsourcing ``Application`` only to get
 the configured recorder (SQLite file or PostgreSQL schema) like the other services.
@@ -29,6 +30,7 @@ from motcua.store import Store, Tx, Write
 from services.stats import readmodel as rm
 from services.stats.figures import Scope, Ytd, ytd
 from services.stats.projection import (
+    HANDLED,
     Event,
     Projection,
     agency_of,
@@ -88,21 +90,17 @@ class StatsApplication(Application[UUID]):
         ``PROGRESS_EVERY`` and at the end. ``writes`` join the swap's transaction (for
         example the consumer positions the replay read up to).
         """
-        projection = Projection()
+        rebuild = Rebuild(self.store)
+        projection = rebuild.projection
         for event in events:
-            projection.feed(as_event(event) if isinstance(event, Envelope) else event)
+            rebuild.feed(event)
             if progress is not None and projection.events % PROGRESS_EVERY == 0:
                 progress(projection.events)
         if progress is not None and projection.events % PROGRESS_EVERY:
             progress(projection.events)
-        self.store.write(_fill(projection, rm.REBUILD))
-        self.store.write(lambda tx: rm.swap_in(tx, rm.REBUILD), *writes)
-        return Rebuilt(
-            projection.events,
-            projection.applied,
-            len(projection.dossiers),
-            len(projection.agencies),
-        )
+        rebuild.fill()
+        self.store.write(rebuild.swap, *writes)
+        return rebuild.report()
 
     def ytd(
         self,
@@ -145,6 +143,71 @@ def apply_event(event: Envelope | Event) -> Write:
                 rm.upsert_agency(tx, row)
 
     return write
+
+
+class Rebuild:
+    """A replay fed incrementally: ``feed`` events, ``fill`` the fresh tables, ``swap``.
+
+    Filling writes every row and is the long part, so it has its own transaction. A
+    replay that must read further after it (to catch up with a live consumer) goes on
+    feeding; ``swap`` then rewrites only the rows of the dossiers fed since the fill,
+    inside the swap's transaction, so that catching up costs little and the live
+    consumer is not kept waiting.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.projection = Projection()
+        self.touched: set[str] | None = None  # dossiers fed since the fill
+
+    def feed(self, event: Envelope | Mapping[str, Any]) -> None:
+        e = as_event(event) if isinstance(event, Envelope) else event
+        self.projection.feed(e)
+        if self.touched is not None and e.get("type") in HANDLED:
+            self.touched.add(e["dossier_id"])
+
+    def absorb(self, other: Projection) -> None:
+        """Add rows computed elsewhere from other dossiers' events (before ``fill``).
+
+        A replay that reads partitions in several processes merges their projections:
+        messages are keyed by dossier id, so no dossier is in two of them.
+        """
+        assert self.touched is None, "absorb before fill"
+        p = self.projection
+        p.dossiers.update(other.dossiers)
+        p.agencies.update(other.agencies)
+        p.seen |= other.seen
+        p.events += other.events
+        p.applied += other.applied
+
+    def fill(self) -> None:
+        """Write every row into fresh ``*_rebuild`` tables (one transaction)."""
+        self.store.write(_fill(self.projection, rm.REBUILD))
+        self.touched = set()
+
+    def swap(self, tx: Tx) -> None:
+        """Bring the fresh tables up to date and swap them in (a write: call after ``fill``)."""
+        if self.touched:
+            _refresh(tx, self.projection, self.touched, rm.REBUILD)
+        rm.swap_in(tx, rm.REBUILD)
+
+    def report(self) -> Rebuilt:
+        p = self.projection
+        return Rebuilt(p.events, p.applied, len(p.dossiers), len(p.agencies))
+
+
+def _refresh(tx: Tx, projection: Projection, dossier_ids: set[str], suffix: str) -> None:
+    """Replace the ``suffix`` tables' rows of ``dossier_ids`` by the projection's."""
+    ids = sorted(dossier_ids)
+    for start in range(0, len(ids), rm.BATCH_ROWS):
+        chunk = ids[start : start + rm.BATCH_ROWS]
+        marks = ", ".join("?" * len(chunk))
+        for table in (rm.DOSSIERS, rm.AGENCY_STEPS):
+            tx.execute(f"DELETE FROM {{{table}{suffix}}} WHERE dossier_id IN ({marks})", chunk)
+    dossiers = (projection.dossiers[i] for i in ids if i in projection.dossiers)
+    rm.insert_many(tx, rm.DOSSIERS + suffix, rm.DOSSIER_COLUMNS, map(rm.dossier_values, dossiers))
+    agencies = (a for key, a in projection.agencies.items() if key[0] in dossier_ids)
+    rm.insert_many(tx, rm.AGENCY_STEPS + suffix, rm.AGENCY_COLUMNS, map(rm.agency_values, agencies))
 
 
 def _fill(projection: Projection, suffix: str) -> Write:
