@@ -204,14 +204,15 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
 
     console.rule("Notify: what the applicants were told")
     print_notices(client, console, settings)
-    from motcua.demo_stats import print_ytd
-
-    console.rule("Stats: the year-to-date figures, computed from the events")
-    figures = print_ytd(console, settings, expected_received=len(received))
     from motcua.demo_interagency import print_feeds
 
     console.rule("Interagency: what the ministries' systems received")
     feeds = print_feeds(console, settings, {o["id"] for o in outcomes})
+    from motcua.demo_stats import print_ytd
+
+    # Last, as the regulation's public figures: the table and where the page is.
+    console.rule("Stats: the year-to-date figures, computed from the events")
+    figures = print_ytd(console, settings, expected_received=len(received))
     return {
         "outcomes": outcomes,
         "events": dict(counts),
