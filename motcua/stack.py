@@ -129,7 +129,21 @@ class Stack:
         env = self.env()
         for child in self.children:
             child.start(env)
+            if child.name == "broker":
+                self.republish_earlier_run()
         self.started = True
+
+    def republish_earlier_run(self) -> None:
+        """The embedded broker starts empty every time, but the stores of an earlier run
+        remember positions on the topic it had: put their events back before any
+        service starts (otherwise consumers would wait beyond the new topic's end)."""
+        from motcua.republish import open_sources, republish
+
+        sources = open_sources(self.settings)
+        if not any(s.last_position() for s in sources if s.to_contract is not None):
+            return
+        counts = asyncio.run(republish(self.settings, sources))
+        log.info("republished the stores of an earlier run", **counts)
 
     def supervise_once(self) -> None:
         """Restart any child that died, with a growing delay if it keeps dying."""

@@ -238,3 +238,44 @@ def test_the_embedded_stack_republishes_when_its_broker_restarts(
     assert sorted(received_events) == sorted([first, second])  # the first came back
     started = Counter(r.key for r in records if r.event["type"] == "StepStarted")
     assert started == {first: 1, second: 1}  # and workflow did not start it twice
+
+
+def test_the_embedded_stack_started_again_on_its_stores_republishes_them_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in [k for k in os.environ if k.startswith("MOTCUA_")]:
+        monkeypatch.delenv(key)
+    ports = {name: free_port() for name in ("intake", "workflow")}
+    monkeypatch.setenv("MOTCUA_INTAKE_PORT", str(ports["intake"]))
+    monkeypatch.setenv("MOTCUA_WORKFLOW_PORT", str(ports["workflow"]))
+    monkeypatch.setenv("MOTCUA_DOSSIER_TOPIC", f"dossier-events-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    settings = Settings(var_dir=tmp_path / "var", embedded_broker_port=free_port())
+    dossiers = []
+    for run in range(2):  # the second run starts a new, empty broker on the same stores
+        stack = Stack(settings, services=("intake", "workflow"))
+        stack.start()
+        try:
+            stack.wait_ready(timeout=60)
+            urls = stack.urls()
+            client = DemoClient(urls["intake"], urls["workflow"], DEV_JWT_SECRET)
+            dossiers.append(received(client, run))
+            for dossier in dossiers:
+                wait_for(
+                    lambda d=dossier, c=client: (
+                        c.flow.get(f"/v1/dossiers/{d}/timeline", headers=c.admin()).status_code
+                        == 200
+                    )
+                )
+            records = read_topic(
+                f"127.0.0.1:{settings.embedded_broker_port}",
+                settings.dossier_topic,
+                lambda rs: (
+                    {r.key for r in rs if r.event.get("type") == "StepStarted"} >= set(dossiers)
+                ),
+                settle=1.0,
+            )
+        finally:
+            stack.stop()
+    started = Counter(r.key for r in records if r.event["type"] == "StepStarted")
+    assert started == {dossiers[0]: 1, dossiers[1]: 1}  # both there, the first once
