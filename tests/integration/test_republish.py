@@ -180,9 +180,9 @@ def _positions_ascend(records: list[Record]) -> bool:
     return True
 
 
-def test_the_embedded_stack_republishes_when_its_broker_restarts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def embedded_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings of an embedded stack of intake and workflow on free ports, as the
+    stack's children will read them from the environment."""
     for key in [k for k in os.environ if k.startswith("MOTCUA_")]:
         monkeypatch.delenv(key)
     ports = {name: free_port() for name in ("intake", "workflow")}
@@ -190,7 +190,13 @@ def test_the_embedded_stack_republishes_when_its_broker_restarts(
     monkeypatch.setenv("MOTCUA_WORKFLOW_PORT", str(ports["workflow"]))
     monkeypatch.setenv("MOTCUA_DOSSIER_TOPIC", f"dossier-events-{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    settings = Settings(var_dir=tmp_path / "var", embedded_broker_port=free_port())
+    return Settings(var_dir=tmp_path / "var", embedded_broker_port=free_port())
+
+
+def test_the_embedded_stack_republishes_when_its_broker_restarts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = embedded_settings(tmp_path, monkeypatch)
     stack = Stack(settings, services=("intake", "workflow"))
     stack.start()
     try:
@@ -243,14 +249,7 @@ def test_the_embedded_stack_republishes_when_its_broker_restarts(
 def test_the_embedded_stack_started_again_on_its_stores_republishes_them_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for key in [k for k in os.environ if k.startswith("MOTCUA_")]:
-        monkeypatch.delenv(key)
-    ports = {name: free_port() for name in ("intake", "workflow")}
-    monkeypatch.setenv("MOTCUA_INTAKE_PORT", str(ports["intake"]))
-    monkeypatch.setenv("MOTCUA_WORKFLOW_PORT", str(ports["workflow"]))
-    monkeypatch.setenv("MOTCUA_DOSSIER_TOPIC", f"dossier-events-{uuid.uuid4().hex[:8]}")
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    settings = Settings(var_dir=tmp_path / "var", embedded_broker_port=free_port())
+    settings = embedded_settings(tmp_path, monkeypatch)
     dossiers = []
     for run in range(2):  # the second run starts a new, empty broker on the same stores
         stack = Stack(settings, services=("intake", "workflow"))
