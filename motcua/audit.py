@@ -32,6 +32,7 @@ from contracts.chain import Break, Head, verify
 from motcua.calendar import VIETNAM_TZ
 from motcua.chaining import create_table
 from motcua.kafka import client_options
+from motcua.republish import Source
 from motcua.settings import Settings
 
 PUBLISHERS = ("intake", "workflow", "payment", "notify")
@@ -130,21 +131,17 @@ def actor_of(event: Event) -> str:
     return f"{event.get('producer')} (automatic)"
 
 
-def dossier_id_of(settings: Settings, code: str) -> UUID | None:
+def dossier_id_of(sources: Sequence[Source], code: str) -> UUID | None:
     """The dossier's id, from intake's lookup rows (the code is intake's to give)."""
-    from services.intake.main import build_application
-
-    intake = build_application(settings)  # kept alive: it owns the connection pool
+    intake = next(s for s in sources if s.name == "intake")
     row = intake.store.read_one("SELECT id FROM {intake_dossiers} WHERE code = ?", (code,))
     return UUID(row["id"]) if row else None
 
 
-def store_heads(settings: Settings, dossier_id: UUID) -> dict[str, Head]:
+def store_heads(sources: Sequence[Source], dossier_id: UUID) -> dict[str, Head]:
     """Each publishing service's recorded head of the dossier's strand."""
-    from motcua.republish import open_sources
-
     heads: dict[str, Head] = {}
-    for source in open_sources(settings):
+    for source in sources:
         if source.name not in PUBLISHERS:
             continue
         create_table(source.store)  # a store whose relay never ran has no heads yet

@@ -309,7 +309,10 @@ def audit(
     settings = Settings()
     configure_logging("WARNING")
     moment = as_of.replace(tzinfo=VIETNAM_TZ) if as_of else None
-    dossier_id = auditing.dossier_id_of(settings, code) if (file is None or stores) else None
+    from motcua.republish import open_sources
+
+    sources = open_sources(settings) if (file is None or stores) else []
+    dossier_id = auditing.dossier_id_of(sources, code) if sources else None
     if file is not None:
         try:
             events = auditing.read_export(file)
@@ -321,7 +324,7 @@ def audit(
         raise typer.Exit(2)
     else:
         events = asyncio.run(auditing.read_topic(settings, dossier_id))
-    heads = auditing.store_heads(settings, dossier_id) if stores and dossier_id else None
+    heads = auditing.store_heads(sources, dossier_id) if stores and dossier_id else None
     record = auditing.audit(events, heads)
     if export is not None:
         auditing.write_export(record.events, export)

@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from motcua.demo_payment import wait_for
 from motcua.settings import Settings
+from motcua.waiting import wait_for
 
 QUIET_SECONDS = 1.5
 

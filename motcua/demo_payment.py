@@ -4,7 +4,6 @@ its electronic receipt, and the day's reconciliation with the gateway's settleme
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -16,18 +15,9 @@ from motcua.calendar import local_date
 from motcua.demo import DemoClient
 from motcua.money import money_vnd
 from motcua.settings import Settings
+from motcua.waiting import wait_for
 
 LAND = "1.004227"
-
-
-def wait_for(probe: Any, what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def run_payment_demo(

@@ -9,9 +9,9 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from motcua.demo_payment import wait_for
 from motcua.money import money_vnd
 from motcua.settings import Settings
+from motcua.waiting import wait_for
 
 
 def print_ytd(console: Console, settings: Settings, expected_received: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ clock). Each dossier's timeline is printed at the end.
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from motcua.demo import APPLICANTS, DemoClient
+from motcua.waiting import wait_for
 
 BIRTH, BUSINESS, LAND, MARITAL = "1.001193", "2.000720", "1.004227", "1.004873"
 
@@ -42,14 +44,18 @@ class Officers:
         )
 
 
+def has_process(client: DemoClient, dossier_id: str) -> bool:
+    """Whether workflow has started the dossier's process (it consumed the reception)."""
+    flow = client.flow.get(f"/v1/dossiers/{dossier_id}/timeline", headers=client.admin())
+    return flow.status_code == 200
+
+
 def wait_for_process(client: DemoClient, dossier_id: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = client.flow.get(f"/v1/dossiers/{dossier_id}/timeline", headers=client.admin())
-        if response.status_code == 200:
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"workflow did not start the process of {dossier_id}")
+    wait_for(
+        functools.partial(has_process, client, dossier_id),
+        f"workflow to start the process of {dossier_id}",
+        timeout,
+    )
 
 
 def birth_to_electronic_result(client: DemoClient, dossier_id: str) -> str:

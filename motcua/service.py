@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -29,9 +30,12 @@ log = structlog.get_logger(__name__)
 
 
 @asynccontextmanager
-async def _producer(settings: Settings, service: str) -> AsyncIterator[AIOKafkaProducer]:
+async def _producer(
+    settings: Settings, service: str, topics: Sequence[str] = ()
+) -> AsyncIterator[AIOKafkaProducer]:
     """The service's topics exist and a producer is started; it is stopped on exit."""
-    await ensure_topics(settings, [settings.dossier_topic, settings.dlq_topic(service)])
+    wanted = [settings.dossier_topic, settings.dlq_topic(service), *topics]
+    await ensure_topics(settings, list(dict.fromkeys(wanted)))
     producer = await start_producer(settings)
     try:
         yield producer
@@ -39,8 +43,22 @@ async def _producer(settings: Settings, service: str) -> AsyncIterator[AIOKafkaP
         await producer.stop()
 
 
+@dataclass(frozen=True)
+class Route:
+    """One relay of a store: its name (the events' ``producer``), topic and mapping."""
+
+    name: str
+    topic: str
+    to_contract: ToContract
+
+
 class RelayWorker:
-    """Owns the producer and the relay task of one service; restarts them after errors."""
+    """Owns the producer and the relays of one service's store; restarts them after errors.
+
+    A service publishes its events to ``dossier-events``; one whose store feeds several
+    topics (interagency) passes a ``Route`` per topic: each relay keeps a position and a
+    lease of its own, so no topic waits for another.
+    """
 
     def __init__(
         self,
@@ -49,9 +67,11 @@ class RelayWorker:
         store: Store,
         name: str,
         to_contract: ToContract,
+        routes: Sequence[Route] = (),
     ) -> None:
         self.settings, self.app, self.store = settings, app, store
-        self.name, self.to_contract = name, to_contract
+        self.name = name
+        self.routes = list(routes) or [Route(name, settings.dossier_topic, to_contract)]
         self.relay: OutboxRelay | None = None
         self.connected = False
         metrics.on_scrape(self._measure_lag)
@@ -68,22 +88,30 @@ class RelayWorker:
 
     async def _run_once(self) -> None:
         s = self.settings
-        async with _producer(s, self.name) as producer:
-            self.relay = OutboxRelay(
-                self.app,
-                self.store,
-                producer,
-                name=self.name,
-                topic=s.dossier_topic,
-                to_contract=self.to_contract,
-                batch_size=s.relay_batch_size,
-                idle_seconds=s.relay_idle_seconds,
-                exit_after_publish=s.fault_relay_exit_after_publish,
-            )
+        topics = [r.topic for r in self.routes]
+        async with _producer(s, self.name, topics) as producer:
+            relays = [
+                OutboxRelay(
+                    self.app,
+                    self.store,
+                    producer,
+                    name=r.name,
+                    topic=r.topic,
+                    to_contract=r.to_contract,
+                    batch_size=s.relay_batch_size,
+                    idle_seconds=s.relay_idle_seconds,
+                    exit_after_publish=s.fault_relay_exit_after_publish,
+                )
+                for r in self.routes
+            ]
+            self.relay = relays[0]  # the first route's lag is the worker's metric
             self.connected = True
-            log.info("relay publishing", topic=s.dossier_topic)
+            log.info("relay publishing", topics=topics)
             try:
-                await self.relay.run()
+                # A failing relay cancels the others; the worker then restarts them all.
+                async with asyncio.TaskGroup() as group:
+                    for relay in relays:
+                        group.create_task(relay.run())
             finally:
                 self.connected = False
 

@@ -130,20 +130,21 @@ class Stack:
         for child in self.children:
             child.start(env)
             if child.name == "broker":
-                self.republish_earlier_run()
+                self.republish_stored("republished the stores of an earlier run")
         self.started = True
 
-    def republish_earlier_run(self) -> None:
-        """The embedded broker starts empty every time, but the stores of an earlier run
-        remember positions on the topic it had: put their events back before any
-        service starts (otherwise consumers would wait beyond the new topic's end)."""
+    def republish_stored(self, message: str) -> None:
+        """Every stored event onto the embedded broker's (empty) topic; nothing to do
+        for empty stores. The broker keeps messages in memory only, so this runs after
+        each of its starts, before any service starts: otherwise the stores' positions
+        would point beyond the new topic's end and consumers would wait there."""
         from motcua.republish import open_sources, republish
 
         sources = open_sources(self.settings)
         if not any(s.last_position() for s in sources if s.to_contract is not None):
             return
         counts = asyncio.run(republish(self.settings, sources))
-        log.info("republished the stores of an earlier run", **counts)
+        log.info(message, **counts)
 
     def supervise_once(self) -> None:
         """Restart any child that died, with a growing delay if it keeps dying."""
@@ -175,8 +176,6 @@ class Stack:
         Stop the services (so nothing new is published into the empty topic), start the
         broker, republish every stored event in order, then start the services again.
         """
-        from motcua.republish import open_sources, republish
-
         log.warning("embedded broker died; its messages are gone: republishing")
         services = [c for c in self.children if c.name in self.services]
         for child in services:
@@ -184,8 +183,7 @@ class Stack:
         env = self.env()
         broker.start(env)
         broker.restarts += 1
-        counts = asyncio.run(republish(self.settings, open_sources(self.settings)))
-        log.info("republished after broker restart", **counts)
+        self.republish_stored("republished after broker restart")
         for child in services:
             child.start(env)
             child.restarts += 1

@@ -9,7 +9,6 @@ later cannot leak). ``disclose`` adds, per ministry, what its configuration allo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -62,129 +61,60 @@ def curate_received(event: ci.DossierReceived, procedure: Procedure) -> ia.Inter
     )
 
 
-Rule = Callable[[Any, Dossier], ia.InteragencyEvent]
+# Fields every curated event takes from the envelope and the remembered dossier, and
+# those only ``disclose`` fills, per ministry. The rest of a curated contract's fields
+# are copied by name from its source event.
+_NOT_COPIED = {*Envelope.model_fields, "type", "code", "procedure_id", "status"}
+_DISCLOSED = {"applicant", "form_data", "reason"}
 
 
 def _with(dossier: Dossier, **changes: Any) -> Dossier:
     return Dossier(**{**dossier.__dict__, **changes})
 
 
-def _step_started(e: cw.StepStarted, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyStepStarted(
-        **_base(e, _with(d, status="in_progress")),
-        step_index=e.step_index,
-        step_id=e.step_id,
-        step_name=e.step_name,
-        agency_code=e.agency_code,
-        started_on=e.started_on,
-        due_date=e.due_date,
-    )
+@dataclass(frozen=True)
+class Rule:
+    """How one source event type becomes its curated event.
 
+    Only the fields the curated contract declares are copied (an allow-list: a field
+    added to the source contract later is not forwarded). ``status`` is the dossier's
+    status afterwards; ``reschedules`` means the source's ``appointment_date`` is the
+    dossier's new appointment.
+    """
 
-def _step_completed(e: cw.StepCompleted, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyStepCompleted(
-        **_base(e, _with(d, status="awaiting_handover")),
-        step_index=e.step_index,
-        step_id=e.step_id,
-        agency_code=e.agency_code,
-        completed_on=e.completed_on,
-        late=e.late,
-    )
+    curated: type[ia.InteragencyEvent]
+    status: ia.DossierStatus | None = None
+    reschedules: bool = False
 
-
-def _handed_over(e: cw.DossierHandedOver, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyDossierHandedOver(
-        **_base(e, d), from_agency=e.from_agency, to_agency=e.to_agency, step_index=e.step_index
-    )
-
-
-def _paused(e: cw.SupplementRequested, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyDossierPaused(
-        **_base(e, _with(d, status="paused")),
-        agency_code=e.agency_code,
-        requested_on=e.requested_on,
-        documents=e.documents,
-    )
-
-
-def _resumed(e: cw.SupplementProvided, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyDossierResumed(
-        **_base(e, _with(d, status="in_progress", appointment_date=e.appointment_date)),
-        provided_on=e.provided_on,
-        paused_working_days=e.paused_working_days,
-    )
-
-
-def _step_overdue(e: cw.StepOverdue, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyStepOverdue(
-        **_base(e, d),
-        step_index=e.step_index,
-        step_id=e.step_id,
-        agency_code=e.agency_code,
-        due_date=e.due_date,
-    )
-
-
-def _overdue(e: cw.DossierOverdue, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyDossierOverdue(
-        **_base(e, d), responsible_agency=e.responsible_agency, late_agencies=e.late_agencies
-    )
-
-
-def _apology(e: cw.ApologyIssued, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyAppointmentRescheduled(
-        **_base(e, _with(d, appointment_date=e.appointment_date)),
-        agency_code=e.agency_code,
-        previous_appointment_date=e.previous_appointment_date,
-    )
-
-
-def _approved(e: cw.DossierApproved, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyDossierApproved(**_base(e, d), agency_code=e.agency_code)
-
-
-def _refused(e: cw.DossierRejected, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyDossierRefused(
-        **_base(e, _with(d, status="rejected")), agency_code=e.agency_code
-    )
-
-
-def _result(e: cw.ResultIssued, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyResultIssued(
-        **_base(e, _with(d, status="result_issued", appointment_date=e.appointment_date)),
-        agency_code=e.agency_code,
-        kind=e.kind,
-        issued_at=e.issued_at,
-        timeliness=e.timeliness,
-    )
-
-
-def _closed(e: cw.ResultReturned, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyDossierClosed(
-        **_base(e, _with(d, status="returned")), returned_on=e.returned_on, method=e.method
-    )
-
-
-def _withdrawn(e: ci.DossierWithdrawn, d: Dossier) -> ia.InteragencyEvent:
-    return ia.InteragencyDossierWithdrawn(**_base(e, _with(d, status="withdrawn")))
+    def __call__(self, event: Any, dossier: Dossier) -> ia.InteragencyEvent:
+        changes: dict[str, Any] = {"status": self.status} if self.status else {}
+        if self.reschedules:
+            changes["appointment_date"] = event.appointment_date
+        base = _base(event, _with(dossier, **changes))
+        own = {
+            name: getattr(event, name)
+            for name in self.curated.model_fields
+            if name not in _NOT_COPIED and name not in _DISCLOSED and name not in base
+        }
+        return self.curated(**base, **own)
 
 
 # Source event type -> its curated event. Claims (an officer's name), notices, fees and
 # payments are not the ministries' business and are not forwarded.
 RULES: dict[type[Envelope], Rule] = {
-    cw.StepStarted: _step_started,
-    cw.StepCompleted: _step_completed,
-    cw.DossierHandedOver: _handed_over,
-    cw.SupplementRequested: _paused,
-    cw.SupplementProvided: _resumed,
-    cw.StepOverdue: _step_overdue,
-    cw.DossierOverdue: _overdue,
-    cw.ApologyIssued: _apology,
-    cw.DossierApproved: _approved,
-    cw.DossierRejected: _refused,
-    cw.ResultIssued: _result,
-    cw.ResultReturned: _closed,
-    ci.DossierWithdrawn: _withdrawn,
+    cw.StepStarted: Rule(ia.InteragencyStepStarted, "in_progress"),
+    cw.StepCompleted: Rule(ia.InteragencyStepCompleted, "awaiting_handover"),
+    cw.DossierHandedOver: Rule(ia.InteragencyDossierHandedOver),
+    cw.SupplementRequested: Rule(ia.InteragencyDossierPaused, "paused"),
+    cw.SupplementProvided: Rule(ia.InteragencyDossierResumed, "in_progress", reschedules=True),
+    cw.StepOverdue: Rule(ia.InteragencyStepOverdue),
+    cw.DossierOverdue: Rule(ia.InteragencyDossierOverdue),
+    cw.ApologyIssued: Rule(ia.InteragencyAppointmentRescheduled, reschedules=True),
+    cw.DossierApproved: Rule(ia.InteragencyDossierApproved),
+    cw.DossierRejected: Rule(ia.InteragencyDossierRefused, "rejected"),
+    cw.ResultIssued: Rule(ia.InteragencyResultIssued, "result_issued", reschedules=True),
+    cw.ResultReturned: Rule(ia.InteragencyDossierClosed, "returned"),
+    ci.DossierWithdrawn: Rule(ia.InteragencyDossierWithdrawn, "withdrawn"),
 }
 
 

@@ -1,32 +1,26 @@
 """The topics interagency publishes to, and the relays that publish them.
 
 One feed per topic: the default ``interagency-events`` and ``interagency-events.<code>``
-per configured ministry. Each feed is an ``OutboxRelay`` over the same store with a
-position (and lease) of its own, so a ministry's topic never waits for another's, and
-each topic receives the store's events in order, keyed by dossier id.
+per configured ministry. Each feed is a ``Route`` of the service's ``RelayWorker``: an
+``OutboxRelay`` over the same store with a position (and lease) of its own, so a
+ministry's topic never waits for another's, and each topic receives the store's events
+in order, keyed by dossier id.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import structlog
 from eventsourcing.domain import DomainEventProtocol
 
 from contracts.envelope import Envelope
 from contracts.interagency import INTERAGENCY_EVENT_TYPES, parse
-from motcua.kafka import ensure_topics, start_producer
-from motcua.relay import OutboxRelay
-from motcua.service import RelayWorker
+from motcua.service import Route
 from motcua.settings import Settings
-from services.interagency.application import InteragencyApplication
 from services.interagency.curation import PRODUCER
 from services.interagency.ministries import Ministry
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,6 +51,10 @@ def _known(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in fields}
 
 
+def routes(feeds: list[Feed]) -> list[Route]:
+    return [Route(f.name, f.topic, f.to_contract) for f in feeds]
+
+
 def feeds_of(settings: Settings, ministries: tuple[Ministry, ...]) -> list[Feed]:
     default = Feed(PRODUCER, settings.interagency_topic)
     return [
@@ -66,41 +64,3 @@ def feeds_of(settings: Settings, ministries: tuple[Ministry, ...]) -> list[Feed]
             for m in ministries
         ),
     ]
-
-
-class FeedRelayWorker(RelayWorker):
-    """Runs one relay per feed on one producer; restarts them all after an error."""
-
-    def __init__(self, settings: Settings, app: InteragencyApplication, feeds: list[Feed]) -> None:
-        super().__init__(settings, app, app.store, PRODUCER, feeds[0].to_contract)
-        self.feeds = feeds
-        self.relays: list[OutboxRelay] = []
-
-    async def _run_once(self) -> None:
-        s = self.settings
-        await ensure_topics(s, [f.topic for f in self.feeds])
-        producer = await start_producer(s)
-        try:
-            self.relays = [
-                OutboxRelay(
-                    self.app,
-                    self.store,
-                    producer,
-                    name=f.name,
-                    topic=f.topic,
-                    to_contract=f.to_contract,
-                    batch_size=s.relay_batch_size,
-                    idle_seconds=s.relay_idle_seconds,
-                )
-                for f in self.feeds
-            ]
-            self.relay = self.relays[0]  # the default feed's lag is the worker's metric
-            self.connected = True
-            log.info("feeds publishing", topics=[f.topic for f in self.feeds])
-            # A failing relay cancels the others; the worker then restarts them all.
-            async with asyncio.TaskGroup() as group:
-                for relay in self.relays:
-                    group.create_task(relay.run())
-        finally:
-            self.connected = False
-            await producer.stop()

@@ -10,14 +10,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from motcua.http import install_common
-from motcua.service import ConsumerWorker, lifespan_with
+from motcua.service import ConsumerWorker, RelayWorker, lifespan_with
 from motcua.settings import Settings
 from motcua.store import store_env
 from services.intake.catalogue import load_catalogue
 from services.interagency.api import router
 from services.interagency.application import InteragencyApplication
 from services.interagency.curation import PRODUCER
-from services.interagency.feeds import FeedRelayWorker, feeds_of
+from services.interagency.feeds import feeds_of, routes
 from services.interagency.ministries import load_ministries
 from services.interagency.settings import InteragencySettings
 
@@ -39,7 +39,9 @@ def create_app(settings: Settings) -> FastAPI:
     """The interagency HTTP app; its workers consume dossier-events and publish the feeds."""
     interagency = build_application(settings)
     feeds = feeds_of(settings, tuple(interagency.ministries.values()))
-    relay = FeedRelayWorker(settings, interagency, feeds)
+    relay = RelayWorker(
+        settings, interagency, interagency.store, PRODUCER, feeds[0].to_contract, routes(feeds)
+    )
     consumer = ConsumerWorker(settings, interagency.store, PRODUCER, interagency.handle)
     app = FastAPI(
         title="motcua interagency",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -17,19 +16,14 @@ import pytest
 
 from motcua.calendar import VIETNAM_TZ
 from motcua.demo import APPLICANTS, DemoClient
+from motcua.demo_workflow import wait_for_process
 from motcua.settings import DEV_JWT_SECRET
+from motcua.waiting import wait_for
 from tests.processes import ROOT, ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 DRIVING, TRANSPORT = "1.002804", "000.00.22.H23"
-
-
-def wait_for(probe: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def run_audit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -66,11 +60,7 @@ def dossier(
     client.call("POST", f"/v1/dossiers/{dossier_id}/accept", client.officer(agency))
     code = client.call("GET", f"/v1/dossiers/{dossier_id}", client.admin())["code"]
 
-    def started() -> bool:
-        flow = client.flow.get(f"/v1/dossiers/{dossier_id}/timeline", headers=client.admin())
-        return flow.status_code == 200
-
-    wait_for(started)
+    wait_for_process(client, dossier_id)
     client.act(
         "POST", f"/v1/dossiers/{dossier_id}/complete-step", client.officer(TRANSPORT), json={}
     )

@@ -21,6 +21,7 @@ import pytest
 from contracts.payment import PaymentSucceeded
 from motcua.demo import APPLICANTS, DemoClient
 from motcua.settings import DEV_JWT_SECRET
+from motcua.waiting import wait_for
 from services.payment.gateway import signed_headers
 from services.payment.settings import DEV_GATEWAY_SECRET
 from tests.processes import ROOT, Broker, ServiceProcess, free_port, wait_for_port
@@ -33,14 +34,6 @@ TRANSPORT = "000.00.22.H23"
 FEE = 135_000
 MONDAY = "2026-03-02T09:00:00+07:00"
 DAY = "2026-03-02"
-
-
-def wait_until(probe: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := probe()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-    return value
 
 
 @dataclass
@@ -239,7 +232,7 @@ def test_paying_online_unblocks_the_result(stack: PayStack) -> None:
     assert payment["receipt_number"] in printable.text
     assert "135.000 đ" in printable.text
     lookup = {"X-Id-Number": APPLICANTS[0].id_number}
-    public = wait_until(
+    public = wait_for(
         lambda: next(
             (
                 t

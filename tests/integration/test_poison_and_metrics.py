@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from contracts.events import encode
 from contracts.workflow import StepClaimed
 from motcua.consumer import DLQ_KEEP_BYTES, MAX_MESSAGE_BYTES
 from motcua.demo import APPLICANTS, DemoClient
+from motcua.demo_workflow import wait_for_process
 from motcua.kafka import ensure_topics
 from motcua.settings import DEV_JWT_SECRET, Settings
 from tests.processes import Broker, ServiceProcess
@@ -87,11 +87,7 @@ def test_poison_messages_are_dead_lettered_with_reasons_and_dossiers_keep_flowin
     dossier_id, agency = client.submit(APPLICANTS[0], DRIVING)
     client.call("POST", f"/v1/dossiers/{dossier_id}/accept", client.officer(agency))
 
-    deadline = time.monotonic() + 30
-    path = f"/v1/dossiers/{dossier_id}/timeline"
-    while client.flow.get(path, headers=client.admin()).status_code != 200:
-        assert time.monotonic() < deadline, "workflow never started the real dossier"
-        time.sleep(0.1)
+    wait_for_process(client, dossier_id)  # the poison before it did not stop workflow
 
     dead = read_topic(broker.bootstrap, "workflow.dlq", lambda rs: len(rs) >= len(POISON))
     reasons = {r.key: r.headers["dlq-reason"] for r in dead if r.key in POISON}

@@ -7,7 +7,7 @@ complaint is answered by the dossier's agency only (F-1).
 
 from __future__ import annotations
 
-import time
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,24 +18,16 @@ import pytest
 from motcua.demo import APPLICANTS, DemoClient
 from motcua.demo_workflow import birth_to_electronic_result, wait_for_process
 from motcua.settings import DEV_JWT_SECRET
+from motcua.waiting import wait_for
 from tests.processes import Broker, ServiceProcess
 from tests.topics import read_topic
 
 pytestmark = pytest.mark.integration
 
+wait_45 = functools.partial(wait_for, timeout=45.0)  # the services work asynchronously
+
 BIRTH, COMMUNE, ELSEWHERE = "1.001193", "001.20.51.H23", "000.00.31.H23"
 MONDAY = "2026-03-02T09:00:00+07:00"
-
-
-def wait_until(probe: Callable[[], Any], what: str, timeout: float = 45.0) -> Any:
-    """The first truthy value of ``probe``; the services work asynchronously."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def accepted(client: DemoClient, applicant: int, channel: str) -> tuple[str, str]:
@@ -59,7 +51,7 @@ def test_applicant_rates_once_after_the_result_and_the_agency_answers_a_complain
     dossier_id, code = accepted(client, 1, "counter")  # no portal account
     _, pending_code = accepted(client, 0, "online")
     birth_to_electronic_result(client, dossier_id)
-    wait_until(
+    wait_45(
         lambda: client.call("GET", f"/v1/dossiers/{code}", lookup)["status"] == "returned",
         "intake to learn of the result",
     )
@@ -94,7 +86,7 @@ def test_applicant_rates_once_after_the_result_and_the_agency_answers_a_complain
     assert answered.status_code == 204, answered.text
     assert client.call("GET", "/v1/feedback", client.officer(COMMUNE)) == []
 
-    figures = wait_until(lambda: _rated_figures(stats.url), "stats to count the rating")
+    figures = wait_45(lambda: _rated_figures(stats.url), "stats to count the rating")
     service = next(p for p in figures["procedures"] if p["procedure_id"] == BIRTH)
     assert (service["ratings"], service["average_rating"]) == (1, 4.0)
     assert (figures["totals"]["ratings"], figures["totals"]["average_rating"]) == (1, 4.0)

@@ -3,10 +3,10 @@ topic from the stores, and the services converge with nothing lost or doubled.""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -16,8 +16,10 @@ import httpx
 import pytest
 
 from motcua.demo import APPLICANTS, DemoClient
+from motcua.demo_workflow import has_process
 from motcua.settings import DEV_JWT_SECRET, Settings
 from motcua.stack import Stack
+from motcua.waiting import wait_for
 from tests.processes import ROOT, Broker, ServiceProcess, free_port, service_env, start_broker
 from tests.topics import Record, read_topic
 
@@ -54,13 +56,6 @@ def start_services(
     return started
 
 
-def wait_for(probe: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def received(client: DemoClient, applicant: int) -> str:
     dossier_id, agency = client.submit(APPLICANTS[applicant], DRIVING)
     client.call("POST", f"/v1/dossiers/{dossier_id}/accept", client.officer(agency))
@@ -68,9 +63,8 @@ def received(client: DemoClient, applicant: int) -> str:
 
 
 def processed(client: DemoClient, payment_url: str, dossier_id: str) -> bool:
-    flow = client.flow.get(f"/v1/dossiers/{dossier_id}/timeline", headers=client.admin())
     bill = httpx.get(f"{payment_url}/v1/payments/{dossier_id}", headers=client.admin())
-    return flow.status_code == 200 and bill.status_code == 200
+    return has_process(client, dossier_id) and bill.status_code == 200
 
 
 def test_republish_after_total_broker_loss(own_broker: list[Broker], tmp_path: Path) -> None:
@@ -81,19 +75,14 @@ def test_republish_after_total_broker_loss(own_broker: list[Broker], tmp_path: P
     client = DemoClient(intake.url, workflow.url, DEV_JWT_SECRET)
     before = [received(client, i) for i in range(3)]
     for dossier in before:
-        wait_for(lambda d=dossier: processed(client, payment.url, d))
+        wait_for(functools.partial(processed, client, payment.url, dossier))
     client.act(
         "POST", f"/v1/dossiers/{before[0]}/complete-step", client.officer(TRANSPORT), json={}
     )
 
     payment.stop()  # payment lags: it never saw the next dossier before the loss
     lagging = received(client, 1)
-    wait_for(
-        lambda: (
-            client.flow.get(f"/v1/dossiers/{lagging}/timeline", headers=client.admin()).status_code
-            == 200
-        )
-    )
+    wait_for(functools.partial(has_process, client, lagging))
     for service in services:
         service.stop()
     own_broker[0].process.kill()  # memory only: every message is gone
@@ -204,14 +193,7 @@ def test_the_embedded_stack_republishes_when_its_broker_restarts(
         urls = stack.urls()
         client = DemoClient(urls["intake"], urls["workflow"], DEV_JWT_SECRET)
         first = received(client, 0)
-        wait_for(
-            lambda: (
-                client.flow.get(
-                    f"/v1/dossiers/{first}/timeline", headers=client.admin()
-                ).status_code
-                == 200
-            )
-        )
+        wait_for(functools.partial(has_process, client, first))
         broker = next(c for c in stack.children if c.name == "broker")
         assert broker.process is not None
         broker.process.kill()
@@ -220,14 +202,7 @@ def test_the_embedded_stack_republishes_when_its_broker_restarts(
         stack.supervise_once()  # notices the dead broker: stop, restart, republish, start
         stack.wait_ready(timeout=60)
         second = received(client, 1)
-        wait_for(
-            lambda: (
-                client.flow.get(
-                    f"/v1/dossiers/{second}/timeline", headers=client.admin()
-                ).status_code
-                == 200
-            )
-        )
+        wait_for(functools.partial(has_process, client, second))
         records = read_topic(
             f"127.0.0.1:{settings.embedded_broker_port}",
             settings.dossier_topic,
@@ -260,12 +235,7 @@ def test_the_embedded_stack_started_again_on_its_stores_republishes_them_first(
             client = DemoClient(urls["intake"], urls["workflow"], DEV_JWT_SECRET)
             dossiers.append(received(client, run))
             for dossier in dossiers:
-                wait_for(
-                    lambda d=dossier, c=client: (
-                        c.flow.get(f"/v1/dossiers/{d}/timeline", headers=c.admin()).status_code
-                        == 200
-                    )
-                )
+                wait_for(functools.partial(has_process, client, dossier))
             records = read_topic(
                 f"127.0.0.1:{settings.embedded_broker_port}",
                 settings.dossier_topic,

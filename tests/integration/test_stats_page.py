@@ -8,8 +8,8 @@ proportion, and stay readable on a phone: no sideways scrolling, no tiny text.
 
 from __future__ import annotations
 
+import functools
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from motcua.demo import APPLICANTS, DemoClient
 from motcua.demo_workflow import birth_to_electronic_result, wait_for_process
 from motcua.money import money_vnd
 from motcua.settings import DEV_JWT_SECRET
+from motcua.waiting import wait_for
 from tests.browser import (
     DESKTOP,
     PHONE,
@@ -37,6 +38,8 @@ from tests.browser import (
 from tests.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
+
+wait_45 = functools.partial(wait_for, timeout=45.0)  # the services work asynchronously
 
 BIRTH, LAND, MARITAL = "1.001193", "1.004227", "1.004873"
 COMMUNE = "001.20.51.H23"
@@ -68,16 +71,6 @@ def browser() -> Iterator[webdriver.Chrome]:
     session.quit()
 
 
-def wait_until(probe: Callable[[], Any], what: str, timeout: float = 45.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
 def received(client: DemoClient, applicant: int, procedure_id: str, channel: str) -> str:
     dossier_id, agency = client.submit(APPLICANTS[applicant], procedure_id, channel)
     client.call("POST", f"/v1/dossiers/{dossier_id}/accept", client.officer(agency))
@@ -99,7 +92,7 @@ def a_few_dossiers(client: DemoClient) -> int:
         client.officer(COMMUNE),
         json={"reason": "Người yêu cầu không có quyền đăng ký"},
     )
-    wait_until(
+    wait_45(
         lambda: (
             client.call("GET", f"/v1/dossiers/{resolved}", client.citizen(APPLICANTS[0]))["status"]
             == "returned"
@@ -130,7 +123,7 @@ def stats_url(
         done = totals["received"] == expected and totals["ratings"] == 1 and totals["refused"]
         return figures if done else None
 
-    return stats.url, wait_until(counted, "stats to count every dossier")
+    return stats.url, wait_45(counted, "stats to count every dossier")
 
 
 def test_the_page_shows_the_published_figures_readably_on_a_phone_and_a_desktop(
