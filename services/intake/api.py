@@ -117,7 +117,19 @@ def download_attachment(intake: IntakeDep, caller: CallerDep, sha256: str) -> Re
 
 @router.post("/dossiers", status_code=201, tags=["dossiers"])
 def submit_dossier(
-    intake: IntakeDep, caller: CallerDep, body: Submission, cid: CorrelationDep
+    intake: IntakeDep,
+    caller: CallerDep,
+    body: Submission,
+    cid: CorrelationDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=8,
+            max_length=100,
+            description="Any unique string per submission (a UUID): a retry with the same "
+            "key returns the dossier the first attempt created instead of a second one.",
+        ),
+    ] = None,
 ) -> Created:
     """Submit online (citizen), or enter a counter/post dossier (one-stop officer)."""
     dossier_id = intake.submit(
@@ -128,6 +140,7 @@ def submit_dossier(
         channel=body.channel,
         notify_by=list(body.notify_by),
         applicant_account=body.applicant_account,
+        idempotency_key=idempotency_key,
         correlation_id=cid,
     )
     return Created(id=dossier_id, status="submitted")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any, cast
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
@@ -33,6 +33,10 @@ from services.intake.readmodel import create_tables, dossier_row, feedback_row
 
 ACCEPT_ATTEMPTS = 50
 CHANGE_ATTEMPTS = 5
+
+
+def _submission_id(submitter: str, idempotency_key: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"motcua:intake:submission:{submitter}:{idempotency_key}")
 
 
 class IntakeApplication(Application[UUID]):
@@ -82,13 +86,24 @@ class IntakeApplication(Application[UUID]):
         channel: str,
         notify_by: list[str],
         applicant_account: str | None = None,
+        idempotency_key: str | None = None,
         correlation_id: str,
     ) -> UUID:
-        """Record a new dossier; online by the applicant, counter/post by a one-stop officer."""
+        """Record a new dossier; online by the applicant, counter/post by a one-stop officer.
+
+        With an ``idempotency_key`` the dossier's id is derived from the submitter and
+        the key, so a portal that retries after a lost answer gets the dossier it
+        already created instead of a second one (the store refuses a second "created"
+        event for the same id, even when two retries race).
+        """
+        dossier_id = _submission_id(caller.sub, idempotency_key) if idempotency_key else None
+        if dossier_id is not None and (existing := self._existing(dossier_id)) is not None:
+            return existing
         procedure = self.procedure(procedure_id)
         account = self._check_submitter(caller, procedure, channel, applicant_account)
         clean = check_form(procedure, form_data)
-        dossier = Dossier(
+        dossier = Dossier.submitted(
+            dossier_id,
             procedure_id=procedure.id,
             procedure_name=procedure.name,
             level=procedure.level,
@@ -100,8 +115,18 @@ class IntakeApplication(Application[UUID]):
             submitted_by=caller.sub,
             correlation_id=correlation_id,
         )
-        self.save(dossier, writes=[dossier_row(dossier)])
+        try:
+            self.save(dossier, writes=[dossier_row(dossier)])
+        except IntegrityError:
+            if dossier_id is None or self._existing(dossier_id) is None:
+                raise
         return dossier.id
+
+    def _existing(self, dossier_id: UUID) -> UUID | None:
+        try:
+            return cast(UUID, self.repository.get(dossier_id).id)
+        except AggregateNotFoundError:
+            return None
 
     def _check_submitter(
         self, caller: Caller, procedure: Procedure, channel: str, account: str | None

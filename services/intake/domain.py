@@ -14,7 +14,7 @@ once (F-1). Both live on the dossier so that "once" is checked against one versi
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -60,6 +60,14 @@ class Dossier(Aggregate):
         self.rating: int | None = None
         self.rating_comment = ""
         self.feedback: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def submitted(cls, dossier_id: UUID | None, **fields: Any) -> Dossier:
+        """A new dossier, under ``dossier_id`` when the caller derives it (so that a
+        retried submission maps onto the same aggregate) or a random id otherwise."""
+        if dossier_id is None:
+            return cls(**fields)
+        return cls._create(cast(Any, cls).Submitted, id=dossier_id, **fields)
 
     @event("CompletionRequested")
     def request_completion(
