@@ -7,7 +7,7 @@ UV := .uv/bin/uv
 BIN := .venv/bin
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo up down test test-unit test-integration lint fmt schemas bench postgres browser clean
+.PHONY: install demo up down test test-unit test-integration chaos lint fmt schemas bench postgres browser clean
 
 install: $(BIN)/motcua
 
@@ -35,6 +35,9 @@ test-unit: install
 
 test-integration: install postgres browser
 	$(BIN)/pytest tests/integration
+
+chaos: install          ## full lifecycle under kill -9 and a broker loss (DOSSIERS=300 for a short run)
+	$(BIN)/motcua chaos --dossiers $(or $(DOSSIERS),2000) $(CHAOS_ARGS)
 
 # The PostgreSQL tests start their own server with pg_ctl; install it when we can.
 postgres:

@@ -163,6 +163,34 @@ def demo(
             stop_supervisor(settings)
 
 
+@app.command()
+def chaos(
+    dossiers: Annotated[int, typer.Option(help="Dossiers driven through their lifecycle")] = 2000,
+    every: Annotated[float, typer.Option(help="Seconds between two kill -9")] = 4.0,
+    kills_each: Annotated[int, typer.Option(help="Kills of each service, at least")] = 3,
+    concurrency: Annotated[int, typer.Option(help="Dossiers in flight at once")] = 48,
+    seed: Annotated[int, typer.Option(help="Seed of the choice of victims")] = 7,
+) -> None:
+    """Run the full lifecycle under kill -9 of every service and a broker loss; check
+    final states, payments, notices and statistics against the load's ground truth."""
+    from motcua.chaos import print_result, run_chaos
+
+    if running_supervisor(Settings()) is not None:
+        console.print("[red]A stack is running (motcua up): stop it first (motcua down).[/]")
+        raise typer.Exit(2)
+    result = run_chaos(
+        console,
+        dossiers=dossiers,
+        every=every,
+        kills_each=kills_each,
+        concurrency=concurrency,
+        seed=seed,
+    )
+    print_result(console, result)
+    if not result.verdict.passed:
+        raise typer.Exit(1)
+
+
 notices_app = typer.Typer(help="Operators: notices that could not be delivered.")
 app.add_typer(notices_app, name="notices")
 

@@ -27,6 +27,8 @@ log = structlog.get_logger(__name__)
 
 IMPLEMENTED_SERVICES = ("intake", "workflow", "payment", "notify", "stats", "interagency")
 RESTART_BACKOFF_MAX = 10.0
+RESTART_BACKOFF_MIN = 0.5
+HEALTHY_SECONDS = 30.0  # a child that ran this long before dying starts from the least delay
 
 
 @dataclass
@@ -39,7 +41,8 @@ class Child:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
-    backoff: float = field(default=0.5)
+    backoff: float = field(default=RESTART_BACKOFF_MIN)
+    started_at: float = 0.0
 
     def start(self, env: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +50,7 @@ class Child:
             self.process = subprocess.Popen(
                 self.argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
+        self.started_at = time.monotonic()
         log.info("started", child=self.name, pid=self.process.pid)
 
     def alive(self) -> bool:
@@ -159,6 +163,8 @@ class Stack:
             if child.alive() or self.stopping:
                 continue
             if child.next_start == 0.0:
+                if now - child.started_at >= HEALTHY_SECONDS:
+                    child.backoff = RESTART_BACKOFF_MIN  # not a crash loop: restart at once
                 code = child.process.returncode if child.process else None
                 log.warning(
                     "child died; restarting", child=child.name, exit_code=code, delay=child.backoff
@@ -178,8 +184,7 @@ class Stack:
         """
         log.warning("embedded broker died; its messages are gone: republishing")
         services = [c for c in self.children if c.name in self.services]
-        for child in services:
-            child.stop()
+        stop_all(services)
         env = self.env()
         broker.start(env)
         broker.restarts += 1
@@ -190,8 +195,7 @@ class Stack:
 
     def stop(self) -> None:
         self.stopping = True
-        for child in reversed(self.children):
-            child.stop()
+        stop_all(list(reversed(self.children)))
 
     def urls(self) -> dict[str, str]:
         s = self.settings
@@ -232,6 +236,18 @@ class Stack:
         finally:
             self.stop()
             pid_file.unlink(missing_ok=True)
+
+
+def stop_all(children: list[Child], timeout: float = 10.0) -> None:
+    """SIGTERM to all at once, then wait for each: stopping one after the other took up
+    to ``timeout`` per child when the broker was gone and each hung on its producer."""
+    for child in children:
+        if child.alive():
+            assert child.process is not None
+            child.process.terminate()
+    deadline = time.monotonic() + timeout
+    for child in children:
+        child.stop(max(0.1, deadline - time.monotonic()))
 
 
 def _ready(url: str) -> bool:

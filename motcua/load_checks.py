@@ -1,0 +1,268 @@
+"""What the chaos suite asserts once the load has run: the services' outcomes, read
+through their public interfaces, against the load driver's ground truth.
+
+- every dossier reached its final state (result returned) under the code it was given;
+- every land-transfer bill was paid exactly once (one payment in the bill, one
+  ``PaymentSucceeded`` event on the topic) and nothing was paid for a free procedure;
+- every notice was delivered and none twice: one notice per dossier, kind and channel
+  in notify, each e-mail once in the mailbox and each SMS once at the gateway;
+- the year-to-date figures equal the counts the driver computes from what it did.
+
+Each check waits (up to a deadline) for the pipeline to settle, since consumers may
+still be catching up after the last crash, then reports what differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from motcua.load import LAND, Driver, Trace
+
+
+@dataclass
+class Check:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class TopicEvent:
+    key: str
+    type: str
+    event_id: str
+    size: int
+
+
+@dataclass
+class Verdict:
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def add(self, name: str, problems: Sequence[str], ok: str) -> None:
+        shown = "; ".join(problems[:5]) + (
+            f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        )
+        self.checks.append(Check(name, not problems, shown if problems else ok))
+
+
+@dataclass
+class Endpoints:
+    notify: str
+    stats: str
+    sinks: str
+    bootstrap: str
+    topic: str
+
+
+def settle(probe: Callable[[], list[str]], timeout: float) -> list[str]:
+    """Problems left once ``probe`` finds none or the time is up."""
+    deadline = time.monotonic() + timeout
+    while (problems := probe()) and time.monotonic() < deadline:
+        time.sleep(1.0)
+    return problems
+
+
+def verify(driver: Driver, where: Endpoints, timeout: float = 180.0) -> Verdict:
+    """Run every check against the settled pipeline."""
+    traces = [t for t in driver.traces if t.dossier_id]
+    admin = driver.admin()
+    verdict = Verdict()
+    with httpx.Client(timeout=30) as http:
+        verdict.add(
+            "final state",
+            settle(lambda: final_states(http, driver, traces, admin), timeout),
+            f"{len(traces)} dossiers returned their result",
+        )
+        verdict.add(
+            "payments",
+            settle(lambda: bills(http, driver, traces, admin), timeout),
+            f"{sum(t.procedure_id == LAND for t in traces)} bills paid once each",
+        )
+        events = asyncio.run(read_events(where.bootstrap, where.topic))
+        verdict.add(
+            "payment events",
+            payment_events(events, traces),
+            "one PaymentSucceeded per paid dossier on the topic",
+        )
+        delivered: dict[str, int] = {}
+        verdict.add(
+            "notices",
+            settle(lambda: notices(http, where, traces, admin, delivered), timeout),
+            f"{delivered.get('n', 0)} notices delivered, none twice",
+        )
+        verdict.add(
+            "statistics",
+            settle(lambda: statistics(http, where, traces), timeout),
+            "year-to-date figures equal the driver's counts",
+        )
+    return verdict
+
+
+def final_states(
+    http: httpx.Client, driver: Driver, traces: Sequence[Trace], admin: dict[str, str]
+) -> list[str]:
+    problems = []
+    for t in traces:
+        response = http.get(
+            f"{driver.urls.workflow}/v1/dossiers/{t.dossier_id}/timeline", headers=admin
+        )
+        if response.status_code != 200:
+            problems.append(f"{t.code}: timeline answered {response.status_code}")
+            continue
+        timeline = response.json()
+        if timeline["status"] != "returned" or timeline["code"] != t.code:
+            problems.append(f"{t.code}: {timeline['status']} under code {timeline['code']}")
+    return problems
+
+
+def bills(
+    http: httpx.Client, driver: Driver, traces: Sequence[Trace], admin: dict[str, str]
+) -> list[str]:
+    problems = []
+    for t in traces:
+        response = http.get(f"{driver.urls.payment}/v1/payments/{t.dossier_id}", headers=admin)
+        if t.procedure_id != LAND:
+            if response.status_code == 200 and response.json()["payments"]:
+                problems.append(f"{t.code}: a payment recorded for a procedure without fee")
+            continue
+        if response.status_code != 200:
+            problems.append(f"{t.code}: no bill ({response.status_code})")
+            continue
+        bill = response.json()
+        amounts = [p["amount_vnd"] for p in bill["payments"]]
+        if bill["status"] != "paid" or len(amounts) != 1 or bill["paid_vnd"] != bill["amount_vnd"]:
+            problems.append(f"{t.code}: bill {bill['status']} with payments {amounts}")
+    return problems
+
+
+def payment_events(events: Sequence[TopicEvent], traces: Sequence[Trace]) -> list[str]:
+    succeeded = Counter(
+        e.key for e in {e.event_id: e for e in events if e.type == "PaymentSucceeded"}.values()
+    )
+    problems = []
+    for t in traces:
+        expected = 1 if t.procedure_id == LAND else 0
+        if succeeded[t.dossier_id] != expected:
+            problems.append(f"{t.code}: {succeeded[t.dossier_id]} PaymentSucceeded events")
+    return problems
+
+
+def notices(
+    http: httpx.Client,
+    where: Endpoints,
+    traces: Sequence[Trace],
+    admin: dict[str, str],
+    delivered: dict[str, int],
+) -> list[str]:
+    ours = {t.dossier_id: t.code for t in traces}
+    rows = [r for r in _all_notices(http, where.notify, admin) if r["dossier_id"] in ours]
+    problems = []
+    kinds = Counter((r["dossier_id"], r["kind"], r["channel"]) for r in rows)
+    problems += [f"{ours[d]}: {n} '{k}' notices by {c}" for (d, k, c), n in kinds.items() if n > 1]
+    problems += [
+        f"{ours[r['dossier_id']]}: {r['kind']} by {r['channel']} is {r['status']}"
+        for r in rows
+        if r["status"] != "delivered"
+    ]
+    mail = Counter(m["message_id"].strip("<>").split("@")[0] for m in _sink(http, where, "mail"))
+    sms = Counter(m["key"] for m in _sink(http, where, "sms"))
+    for r in rows:
+        sent = {"email": mail, "sms": sms}.get(r["channel"])
+        if sent is not None and r["status"] == "delivered" and sent[r["id"]] != 1:
+            problems.append(
+                f"{ours[r['dossier_id']]}: {r['kind']} {r['channel']} arrived {sent[r['id']]} times"
+            )
+    missing = set(ours) - {r["dossier_id"] for r in rows}
+    problems += [f"{ours[d]}: no notice at all" for d in sorted(missing)]
+    delivered["n"] = sum(r["status"] == "delivered" for r in rows)
+    return problems
+
+
+def _all_notices(http: httpx.Client, notify: str, admin: dict[str, str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    while True:
+        page = http.get(
+            f"{notify}/v1/notices", headers=admin, params={"limit": 200, "offset": len(rows)}
+        )
+        page.raise_for_status()
+        rows += page.json()
+        if len(page.json()) < 200:
+            return rows
+
+
+def _sink(http: httpx.Client, where: Endpoints, kind: str) -> list[dict[str, Any]]:
+    response = http.get(f"{where.sinks}/{kind}")
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json()
+    return items
+
+
+def statistics(http: httpx.Client, where: Endpoints, traces: Sequence[Trace]) -> list[str]:
+    truth: dict[str, Counter[str]] = {}
+    for t in traces:
+        c = truth.setdefault(t.procedure_id, Counter())
+        c.update(received=1, resolved=1, online_received=1)
+    figures = http.get(f"{where.stats}/v1/stats/ytd").json()
+    seen = {p["procedure_id"]: p for p in figures["procedures"]}
+    problems = []
+    for procedure_id, expected in sorted(truth.items()):
+        row = seen.get(procedure_id, {})
+        got = Counter(
+            received=row.get("received", 0),
+            resolved=sum(
+                row.get(k, 0) for k in ("resolved_early", "resolved_on_time", "resolved_late")
+            ),
+            online_received=row.get("online_received", 0),
+        )
+        if got != expected:
+            problems.append(f"{procedure_id}: stats {dict(got)}, driver {dict(expected)}")
+    return problems
+
+
+async def read_events(bootstrap: str, topic: str, quiet: float = 3.0) -> list[TopicEvent]:
+    """Every record of ``topic`` from the start, until nothing new comes for ``quiet`` s."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    events: list[TopicEvent] = []
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await consumer.topics()
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        last = time.monotonic()
+        while time.monotonic() - last < quiet:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batches.values():
+                for r in records:
+                    body = json.loads(r.value or b"{}")
+                    events.append(
+                        TopicEvent(
+                            (r.key or b"").decode(),
+                            body.get("type", "?"),
+                            body.get("event_id", ""),
+                            len(r.value or b""),
+                        )
+                    )
+                last = time.monotonic()
+    finally:
+        await consumer.stop()
+    return events
