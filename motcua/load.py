@@ -164,7 +164,9 @@ class Driver:
             "notify_by": ["email", "sms"],
         }
         headers = {**citizen, "Idempotency-Key": f"{self.run_id}-{t.index}"}
+        began = time.perf_counter()
         created = await self.ok(t, "POST", f"{self.urls.intake}/v1/dossiers", headers, json=body)
+        t.submit_seconds = time.perf_counter() - began
         t.dossier_id = created["id"]
 
     async def accept(self, t: Trace, agency: str) -> None:

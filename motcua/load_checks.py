@@ -27,6 +27,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from motcua.load import LAND, Driver, Trace
 
+RESOLVED = ("resolved_early", "resolved_on_time", "resolved_late")
+
 
 @dataclass
 class Check:
@@ -169,25 +171,28 @@ def notices(
 ) -> list[str]:
     ours = {t.dossier_id: t.code for t in traces}
     rows = [r for r in _all_notices(http, where.notify, admin) if r["dossier_id"] in ours]
+    mail = [m["message_id"].strip("<>").split("@")[0] for m in _sink(http, where, "mail")]
+    sms = [m["key"] for m in _sink(http, where, "sms")]
+    delivered["n"] = sum(r["status"] == "delivered" for r in rows)
+    return judge_notices(ours, rows, {"email": Counter(mail), "sms": Counter(sms)})
+
+
+def judge_notices(
+    ours: dict[str, str], rows: Sequence[dict[str, Any]], arrived: dict[str, Counter[str]]
+) -> list[str]:
+    """One notice per dossier, kind and channel; each delivered; each message that left
+    by e-mail or SMS arrived once (``arrived``: notice ids counted per channel)."""
     problems = []
     kinds = Counter((r["dossier_id"], r["kind"], r["channel"]) for r in rows)
     problems += [f"{ours[d]}: {n} '{k}' notices by {c}" for (d, k, c), n in kinds.items() if n > 1]
-    problems += [
-        f"{ours[r['dossier_id']]}: {r['kind']} by {r['channel']} is {r['status']}"
-        for r in rows
-        if r["status"] != "delivered"
-    ]
-    mail = Counter(m["message_id"].strip("<>").split("@")[0] for m in _sink(http, where, "mail"))
-    sms = Counter(m["key"] for m in _sink(http, where, "sms"))
     for r in rows:
-        sent = {"email": mail, "sms": sms}.get(r["channel"])
-        if sent is not None and r["status"] == "delivered" and sent[r["id"]] != 1:
-            problems.append(
-                f"{ours[r['dossier_id']]}: {r['kind']} {r['channel']} arrived {sent[r['id']]} times"
-            )
+        code, what = ours[r["dossier_id"]], f"{r['kind']} by {r['channel']}"
+        if r["status"] != "delivered":
+            problems.append(f"{code}: {what} is {r['status']}")
+        elif r["channel"] in arrived and (n := arrived[r["channel"]][r["id"]]) != 1:
+            problems.append(f"{code}: {what} arrived {n} times")
     missing = set(ours) - {r["dossier_id"] for r in rows}
     problems += [f"{ours[d]}: no notice at all" for d in sorted(missing)]
-    delivered["n"] = sum(r["status"] == "delivered" for r in rows)
     return problems
 
 
@@ -211,20 +216,25 @@ def _sink(http: httpx.Client, where: Endpoints, kind: str) -> list[dict[str, Any
 
 
 def statistics(http: httpx.Client, where: Endpoints, traces: Sequence[Trace]) -> list[str]:
+    figures = http.get(f"{where.stats}/v1/stats/ytd").json()
+    return judge_statistics(figures["procedures"], traces)
+
+
+def judge_statistics(procedures: Sequence[dict[str, Any]], traces: Sequence[Trace]) -> list[str]:
+    """Per procedure: received, resolved and received online, as the driver counted them
+    (every dossier it drove was submitted online and ran to its result)."""
     truth: dict[str, Counter[str]] = {}
     for t in traces:
-        c = truth.setdefault(t.procedure_id, Counter())
-        c.update(received=1, resolved=1, online_received=1)
-    figures = http.get(f"{where.stats}/v1/stats/ytd").json()
-    seen = {p["procedure_id"]: p for p in figures["procedures"]}
+        truth.setdefault(t.procedure_id, Counter()).update(
+            received=1, resolved=1, online_received=1
+        )
+    seen = {p["procedure_id"]: p for p in procedures}
     problems = []
     for procedure_id, expected in sorted(truth.items()):
         row = seen.get(procedure_id, {})
         got = Counter(
             received=row.get("received", 0),
-            resolved=sum(
-                row.get(k, 0) for k in ("resolved_early", "resolved_on_time", "resolved_late")
-            ),
+            resolved=sum(row.get(k, 0) for k in RESOLVED),
             online_received=row.get("online_received", 0),
         )
         if got != expected:
