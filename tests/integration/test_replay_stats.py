@@ -43,7 +43,9 @@ from services.stats.application import StatsApplication
 from tests.processes import ROOT, Broker, ServiceProcess, free_port
 from tests.unit.test_stats import tables
 
-pytestmark = pytest.mark.integration
+# own_stores: the replay and its checks open the stats store in-process (SQLite here;
+# the swap itself is tested on both stores in tests/unit/test_replay.py).
+pytestmark = [pytest.mark.integration, pytest.mark.own_stores]
 
 MONDAY = "2026-03-02T09:00:00+07:00"
 YEAR = 2026

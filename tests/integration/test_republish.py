@@ -20,18 +20,32 @@ from motcua.demo_workflow import has_process
 from motcua.settings import DEV_JWT_SECRET, Settings
 from motcua.stack import Stack
 from motcua.waiting import wait_for
-from tests.processes import ROOT, Broker, ServiceProcess, free_port, service_env, start_broker
+from tests.processes import (
+    ROOT,
+    Broker,
+    LocalBroker,
+    ServiceProcess,
+    free_port,
+    service_env,
+    start_broker,
+)
 from tests.topics import Record, read_topic
 
-pytestmark = pytest.mark.integration
+# own_stores: each test runs its own stack or services on the stores it sets up.
+pytestmark = [pytest.mark.integration, pytest.mark.own_stores]
 
 DRIVING, TRANSPORT = "1.002804", "000.00.22.H23"
 SERVICES = ("intake", "workflow", "payment")
 
 
 @pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[list[Broker]]:
-    """A broker of this test's own (it will be killed); the list holds the current one."""
+def own_broker(tmp_path: Path) -> Iterator[list[LocalBroker]]:
+    """A broker of this test's own (it will be killed); the list holds the current one.
+
+    Always the local tansu broker, even when the session runs on containers: the test
+    kills it and starts an empty one on the same port, which the services' settings name,
+    and a new Kafka container would be published on another port.
+    """
     brokers = [start_broker(tmp_path)]
     yield brokers
     for broker in brokers:
@@ -67,7 +81,7 @@ def processed(client: DemoClient, payment_url: str, dossier_id: str) -> bool:
     return has_process(client, dossier_id) and bill.status_code == 200
 
 
-def test_republish_after_total_broker_loss(own_broker: list[Broker], tmp_path: Path) -> None:
+def test_republish_after_total_broker_loss(own_broker: list[LocalBroker], tmp_path: Path) -> None:
     topic = f"dossier-events-{uuid.uuid4().hex[:8]}"
     ports = {name: free_port() for name in SERVICES}
     services = start_services(own_broker[0], tmp_path, topic, ports)

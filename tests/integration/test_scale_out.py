@@ -18,7 +18,8 @@ from motcua.settings import DEV_JWT_SECRET
 from tests.processes import Broker, Postgres, ServiceProcess
 from tests.topics import read_topic
 
-pytestmark = pytest.mark.integration
+# own_stores: always on PostgreSQL, the store of a scaled-out deployment.
+pytestmark = [pytest.mark.integration, pytest.mark.own_stores]
 
 BIRTH = "1.001193"
 DOSSIERS = 36
