@@ -7,7 +7,7 @@ UV := .uv/bin/uv
 BIN := .venv/bin
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install demo up down test test-unit test-integration chaos lint fmt schemas bench postgres browser clean
+.PHONY: install demo up down test test-unit test-integration test-postgres chaos lint fmt schemas bench postgres browser clean
 
 install: $(BIN)/motcua
 
@@ -35,6 +35,9 @@ test-unit: install
 
 test-integration: install postgres browser
 	$(BIN)/pytest tests/integration
+
+test-postgres: install postgres browser  ## the integration tests again, every service on PostgreSQL
+	$(BIN)/pytest tests/integration --store postgres
 
 chaos: install          ## full lifecycle under kill -9 and a broker loss (DOSSIERS=300 for a short run)
 	$(BIN)/motcua chaos --dossiers $(or $(DOSSIERS),2000) $(CHAOS_ARGS)
@@ -66,7 +69,8 @@ schemas: install        ## re-export contracts/schemas and docs/asyncapi.json af
 	$(BIN)/python -m contracts.export
 	$(BIN)/python -m contracts.asyncapi
 
-bench: install          ## intake, then replay stats of a year (EVENTS=100000 for a quick run)
+bench: install          ## the full pipeline beside the raw broker, intake alone, then replay stats of a year (EVENTS=100000 for a quick run)
+	$(BIN)/python -m bench.pipeline $(PIPELINE_ARGS)
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.replay --events $(or $(EVENTS),1000000)
 

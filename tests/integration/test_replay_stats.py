@@ -83,14 +83,23 @@ class Pipeline:
         return dossier_id
 
     def settled(self, timeout: float = 45.0) -> dict[str, Any]:
-        """The figures once stats has applied every message on the topic."""
+        """The figures once intake's and workflow's relays have published every stored
+        event and stats has applied every message on the topic."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ends = asyncio.run(end_offsets(self.broker.bootstrap, self.topic))
-            if ends and stats_offsets(self.stats) == ends:
+            if self.relays_idle() and ends and stats_offsets(self.stats) == ends:
                 return self.figures()
             time.sleep(0.2)
         raise TimeoutError(f"stats at {stats_offsets(self.stats)}, the topic's ends {ends}")
+
+    def relays_idle(self) -> bool:
+        """No stored event waits for its relay (``motcua_relay_lag_events`` is 0)."""
+        for service in (self.client.http, self.client.flow):
+            for line in service.get("/metrics").text.splitlines():
+                if line.startswith("motcua_relay_lag_events{") and float(line.split()[-1]):
+                    return False
+        return True
 
     def replay(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``motcua replay stats`` as an operator runs it, beside the running service."""

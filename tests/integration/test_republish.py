@@ -53,10 +53,19 @@ def own_broker(tmp_path: Path) -> Iterator[list[LocalBroker]]:
             broker.stop()
 
 
+@pytest.fixture
+def started() -> Iterator[list[ServiceProcess]]:
+    """The test's service processes, stopped at the end whatever happened (they are
+    stopped and started again during the test)."""
+    processes: list[ServiceProcess] = []
+    yield processes
+    for process in processes:
+        process.stop()
+
+
 def start_services(
-    broker: Broker, tmp_path: Path, topic: str, ports: dict[str, int]
+    broker: Broker, tmp_path: Path, topic: str, ports: dict[str, int], started: list[ServiceProcess]
 ) -> list[ServiceProcess]:
-    started = []
     for name in SERVICES:
         env = service_env(
             bootstrap=broker.bootstrap,
@@ -81,10 +90,12 @@ def processed(client: DemoClient, payment_url: str, dossier_id: str) -> bool:
     return has_process(client, dossier_id) and bill.status_code == 200
 
 
-def test_republish_after_total_broker_loss(own_broker: list[LocalBroker], tmp_path: Path) -> None:
+def test_republish_after_total_broker_loss(
+    own_broker: list[LocalBroker], tmp_path: Path, started: list[ServiceProcess]
+) -> None:
     topic = f"dossier-events-{uuid.uuid4().hex[:8]}"
     ports = {name: free_port() for name in SERVICES}
-    services = start_services(own_broker[0], tmp_path, topic, ports)
+    services = start_services(own_broker[0], tmp_path, topic, ports, started)
     intake, workflow, payment = services
     client = DemoClient(intake.url, workflow.url, DEV_JWT_SECRET)
     before = [received(client, i) for i in range(3)]
