@@ -11,6 +11,8 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from motcua.errors import Invalid, NotFound
 from motcua.store import Store, Tx
 
@@ -28,6 +30,14 @@ def create_table(tx: Tx) -> None:
         )
         """
     )
+
+
+class Attachment(BaseModel):
+    """What an upload answers: the name to reference the file by, its size and type."""
+
+    sha256: str
+    size: int
+    content_type: str
 
 
 class Attachments:

@@ -13,7 +13,12 @@ consumer's position are committed in one store transaction. Two positions are ke
 Undecodable messages (not JSON, not a contract, a schema version this consumer does not
 read, or larger than any contract event) go to ``<service>.dlq`` with the reason in the
 headers; a handler that keeps failing sends the message there too, after retries, so
-nothing crash-loops and nothing is silently dropped.
+nothing crash-loops and nothing is silently dropped. The DLQ record keeps the original
+headers, trace context included.
+
+Each new message is applied inside a CONSUMER span that continues the trace context of
+its headers (``tracing.py``): events the handler creates remember it, and the relay
+sends it on with them.
 """
 
 from __future__ import annotations
@@ -28,14 +33,18 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from contracts.events import Envelope, UndecodableEvent, decode
 from motcua import metrics
 from motcua.kafka import header
 from motcua.retry import retry_on_conflict
 from motcua.store import Store, Tx, Write
+from motcua.tracing import context_from
 
 log = structlog.get_logger(__name__)
+tracer = trace.get_tracer(__name__)
 
 HANDLER_ATTEMPTS = 3
 # Contract events are small (documents travel by hash): anything bigger is not one of
@@ -191,11 +200,28 @@ class TrackedConsumer:
         self.watermarks[(r.topic, r.partition, delivery.producer)] = delivery.position
 
     async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
         if self._seen(Delivery(self.name, record, None)):
             self.skipped += 1
             metrics.EVENTS_SKIPPED.labels(self.name).inc()
             return
+        with tracer.start_as_current_span(
+            f"process {record.topic}",
+            context=context_from(record.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+                "messaging.consumer.group.name": self.name,
+            },
+        ) as span:
+            await self._apply_new(record, span)
+
+    async def _apply_new(self, record: ConsumerRecord[bytes, bytes], span: Span) -> None:
+        """A message not applied before, inside its consumer span: decode, handle, or DLQ."""
+        bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
         size = len(record.value or b"")
         if size > self.max_message_bytes:
             await self._dead_letter(record, f"oversized: {size} bytes > {self.max_message_bytes}")
@@ -205,6 +231,15 @@ class TrackedConsumer:
         except UndecodableEvent as error:
             await self._dead_letter(record, f"undecodable: {error}")
             return
+        if event is not None:  # None: a type this consumer does not know (only tracked)
+            span.set_attributes(
+                {
+                    "messaging.message.id": str(event.event_id),
+                    "motcua.event.type": type(event).__name__,
+                    "motcua.event.producer": event.producer,
+                    "motcua.dossier_id": str(event.dossier_id),
+                }
+            )
         delivery = Delivery(self.name, record, event)
         for attempt in range(1, HANDLER_ATTEMPTS + 1):
             try:
@@ -256,6 +291,7 @@ class TrackedConsumer:
             await asyncio.to_thread(self.store.write, *delivery.writes)
         self._remember(delivery)
         self.dead_lettered += 1
+        trace.get_current_span().set_status(StatusCode.ERROR, reason[:200])
         metrics.DEAD_LETTERED.labels(self.name, reason.split(":", 1)[0]).inc()
         log.error("message sent to dead-letter topic", dlq=self.dlq_topic, reason=reason)
 

@@ -1,7 +1,12 @@
-"""What every service's HTTP app shares: one error body, health probes, error mapping.
+"""What every service's HTTP app shares: one error body, health probes, error mapping,
+and a trace per request.
 
 Every error answers ``{"error": {"code", "message", "details"}}``; a bug answers 500
 with a reference to the log line, never a stack trace.
+
+Every request but the probes runs in a SERVER span (FastAPI's own) that continues the
+caller's ``traceparent`` (or starts a trace), so the events it creates remember it
+(``tracing.py``); the response's ``traceparent`` header names that span.
 """
 
 from __future__ import annotations
@@ -10,11 +15,12 @@ import uuid
 from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from motcua import metrics
 from motcua.errors import (
@@ -27,8 +33,10 @@ from motcua.errors import (
     Unauthorized,
     Unavailable,
 )
+from motcua.tracing import TRACEPARENT, current_traceparent
 
 log = structlog.get_logger(__name__)
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes
 
 STATUS_OF: dict[type[DomainError], int] = {
     NotFound: 404,
@@ -56,6 +64,27 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 413, 422, 503)
 }
+
+
+def file_responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route whose success is a page or a file; give the route
+    ``response_class=Response`` too. FastAPI documents the error models under the media
+    type of the route's response class, and errors are JSON whatever the route: the plain
+    ``Response`` has none, so they are documented as JSON, and the success as said here."""
+    text = media_type.startswith("text/")
+    schema = {"type": "string"} if text else {"type": "string", "format": "binary"}
+    return {200: {"description": description, "content": {media_type: {"schema": schema}}}}
+
+
+# Bounded, so that no page is asked past what a store can count (SQLite's integers
+# have 64 bits: a larger offset was a 500).
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
+
+
+class Readiness(BaseModel):
+    ready: bool
+    problems: list[str] = Field(description="Why the service is not ready, if it is not")
 
 
 def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
@@ -100,8 +129,48 @@ def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+class EchoTraceparent:
+    """ASGI middleware: the response's ``traceparent`` header names the request's span,
+    so a caller can find its request's trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        traceparent = current_traceparent().encode("latin-1") if scope["type"] == "http" else b""
+        if not traceparent:  # tracing not configured, or an untraced path
+            await self.app(scope, receive, send)
+            return
+
+        async def send_traced(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (TRACEPARENT.encode(), traceparent)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_traced)
+
+
+def _trace_requests(app: FastAPI) -> None:
+    """FastAPI makes the request's SERVER span itself once a tracer provider is installed
+    (``tracing.configure``): it continues the caller's context (or starts a trace), names
+    the span ``METHOD /route`` and keeps it current while the handler runs, in the thread
+    pool too. Here: only that span (not one per dependency, endpoint and serialization),
+    none for probes and scrapes, and its ``traceparent`` echoed.
+
+    The settings are FastAPI's ``telemetry=`` constructor argument; each service builds
+    its app in its ``main.py``, so they are set on the config the app keeps.
+    """
+    telemetry = app._telemetry  # the dict FastAPI's request telemetry reads per request
+    telemetry["operation_spans"] = False
+    telemetry["exclude"] = lambda scope: scope.get("path") in UNTRACED_PATHS
+    app.add_middleware(EchoTraceparent)
+
+
 def install_common(app: FastAPI, *, ready: Any = None) -> None:
-    """Add error handlers, the ``/healthz`` and ``/readyz`` probes and ``/metrics``."""
+    """Add error handlers, the ``/healthz`` and ``/readyz`` probes, ``/metrics`` and
+    request tracing."""
+    _trace_requests(app)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -112,14 +181,24 @@ def install_common(app: FastAPI, *, ready: Any = None) -> None:
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready"}},
+    )
     def readyz() -> JSONResponse:
         """The service can take requests: store open, relay and consumers running."""
         problems: list[str] = ready() if ready else []
         status = 200 if not problems else 503
         return JSONResponse({"ready": not problems, "problems": problems}, status_code=status)
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses=file_responses("text/plain", "Prometheus' text format"),
+    )
     def prometheus_metrics() -> Response:
         """Prometheus metrics: consumer and relay lag, handler latency, DLQ, notices."""
         body, content_type = metrics.exposition()

@@ -10,6 +10,10 @@ Each event is linked into its dossier's chain on the way out (``chaining.py``): 
 heads of the strands move in the transaction that records the position, so a batch
 published again is linked again from the same heads, into the same messages.
 
+Each record's headers carry the trace context its event was created in (``traceparent``,
+``tracestate``; see ``tracing.py``), beside ``producer``, ``position`` and ``type``: the
+consumers continue that trace. The envelope (and so the chain) does not change.
+
 Only one relay per store publishes at a time: it holds a lease row in the store,
 so two service instances sharing a PostgreSQL database do not both publish.
 """
@@ -33,6 +37,7 @@ from contracts.events import Envelope
 from motcua import metrics
 from motcua.chaining import Chainer, create_table, load_heads
 from motcua.store import Store, Tx, Write
+from motcua.tracing import stored_trace
 
 log = structlog.get_logger(__name__)
 
@@ -128,22 +133,23 @@ class OutboxRelay:
 
     async def _send(self, notifications: Sequence[Notification]) -> Chainer:
         """Send the batch's contract events, linked; the chainer holds the moved heads."""
-        events = [
-            (n, e)
-            for n in notifications
-            if (e := self.to_contract(self.app.mapper.to_domain_event(n))) is not None
-        ]
-        ids = {e.dossier_id for _, e in events}
+        events = []
+        for n in notifications:
+            stored = self.app.mapper.to_domain_event(n)
+            if (contract := self.to_contract(stored)) is not None:
+                events.append((n, contract, stored_trace(stored)))
+        ids = {e.dossier_id for _, e, _ in events}
         chainer = Chainer(
             self.name, await asyncio.to_thread(load_heads, self.store, self.name, ids)
         )
         futures = []
-        for notification, unlinked in events:
+        for notification, unlinked, trace in events:
             event, payload = chainer.link(unlinked)
             headers = [
                 ("producer", self.name.encode()),
                 ("position", str(notification.id).encode()),
                 ("type", type(event).__name__.encode()),
+                *((name, value.encode()) for name, value in trace.items()),
             ]
             futures.append(
                 await self.producer.send(

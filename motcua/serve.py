@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import uvicorn
 
 from motcua.logging import configure_logging
 from motcua.settings import SERVICE_NAMES, Settings
+from motcua.tracing import configure as configure_tracing
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -18,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     service = args[0]
     settings = Settings()
     configure_logging(settings.log_level, service=service)
+    # OTEL_TRACES_EXPORTER is OpenTelemetry's own variable, not one of our settings.
+    configure_tracing(service, settings.otel_spans_file, os.environ.get("OTEL_TRACES_EXPORTER", ""))
     module = importlib.import_module(f"services.{service}.main")
     app = module.create_app(settings)
     uvicorn.run(

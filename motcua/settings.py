@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     relay_idle_seconds: float = 0.05
     relay_enabled: bool = True
     log_level: str = "INFO"
+    otel_spans_file: Path | None = Field(
+        default=None,
+        description=(
+            "Write every finished trace span here as one JSON line (tests, debugging); "
+            "collectors are reached with OTEL_TRACES_EXPORTER instead (see motcua/tracing.py)"
+        ),
+    )
     max_attachment_bytes: int = 10 * 1024 * 1024
     clock_file: Path | None = Field(
         default=None, description="Tests and demo only: read 'now' from this file"

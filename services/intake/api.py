@@ -10,9 +10,10 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse
 
+from motcua.attachments import Attachment
 from motcua.auth import Caller, CallerDep, OptionalCallerDep
 from motcua.errors import Invalid
-from motcua.http import ERROR_RESPONSES, CorrelationId
+from motcua.http import ERROR_RESPONSES, CorrelationId, Limit, Offset, file_responses
 from services.intake.application import IntakeApplication
 from services.intake.catalogue import Procedure
 from services.intake.domain import Dossier
@@ -20,7 +21,6 @@ from services.intake.receipt import Receipt, make_receipt, qr_png, render_receip
 from services.intake.schemas import (
     Accepted,
     Answer,
-    Attachment,
     CompletionRequest,
     Created,
     DossierRow,
@@ -47,8 +47,6 @@ IntakeDep = Annotated[IntakeApplication, Depends(get_application)]
 
 
 CorrelationDep = CorrelationId
-Page = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
@@ -151,7 +149,7 @@ def agency_queue(
     intake: IntakeDep,
     caller: CallerDep,
     status: str | None = None,
-    limit: Page = 50,
+    limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[DossierRow]:
     """The one-stop queue of the officer's agency, oldest first; filter by status."""
@@ -161,7 +159,7 @@ def agency_queue(
 
 @router.get("/me/dossiers", tags=["dossiers"])
 def my_dossiers(
-    intake: IntakeDep, caller: CallerDep, limit: Page = 50, offset: Offset = 0
+    intake: IntakeDep, caller: CallerDep, limit: Limit = 50, offset: Offset = 0
 ) -> list[DossierRow]:
     """The caller's own dossiers, newest first."""
     caller.require("citizen")
@@ -330,7 +328,7 @@ def feedback_queue(
     intake: IntakeDep,
     caller: CallerDep,
     answered: Annotated[bool, Query(description="true: the answered ones instead")] = False,
-    limit: Page = 50,
+    limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[FeedbackRow]:
     """Feedback to the officer's agency, oldest first (all agencies for an admin)."""
@@ -365,7 +363,12 @@ def receipt_json(
     return make_receipt(intake, _received(intake, ref, caller, x_id_number), _base_url(request))
 
 
-@router.get("/dossiers/{ref}/receipt.html", response_class=HTMLResponse, tags=["receipt"])
+@router.get(
+    "/dossiers/{ref}/receipt.html",
+    response_class=Response,
+    responses=file_responses("text/html", "The receipt, to print"),
+    tags=["receipt"],
+)
 def receipt_html(
     request: Request,
     intake: IntakeDep,
@@ -378,7 +381,12 @@ def receipt_html(
     return HTMLResponse(render_receipt_html(make_receipt(intake, dossier, _base_url(request))))
 
 
-@router.get("/dossiers/{ref}/qr.png", tags=["receipt"], response_class=Response)
+@router.get(
+    "/dossiers/{ref}/qr.png",
+    response_class=Response,
+    responses=file_responses("image/png", "The QR code"),
+    tags=["receipt"],
+)
 def receipt_qr(
     intake: IntakeDep, caller: OptionalCallerDep, ref: str, x_id_number: ReceiptLookup = None
 ) -> Response:

@@ -17,9 +17,10 @@ from datetime import date, datetime
 from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from motcua.errors import Conflict, Invalid, LimitReached, NotFound
+from motcua.tracing import TracedAggregate
 
 MAX_DAILY_SEQUENCE = 9999
 
@@ -29,7 +30,7 @@ MIN_RATING, MAX_RATING = 1, 5
 FEEDBACK_KINDS = ("feedback", "complaint")
 
 
-class Dossier(Aggregate):
+class Dossier(TracedAggregate):
     """An application for one procedure, as intake sees it."""
 
     @event("Submitted")
@@ -202,7 +203,7 @@ class Dossier(Aggregate):
             raise NotAwaitingAcceptance(f"cannot {action} a dossier that is {self.status}")
 
 
-class DailySequence(Aggregate):
+class DailySequence(TracedAggregate):
     """Numbers the dossiers one receiving unit accepts on one day: 1, 2, 3 … 9999."""
 
     @staticmethod

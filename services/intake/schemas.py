@@ -143,9 +143,3 @@ class DossierView(DossierSummary):
 
 class DossierRow(DossierSummary):
     submitted_at: datetime
-
-
-class Attachment(BaseModel):
-    sha256: str
-    size: int
-    content_type: str

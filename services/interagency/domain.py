@@ -15,13 +15,14 @@ from datetime import date
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from contracts.interagency import DossierStatus
+from motcua.tracing import TracedAggregate
 from services.interagency.curation import Dossier
 
 
-class ForwardedDossier(Aggregate):
+class ForwardedDossier(TracedAggregate):
     """What the feeds have said about one dossier, and who receives it."""
 
     @staticmethod

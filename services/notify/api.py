@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from motcua.auth import CallerDep
-from motcua.http import ERROR_RESPONSES
+from motcua.http import ERROR_RESPONSES, Limit, Offset
 from services.notify.application import NotifyApplication
 
 
@@ -20,8 +20,6 @@ def get_application(request: Request) -> NotifyApplication:
 
 
 Notify = Annotated[NotifyApplication, Depends(get_application)]
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 

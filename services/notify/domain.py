@@ -11,14 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from motcua.errors import Conflict
+from motcua.tracing import TracedAggregate
 
 OPEN = ("pending", "retrying", "sending")
 
 
-class Notice(Aggregate):
+class Notice(TracedAggregate):
     @staticmethod
     def create_id(source_event_id: UUID, channel: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"motcua:notice:{source_event_id}:{channel}")

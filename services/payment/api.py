@@ -7,13 +7,13 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from motcua.auth import CallerDep
 from motcua.errors import DomainError
-from motcua.http import ERROR_RESPONSES, CorrelationId
+from motcua.http import ERROR_RESPONSES, CorrelationId, ErrorBody, file_responses
 from services.payment import pages
 from services.payment.application import PaymentApplication
 
@@ -149,7 +149,7 @@ def get_attempt(attempt_id: str, payments: Payments) -> dict[str, Any]:
     "/gateway/callback",
     response_model=CallbackAnswer,
     summary="The gateway's signed callback",
-    responses={401: {"description": "Forged or stale signature"}},
+    responses={401: {"model": ErrorBody, "description": "Forged or stale signature"}},
 )
 async def gateway_callback(request: Request, payments: Payments) -> dict[str, Any]:
     """Signed with HMAC-SHA256 (see ``services/payment/gateway.py``); repeats are safe."""
@@ -194,9 +194,14 @@ def get_receipt(number: str, caller: CallerDep, payments: Payments) -> dict[str,
     return payments.receipt(caller, number)
 
 
-@router.get("/receipts/{number}/print", response_class=HTMLResponse, summary="Printable receipt")
-def print_receipt(number: str, caller: CallerDep, payments: Payments) -> str:
-    return pages.receipt_page(payments.receipt(caller, number))
+@router.get(
+    "/receipts/{number}/print",
+    response_class=Response,
+    responses=file_responses("text/html", "The receipt, to print"),
+    summary="Printable receipt",
+)
+def print_receipt(number: str, caller: CallerDep, payments: Payments) -> HTMLResponse:
+    return HTMLResponse(pages.receipt_page(payments.receipt(caller, number)))
 
 
 @router.post("/reconciliations/{day}", response_model=Reconciliation, summary="Reconcile one day")

@@ -18,15 +18,16 @@ from datetime import date, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from motcua.errors import Conflict
+from motcua.tracing import TracedAggregate
 from services.payment.fees import check_digits
 
 MAX_PAYMENT_CODES_PER_DAY = 999_999
 
 
-class Counter(Aggregate):
+class Counter(TracedAggregate):
     """A named gap-free sequence: 1, 2, 3 … Saved with what it numbers, in one commit."""
 
     @staticmethod
@@ -47,7 +48,7 @@ class BillConflict(Conflict):
     pass
 
 
-class Bill(Aggregate):
+class Bill(TracedAggregate):
     """What a dossier owes and everything paid or paid back for it."""
 
     @staticmethod

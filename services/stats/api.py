@@ -22,7 +22,7 @@ from openpyxl import Workbook
 from pydantic import BaseModel, Field
 
 from contracts.envelope import Channel
-from motcua.http import ERROR_RESPONSES
+from motcua.http import ERROR_RESPONSES, file_responses
 from motcua.money import money_vnd
 from services.stats.application import StatsApplication
 from services.stats.figures import COLUMNS, ELIGIBLE_PERCENT, Scope, Ytd
@@ -122,7 +122,12 @@ def year_to_date(
     return Response(content, media_type=media, headers=disposition)
 
 
-@router.get("/stats", response_class=HTMLResponse, tags=["statistics"])
+@router.get(
+    "/stats",
+    response_class=Response,
+    responses=file_responses("text/html", "The page"),
+    tags=["statistics"],
+)
 def public_page(
     stats: Stats,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,

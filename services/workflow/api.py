@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
+from motcua.attachments import Attachment
 from motcua.auth import CallerDep
 from motcua.errors import Invalid
-from motcua.http import ERROR_RESPONSES, CorrelationId
+from motcua.http import ERROR_RESPONSES, CorrelationId, Limit, Offset
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 
@@ -147,8 +148,8 @@ def agency_queue(
     due_within_days: Annotated[int | None, Query(ge=0, le=60)] = None,
     overdue: bool | None = None,
     status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[QueueRow]:
     """Dossiers now at the officer's agency, earliest deadline first."""
     rows = workflow.queue(
@@ -200,7 +201,9 @@ def _timeline(workflow: WorkflowApplication, p: Process) -> Timeline:
 
 
 @router.post("/attachments", status_code=201, tags=["attachments"])
-async def upload(request: Request, caller: CallerDep, file: Annotated[UploadFile, File()]) -> Any:
+async def upload(
+    request: Request, caller: CallerDep, file: Annotated[UploadFile, File()]
+) -> Attachment:
     """Upload a supplement or an electronic result; reference it by its SHA-256."""
     caller.require("citizen", "officer")
     workflow: WorkflowApplication = request.app.state.workflow
@@ -209,9 +212,10 @@ async def upload(request: Request, caller: CallerDep, file: Annotated[UploadFile
     if not data or len(data) > limit:
         raise Invalid(f"the file must have between 1 and {limit} bytes")
     content_type = file.content_type or "application/octet-stream"
-    return await to_thread.run_sync(
+    stored = await to_thread.run_sync(
         lambda: workflow.attachments.put(data, content_type, caller.sub, workflow.clock())
     )
+    return Attachment(**stored)
 
 
 @router.post("/dossiers/{dossier_id}/claim", status_code=204, tags=["officer"])

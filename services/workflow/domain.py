@@ -12,14 +12,15 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from motcua.errors import Conflict
+from motcua.tracing import TracedAggregate
 
 ACTIVE = ("in_progress", "awaiting_handover")
 
 
-class Process(Aggregate):
+class Process(TracedAggregate):
     """Where a dossier is in its procedure's process, and whether it is on time."""
 
     @staticmethod

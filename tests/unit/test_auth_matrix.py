@@ -9,7 +9,6 @@ workers are not started, so no broker is needed.
 
 from __future__ import annotations
 
-import importlib
 import re
 import time
 import uuid
@@ -23,7 +22,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from motcua.auth import issue_token
-from motcua.settings import DEV_JWT_SECRET, SERVICE_NAMES, Settings
+from motcua.settings import DEV_JWT_SECRET, SERVICE_NAMES
+from tests.apps import make_app, roles
 
 PROBES = {"/healthz", "/readyz", "/metrics"}
 # Endpoints anyone may call: probes, the catalogue, the public lookup and what hangs off
@@ -43,7 +43,6 @@ PUBLIC = {
 }  # fmt: skip
 # Endpoints with an authentication of their own: the gateway signs its callbacks.
 OWN_AUTH = {"payment": {"/v1/gateway/callback"}}
-AGENCY = "000.00.22.H23"
 
 
 def tokens() -> dict[str, str | None]:
@@ -57,16 +56,6 @@ def tokens() -> dict[str, str | None]:
     return {"none": None, "expired": expired, "forged": forged}
 
 
-def roles() -> dict[str, str]:
-    return {
-        "citizen": issue_token(DEV_JWT_SECRET, sub="c", role="citizen", id_number="001190000001"),
-        "officer": issue_token(DEV_JWT_SECRET, sub="o", role="officer", agency=AGENCY),
-        "other agency": issue_token(DEV_JWT_SECRET, sub="p", role="officer", agency="H99"),
-        "ministry": issue_token(DEV_JWT_SECRET, sub="m", role="ministry"),
-        "admin": issue_token(DEV_JWT_SECRET, sub="a", role="admin"),
-    }
-
-
 def concrete(path: str) -> str:
     """The path with every parameter filled with a plausible value that exists nowhere."""
     return re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
@@ -78,12 +67,6 @@ def endpoints(app: FastAPI) -> Iterator[tuple[str, str, bool]]:
     for path, operations in app.openapi()["paths"].items():
         for method, operation in sorted(operations.items()):
             yield method.upper(), path, bool(operation.get("security"))
-
-
-def make_app(service: str, tmp_path: Path) -> FastAPI:
-    module = importlib.import_module(f"services.{service}.main")
-    app: FastAPI = module.create_app(Settings(var_dir=tmp_path / "var"))
-    return app
 
 
 @pytest.fixture(params=SERVICE_NAMES)
