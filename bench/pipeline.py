@@ -158,8 +158,14 @@ def print_results(console: Console, results: dict[str, Any]) -> None:
             for name, mb in value.items():
                 table.add_row(f"{key} {name}", f"{mb:,.1f}")
         else:
-            table.add_row(key, f"{value:,.2f}" if isinstance(value, float) else str(value))
+            table.add_row(key, _shown(value))
     console.print(table)
+
+
+def _shown(value: Any) -> str:
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.2g}"
 
 
 def main() -> None:
