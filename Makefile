@@ -27,8 +27,11 @@ up: install             ## run the embedded stack in the foreground (Ctrl-C stop
 down:
 	$(BIN)/motcua down
 
+# Integration tests mostly wait on real processes: three test workers keep two cores busy.
+WORKERS ?= 3
+
 test: install postgres browser  ## the whole suite: unit + integration (real broker, PostgreSQL, Chromium)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS)
 
 test-unit: install
 	$(BIN)/pytest tests/unit
@@ -37,7 +40,7 @@ test-integration: install postgres browser
 	$(BIN)/pytest tests/integration
 
 test-postgres: install postgres browser  ## the integration tests again, every service on PostgreSQL
-	$(BIN)/pytest tests/integration --store postgres
+	$(BIN)/pytest tests/integration --store postgres -n $(WORKERS)
 
 chaos: install          ## full lifecycle under kill -9 and a broker loss (DOSSIERS=300 for a short run)
 	$(BIN)/motcua chaos --dossiers $(or $(DOSSIERS),2000) $(CHAOS_ARGS)
