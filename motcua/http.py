@@ -151,6 +151,16 @@ class EchoTraceparent:
         await self.app(scope, receive, send_traced)
 
 
+def _untraced(scope: Any) -> bool:
+    return scope.get("path") in UNTRACED_PATHS
+
+
+# FastAPI's own request telemetry, for every service's ``FastAPI(telemetry=TELEMETRY)``:
+# the request's span only (none per dependency, endpoint and serialization), and none
+# for the probes and scrapes.
+TELEMETRY: Any = {"operation_spans": False, "exclude": _untraced}
+
+
 def _trace_requests(app: FastAPI) -> None:
     """FastAPI makes the request's SERVER span itself once a tracer provider is installed
     (``tracing.configure``): it continues the caller's context (or starts a trace), names
@@ -158,12 +168,8 @@ def _trace_requests(app: FastAPI) -> None:
     pool too. Here: only that span (not one per dependency, endpoint and serialization),
     none for probes and scrapes, and its ``traceparent`` echoed.
 
-    The settings are FastAPI's ``telemetry=`` constructor argument; each service builds
-    its app in its ``main.py``, so they are set on the config the app keeps.
+    The span settings are ``TELEMETRY``, which every service passes to ``FastAPI()``.
     """
-    telemetry = app._telemetry  # the dict FastAPI's request telemetry reads per request
-    telemetry["operation_spans"] = False
-    telemetry["exclude"] = lambda scope: scope.get("path") in UNTRACED_PATHS
     app.add_middleware(EchoTraceparent)
 
 

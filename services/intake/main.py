@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from motcua.clock import make_clock
-from motcua.http import install_common
+from motcua.http import TELEMETRY, install_common
 from motcua.service import ConsumerWorker, RelayWorker, lifespan_with
 from motcua.settings import Settings
 from motcua.store import store_env
@@ -27,6 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
     relay = RelayWorker(settings, intake, intake.store, PRODUCER, IntakePublisher(intake))
     consumer = ConsumerWorker(settings, intake.store, PRODUCER, intake.progress.handle)
     app = FastAPI(
+        telemetry=TELEMETRY,
         title="motcua intake",
         version="1.0",
         description=(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from motcua.http import install_common
+from motcua.http import TELEMETRY, install_common
 from motcua.service import ConsumerWorker, RelayWorker, lifespan_with
 from motcua.settings import Settings
 from motcua.store import store_env
@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     consumer = ConsumerWorker(settings, interagency.store, PRODUCER, interagency.handle)
     app = FastAPI(
+        telemetry=TELEMETRY,
         title="motcua interagency",
         version="1.0",
         description=(

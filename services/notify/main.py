@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from motcua.clock import make_clock
-from motcua.http import install_common
+from motcua.http import TELEMETRY, install_common
 from motcua.service import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
 from motcua.settings import Settings
 from motcua.store import store_env
@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     consumer = ConsumerWorker(settings, notify.store, PRODUCER, notify.handle)
     sender = PeriodicWorker("deliver", notify.settings.notify_poll_seconds, notify.deliver_due)
     app = FastAPI(
+        telemetry=TELEMETRY,
         title="motcua notify",
         version="1.0",
         description=(

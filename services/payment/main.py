@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from motcua.clock import make_clock
-from motcua.http import install_common
+from motcua.http import TELEMETRY, install_common
 from motcua.service import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
 from motcua.settings import Settings
 from motcua.store import store_env
@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     expiry = PeriodicWorker("attempt-expiry", every, payment.expire_attempts)
     refunds = PeriodicWorker("refunds", every, payment.send_refunds)
     app = FastAPI(
+        telemetry=TELEMETRY,
         title="motcua payment",
         version="1.0",
         description=(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from motcua.clock import make_clock
-from motcua.http import install_common
+from motcua.http import TELEMETRY, install_common
 from motcua.service import ConsumerWorker, lifespan_with
 from motcua.settings import Settings
 from motcua.store import store_env
@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     stats = build_application(settings)
     consumer = ConsumerWorker(settings, stats.store, SERVICE, stats.handle)
     app = FastAPI(
+        telemetry=TELEMETRY,
         title="motcua stats",
         version="1.0",
         description=(

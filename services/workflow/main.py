@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from motcua.clock import make_clock
-from motcua.http import install_common
+from motcua.http import TELEMETRY, install_common
 from motcua.service import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
 from motcua.settings import Settings
 from motcua.store import store_env
@@ -30,6 +30,7 @@ def create_app(settings: Settings) -> FastAPI:
     consumer = ConsumerWorker(settings, workflow.store, PRODUCER, workflow.handle)
     clock = PeriodicWorker("deadlines", settings.overdue_check_seconds, workflow.check_deadlines)
     app = FastAPI(
+        telemetry=TELEMETRY,
         title="motcua workflow",
         version="1.0",
         description=(

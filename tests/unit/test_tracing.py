@@ -29,7 +29,7 @@ from contracts.envelope import Envelope
 from contracts.events import encode
 from motcua import tracing
 from motcua.consumer import TrackedConsumer
-from motcua.http import install_common
+from motcua.http import TELEMETRY, install_common
 from motcua.store import Store, store_env
 from motcua.tracing import current_traceparent, stored_trace
 from services.intake.publishing import IntakePublisher
@@ -274,7 +274,7 @@ def test_a_dead_lettered_message_keeps_its_headers_and_marks_the_span(
 
 
 def traced_app() -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(telemetry=TELEMETRY)  # as every service builds its app
     install_common(app)
 
     @app.get("/things/{thing_id}")
