@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from motcua.load import Driver, Trace, Urls
+from motcua.load import Driver, Stuck, Trace, Urls
 from motcua.load_checks import Endpoints, Verdict, verify
 from motcua.settings import Settings
 from motcua.stack import IMPLEMENTED_SERVICES, Child, Stack
@@ -56,11 +56,18 @@ class Monkey:
         )
 
     def strike(self) -> None:
+        """The broker when it is due; else a live service among the least killed, until
+        each has had its share (more would only keep the stack down: a service killed
+        again and again before it ran a while is restarted ever later, as in a crash loop)."""
         if self.broker_due and (broker := self.child("broker")) is not None and broker.alive():
             self.kill(broker)
             self.broker_due, self.broker_killed = False, True
             return
-        alive = [c for c in self.stack.children if c.name in IMPLEMENTED_SERVICES and c.alive()]
+        alive = [
+            c
+            for c in self.stack.children
+            if c.name in IMPLEMENTED_SERVICES and c.alive() and self.kills[c.name] < self.kills_each
+        ]
         if not alive:
             return
         fewest = min(self.kills[c.name] for c in alive)
@@ -121,14 +128,19 @@ def run_chaos(
         supervisor = threading.Thread(target=supervise, args=(stack, monkey, stop), daemon=True)
         started = time.monotonic()
         supervisor.start()
-        driver = asyncio.run(_load(console, settings, dossiers, concurrency, monkey))
+        driver = Driver(_urls(settings), _secret(settings))
+        stuck = asyncio.run(_load(console, driver, dossiers, concurrency, monkey))
         monkey.loading = False
-        while not monkey.done():  # a short load still gets every kill in
+        while not monkey.done() and not stuck:  # a short load still gets every kill in
             time.sleep(0.5)
         stop.set()
         supervisor.join()
-        stack.wait_ready(timeout=180)
-        verdict = verify(driver, _endpoints(settings))
+        if stuck:
+            verdict = Verdict()
+            verdict.add("load", stuck, "")
+        else:
+            stack.wait_ready(timeout=180)
+            verdict = verify(driver, _endpoints(settings))
         seconds = time.monotonic() - started
     finally:
         stop.set()
@@ -137,9 +149,11 @@ def run_chaos(
 
 
 async def _load(
-    console: Console, settings: Settings, dossiers: int, concurrency: int, monkey: Monkey
-) -> Driver:
-    async with Driver(_urls(settings), _secret(settings)) as driver:
+    console: Console, driver: Driver, dossiers: int, concurrency: int, monkey: Monkey
+) -> list[str]:
+    """Run the load; what got stuck, if anything (a dossier that made no progress
+    within the driver's patience, or a refusal the driver did not expect)."""
+    async with driver:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("Dossiers through their lifecycle", total=dossiers)
 
@@ -148,8 +162,12 @@ async def _load(
                 if progress.tasks[0].completed >= dossiers // 2 and not monkey.broker_killed:
                     monkey.broker_due = True
 
-            await driver.run(dossiers, concurrency=concurrency, progress=advance)
-    return driver
+            stuck: list[str] = []
+            try:
+                await driver.run(dossiers, concurrency=concurrency, progress=advance)
+            except* Stuck as group:
+                stuck = [str(error) for error in group.exceptions]
+    return stuck
 
 
 def _urls(settings: Settings) -> Urls:
