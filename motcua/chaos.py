@@ -3,7 +3,9 @@
 The embedded stack runs in a directory of its own. While the load driver pushes
 dossiers through intake, the multi-agency workflow, online payment, notices and
 statistics, a monkey kills a random service with SIGKILL every few seconds, choosing
-among the least-killed so that each is killed at least ``kills_each`` times, and once,
+among the least-killed, for as long as the load runs and until each was killed at least
+``kills_each`` times (more often than every ``HEALTHY_SECONDS`` per service, the
+supervisor would treat it as a crash loop and restart it ever later), and once,
 halfway, kills the broker: the embedded broker keeps messages in memory only, so the
 supervisor starts it again and republishes every stored event, as an operator would
 after losing a cluster. The supervisor restarts what died, as in production.
@@ -56,9 +58,9 @@ class Monkey:
         )
 
     def strike(self) -> None:
-        """The broker when it is due; else a live service among the least killed, until
-        each has had its share (more would only keep the stack down: a service killed
-        again and again before it ran a while is restarted ever later, as in a crash loop)."""
+        """The broker when it is due; else a live service among the least killed: any
+        while the load runs, afterwards only until each has had its share (past the
+        load, more kills would only keep the stack from settling)."""
         if self.broker_due and (broker := self.child("broker")) is not None and broker.alive():
             self.kill(broker)
             self.broker_due, self.broker_killed = False, True
@@ -66,7 +68,9 @@ class Monkey:
         alive = [
             c
             for c in self.stack.children
-            if c.name in IMPLEMENTED_SERVICES and c.alive() and self.kills[c.name] < self.kills_each
+            if c.name in IMPLEMENTED_SERVICES
+            and c.alive()
+            and (self.loading or self.kills[c.name] < self.kills_each)
         ]
         if not alive:
             return

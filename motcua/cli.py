@@ -166,7 +166,7 @@ def demo(
 @app.command()
 def chaos(
     dossiers: Annotated[int, typer.Option(help="Dossiers driven through their lifecycle")] = 2000,
-    every: Annotated[float, typer.Option(help="Seconds between two kill -9")] = 4.0,
+    every: Annotated[float, typer.Option(help="Seconds between two kill -9")] = 5.0,
     kills_each: Annotated[int, typer.Option(help="Kills of each service, at least")] = 3,
     concurrency: Annotated[int, typer.Option(help="Dossiers in flight at once")] = 48,
     seed: Annotated[int, typer.Option(help="Seed of the choice of victims")] = 7,

@@ -35,8 +35,21 @@ def restart_dead(stack: Stack) -> None:
             child.start({})
 
 
-def test_each_service_is_killed_its_share_then_left_alone(stack: Stack) -> None:
+def test_while_the_load_runs_the_least_killed_service_is_killed(stack: Stack) -> None:
+    monkey = Monkey(stack, every=0, kills_each=1, rng=random.Random(1))
+    for _ in range(3 * len(IMPLEMENTED_SERVICES)):
+        monkey.strike()
+        restart_dead(stack)
+
+    assert {name: monkey.kills[name] for name in IMPLEMENTED_SERVICES} == dict.fromkeys(
+        IMPLEMENTED_SERVICES, 3
+    )
+    assert monkey.during_load == monkey.kills
+
+
+def test_after_the_load_each_service_is_killed_its_share_then_left_alone(stack: Stack) -> None:
     monkey = Monkey(stack, every=0, kills_each=2, rng=random.Random(1))
+    monkey.loading = False
     for _ in range(30):
         monkey.strike()
         restart_dead(stack)
