@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 
-from motcua.consumer import Delivery, TrackedConsumer
+from motcua.consumer import Delivery, Handler, TrackedConsumer
 from motcua.kafka import ensure_topics, start_producer
 from motcua.settings import Settings
 from motcua.store import Store, Tx, store_env
@@ -84,3 +85,22 @@ async def consume_until(
         await task
     await producer.stop()
     return consumer
+
+
+def offline_consumer(
+    store: Store, handler: Handler, topic: str = "x", dlq_producer: Any = None
+) -> TrackedConsumer:
+    """A consumer whose records the test hands to ``_apply`` itself: no broker."""
+
+    async def build() -> TrackedConsumer:  # aiokafka wants a running loop
+        return TrackedConsumer(
+            name="t",
+            topics=[topic],
+            store=store,
+            handler=handler,
+            bootstrap_servers="127.0.0.1:1",
+            dlq_producer=dlq_producer,
+            dlq_topic="t.dlq",
+        )
+
+    return asyncio.run(build())

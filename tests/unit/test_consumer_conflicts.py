@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
@@ -11,8 +10,9 @@ from aiokafka import ConsumerRecord
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
-from motcua.consumer import Delivery, TrackedConsumer
+from motcua.consumer import Delivery
 from motcua.store import Store, Tx, store_env
+from tests.ledger import offline_consumer
 
 
 def make_store(folder: Path) -> tuple[Application[Any], Store]:
@@ -34,18 +34,7 @@ def test_a_lost_race_is_applied_again_with_its_position(tmp_path: Path) -> None:
             store.write(*delivery.writes, lose_the_race)
         # the third time the handler finds nothing to change and saves nothing
 
-    async def build() -> TrackedConsumer:  # aiokafka wants a running loop
-        return TrackedConsumer(
-            name="t",
-            topics=["x"],
-            store=store,
-            handler=handler,
-            bootstrap_servers="127.0.0.1:1",
-            dlq_producer=MagicMock(),
-            dlq_topic="t.dlq",
-        )
-
-    consumer = asyncio.run(build())
+    consumer = offline_consumer(store, handler, dlq_producer=MagicMock())
     record = ConsumerRecord(
         topic="x", partition=0, offset=7, timestamp=0, timestamp_type=0, key=b"k",
         value=b"{}", checksum=None, serialized_key_size=1, serialized_value_size=2,

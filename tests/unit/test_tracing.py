@@ -35,6 +35,7 @@ from motcua.tracing import current_traceparent, stored_trace
 from services.intake.publishing import IntakePublisher
 from services.notify.domain import Notice
 from tests.dossiers import intake_relay, make_intake, submit
+from tests.ledger import offline_consumer
 
 # A caller's context, as W3C trace context writes it.
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -188,18 +189,7 @@ def consumer_of(tmp_path: Path, handler: Any, dlq: Any = None) -> TrackedConsume
     app: Application[Any] = Application(store_env(None, str(tmp_path), "t"))
     store = Store(app.recorder)  # type: ignore[arg-type]
 
-    async def build() -> TrackedConsumer:  # aiokafka wants a running loop
-        return TrackedConsumer(
-            name="t",
-            topics=["dossier-events"],
-            store=store,
-            handler=handler,
-            bootstrap_servers="127.0.0.1:1",
-            dlq_producer=dlq or MagicMock(),
-            dlq_topic="t.dlq",
-        )
-
-    consumer = asyncio.run(build())
+    consumer = offline_consumer(store, handler, "dossier-events", dlq or MagicMock())
     consumer.app = app  # type: ignore[attr-defined]  # keeps the store's connections alive
     return consumer
 
