@@ -169,8 +169,8 @@ class TopicReader:
         marks = self.watermarks.setdefault(partition, {})
         feed, handled = self.feed, _HANDLED_TYPES
         for r in records:
-            try:  # the relay's headers, in its order: the fast path
-                (n1, producer), (n2, position), (n3, kind) = r.headers
+            try:  # the relay's first headers, in its order (trace context follows): the fast path
+                (n1, producer), (n2, position), (n3, kind) = r.headers[:3]
                 if n1 != "producer" or n2 != "position" or n3 != "type":
                     raise ValueError
             except ValueError:
