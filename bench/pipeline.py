@@ -98,7 +98,7 @@ def run(
     try:
         stack.wait_ready(timeout=120)
         with console.status("warm-up: 20 dossiers…"):
-            warm = asyncio.run(drive(settings, 20, 20, None))
+            asyncio.run(drive(settings, 20, 20, None))
             wait_counted(settings, 20)
         with console.status(f"paced: {paced} dossiers offered at {rate:g}/s…"):
             slow = asyncio.run(drive(settings, paced, 10_000, rate))
@@ -139,7 +139,6 @@ def run(
             for c in stack.children
             if c.name in IMPLEMENTED_SERVICES and c.process is not None and c.alive()
         }
-        del warm
         with console.status("raw broker baseline…"):
             raw = asyncio.run(raw_broker(settings, len(unique), results["event_bytes"]))
         results |= raw
