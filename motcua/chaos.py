@@ -52,6 +52,10 @@ class Monkey:
     loading: bool = True
     log: list[str] = field(default_factory=list)
 
+    def busy(self) -> bool:
+        """Whether to go on striking: for as long as the load runs, then until done."""
+        return self.loading or not self.done()
+
     def done(self) -> bool:
         return self.broker_killed and all(
             self.kills[name] >= self.kills_each for name in IMPLEMENTED_SERVICES
@@ -94,7 +98,7 @@ def supervise(stack: Stack, monkey: Monkey, stop: threading.Event) -> None:
     next_strike = time.monotonic() + monkey.every
     while not stop.is_set():
         stack.supervise_once()
-        if time.monotonic() >= next_strike and not monkey.done():
+        if time.monotonic() >= next_strike and monkey.busy():
             monkey.strike()
             next_strike = time.monotonic() + monkey.every
         time.sleep(0.1)

@@ -72,3 +72,15 @@ def test_the_broker_is_killed_once_when_due(stack: Stack) -> None:
 
     assert monkey.kills["broker"] == 1
     assert monkey.done()
+
+
+def test_the_monkey_goes_on_while_the_load_runs_even_with_every_share_taken(stack: Stack) -> None:
+    monkey = Monkey(stack, every=0, kills_each=1, rng=random.Random(1))
+    monkey.broker_due = True
+    for _ in range(2 + len(IMPLEMENTED_SERVICES)):
+        monkey.strike()
+        restart_dead(stack)
+    assert monkey.done()
+    assert monkey.busy()  # the load still runs: kills go on
+    monkey.loading = False
+    assert not monkey.busy()
