@@ -3,7 +3,9 @@
 ``motcua up`` starts them when no real SMTP server or SMS provider is configured, so
 that every notice has somewhere to go and can be looked at:
 ``GET http://127.0.0.1:8006/mail`` and ``GET http://127.0.0.1:8006/sms``. The SMS
-gateway honours ``Idempotency-Key`` as real providers' client message ids do.
+gateway honours ``Idempotency-Key`` as real providers' client message ids do; the
+mailbox shows a message once per Message-ID, as mailbox providers do, and counts the
+copies that arrived.
 Run: ``python -m services.notify.sinks``.
 """
 
@@ -64,6 +66,18 @@ class Sms(BaseModel):
     idempotency_key: str | None = None
 
 
+def by_message_id(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first copy of each message, in order of arrival, with how many arrived."""
+    first: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key = item.get("message_id") or f"no-id-{len(first)}"
+        if key in first:
+            first[key]["copies"] += 1
+        else:
+            first[key] = {**item, "copies": 1}
+    return list(first.values())
+
+
 def create_app(mail: Mailbox, sms: Mailbox) -> FastAPI:
     app = FastAPI(title="motcua dev sinks: SMTP and SMS")
 
@@ -81,7 +95,10 @@ def create_app(mail: Mailbox, sms: Mailbox) -> FastAPI:
 
     @app.get("/mail")
     def list_mail() -> list[dict[str, Any]]:
-        return mail.items
+        """One message per Message-ID, as mailbox providers show them, with the number of
+        ``copies`` that arrived. E-mail has no idempotency key but the Message-ID: notify
+        killed between the server's acceptance and its own record of it sends again."""
+        return by_message_id(mail.items)
 
     return app
 
