@@ -103,6 +103,12 @@ class PostgresRecorder(PostgresApplicationRecorder):
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
         super()._insert_stored_events(curs, stored_events, **kwargs)
+        # In pipeline mode the inserts are only queued. Sync first, so that a lost race
+        # raises its unique violation here (an IntegrityError, which callers retry)
+        # instead of "pipeline aborted" on the first of our writes (an OperationalError,
+        # which nobody retries: seen with eight threads accepting dossiers at once).
+        with curs.connection.pipeline() as pipeline:
+            pipeline.sync()
         # A cursor of their own: the caller still reads the inserted ids from ``curs``.
         with curs.connection.cursor() as own:
             _run_writes(own, "postgres", self.datastore.schema, kwargs)
