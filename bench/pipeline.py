@@ -33,7 +33,7 @@ from rich.table import Table
 
 from bench.intake import percentile, raw_broker
 from motcua.load import Driver, Trace, Urls
-from motcua.load_checks import read_events
+from motcua.load_checks import all_notices, read_events
 from motcua.settings import Settings
 from motcua.stack import IMPLEMENTED_SERVICES, Stack, running_supervisor
 
@@ -71,14 +71,9 @@ def wait_counted(settings: Settings, resolved: int, timeout: float = 600.0) -> N
 def notice_seconds(settings: Settings, driver: Driver, traces: list[Trace]) -> list[float]:
     """Received → the 'received' notice delivered, per notice (e-mail, SMS, inbox)."""
     received_at = {t.dossier_id: t.received_at for t in traces}
-    url = f"http://{settings.host}:{settings.notify_port}/v1/notices"
-    rows: list[dict[str, Any]] = []
     with httpx.Client(timeout=30) as http:
-        while True:
-            page = http.get(url, headers=driver.admin(), params={"limit": 200, "offset": len(rows)})
-            rows += page.json()
-            if len(page.json()) < 200:
-                break
+        notify = f"http://{settings.host}:{settings.notify_port}"
+        rows = all_notices(http, notify, driver.admin())
     return [
         datetime.fromisoformat(r["updated_at"]).timestamp() - received_at[r["dossier_id"]]
         for r in rows

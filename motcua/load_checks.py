@@ -176,7 +176,7 @@ def notices(
     delivered: dict[str, int],
 ) -> list[str]:
     ours = {t.dossier_id: t.code for t in traces}
-    rows = [r for r in _all_notices(http, where.notify, admin) if r["dossier_id"] in ours]
+    rows = [r for r in all_notices(http, where.notify, admin) if r["dossier_id"] in ours]
     mailbox = _sink(http, where, "mail")
     mail = [m["message_id"].strip("<>").split("@")[0] for m in mailbox]
     sms = [m["key"] for m in _sink(http, where, "sms")]
@@ -204,7 +204,8 @@ def judge_notices(
     return problems
 
 
-def _all_notices(http: httpx.Client, notify: str, admin: dict[str, str]) -> list[dict[str, Any]]:
+def all_notices(http: httpx.Client, notify: str, admin: dict[str, str]) -> list[dict[str, Any]]:
+    """Every notice notify holds, page by page (operators' ``GET /v1/notices``)."""
     rows: list[dict[str, Any]] = []
     while True:
         page = http.get(
@@ -258,12 +259,8 @@ async def read_events(bootstrap: str, topic: str, quiet: float = 3.0) -> list[To
     await consumer.start()
     events: list[TopicEvent] = []
     try:
+        await consumer.topics()  # fetches the metadata that names the partitions
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         last = time.monotonic()
