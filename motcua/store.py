@@ -12,7 +12,8 @@ The same code runs on SQLite (embedded default, one file per service under
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
@@ -167,6 +168,19 @@ class Store:
             tx = Tx(cursor, self.dialect, self.schema)
             tx.execute(statement, params)
             return tx.fetchall()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        """A read-only transaction whose statements all see one committed state.
+
+        For answers built from several queries: SQLite's deferred transaction holds one
+        snapshot from its first read on; PostgreSQL needs REPEATABLE READ for the same
+        (its default, READ COMMITTED, lets each statement see newer commits)."""
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            tx = Tx(cursor, self.dialect, self.schema)
+            if self.dialect == "postgres":
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield tx
 
     def read_one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self.read(statement, params)

@@ -183,24 +183,24 @@ def get_dossier(
 
 
 def _view(intake: IntakeApplication, dossier: Dossier, privileged: bool) -> DossierView:
-    status, appointment = intake.public_state(dossier)
+    progress = intake.public_progress(dossier)
     return DossierView(
         id=dossier.id,
         code=dossier.code,
-        status=status,
+        status=progress.status,
         procedure_id=dossier.procedure_id,
         procedure_name=dossier.procedure_name,
         agency_code=dossier.agency_code,
         channel=dossier.channel,
         applicant_name=dossier.applicant["full_name"],
         received_at=dossier.received_at,
-        appointment_date=appointment,
+        appointment_date=progress.appointment_date,
         reason=dossier.reason,
         rating=dossier.rating,
         feedback=[
             FeedbackView(feedback_id=UUID(fid), **item) for fid, item in dossier.feedback.items()
         ],
-        timeline=[TimelineEntry(**e) for e in intake.timeline(dossier.id)],
+        timeline=[TimelineEntry(**e) for e in progress.timeline],
         form_data=dossier.form_data if privileged else None,
         documents=dossier.documents if privileged else None,
     )

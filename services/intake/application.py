@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, cast
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -37,6 +38,15 @@ CHANGE_ATTEMPTS = 5
 
 def _submission_id(submitter: str, idempotency_key: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"motcua:intake:submission:{submitter}:{idempotency_key}")
+
+
+@dataclass(frozen=True)
+class PublicProgress:
+    """Where a dossier stands for its applicant: the lookup's status, date and timeline."""
+
+    status: str
+    appointment_date: date | None
+    timeline: list[dict[str, Any]]
 
 
 class IntakeApplication(Application[UUID]):
@@ -382,12 +392,21 @@ class IntakeApplication(Application[UUID]):
     ) -> bool:
         return self.is_party(caller, dossier) or _holds_lookup(dossier, ref, id_number)
 
-    def timeline(self, dossier_id: UUID) -> list[dict[str, Any]]:
-        """Intake's events of the dossier and the other services' public ones, oldest first.
+    def public_progress(self, dossier: Dossier) -> PublicProgress:
+        """Status, appointment and timeline as the applicant sees them, of one state.
 
-        Sorted by time because intake's own events also come after the others' (a rating
-        follows the result, feedback may come at any moment).
-        """
+        Intake's own events are read up to the version of the dossier given, never a
+        newer one; workflow's progress and the status and appointment it sets come from
+        one snapshot of the read model. Before acceptance the dossier itself is the truth.
+        The timeline is sorted by time because intake's own events also come after the
+        others' (a rating follows the result, feedback may come at any moment)."""
+        with self.store.snapshot() as tx:
+            tx.execute(
+                "SELECT status, appointment_date FROM {intake_dossiers} WHERE id = ?",
+                (str(dossier.id),),
+            )
+            row = tx.fetchone()
+            later = self.progress.timeline(tx, str(dossier.id))
         own = [
             {
                 "event": type(e).__qualname__.split(".")[-1],
@@ -395,23 +414,13 @@ class IntakeApplication(Application[UUID]):
                 "by": _actor(e),
                 "details": _public_details(e),
             }
-            for e in self.events.get(dossier_id)
+            for e in self.events.get(dossier.id, lte=dossier.version)
         ]
-        later = [
-            {**p, "at": datetime.fromisoformat(p["at"])}
-            for p in self.progress.timeline(str(dossier_id))
-        ]
-        return sorted(own + later, key=lambda entry: entry["at"])
-
-    def public_state(self, dossier: Dossier) -> tuple[str, date | None]:
-        """Status and appointment as the applicant sees them, workflow's progress included."""
-        row = self.store.read_one(
-            "SELECT status, appointment_date FROM {intake_dossiers} WHERE id = ?",
-            (str(dossier.id),),
-        )
-        if row is None or row["appointment_date"] is None:
-            return dossier.status, dossier.appointment_date
-        return row["status"], date.fromisoformat(row["appointment_date"])
+        timeline = sorted(own + later, key=lambda entry: entry["at"])
+        if dossier.appointment_date is None or row is None or row["appointment_date"] is None:
+            return PublicProgress(dossier.status, dossier.appointment_date, timeline)
+        appointment = date.fromisoformat(row["appointment_date"])
+        return PublicProgress(row["status"], appointment, timeline)
 
     def list_for_applicant(self, account: str, limit: int, offset: int) -> list[dict[str, Any]]:
         return self.store.read(

@@ -11,6 +11,7 @@ whether the result is out, which the applicant's rating waits for (S-3).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from contracts import payment as cp
@@ -98,8 +99,11 @@ class Progress:
         )
         return row is not None
 
-    def timeline(self, dossier_id: str) -> list[dict[str, Any]]:
-        rows = self.store.read(
+    @staticmethod
+    def timeline(tx: Tx, dossier_id: str) -> list[dict[str, Any]]:
+        """The dossier's public steps, read in the caller's transaction (one snapshot with
+        the status they set)."""
+        tx.execute(
             "SELECT at, event, agency, details FROM {intake_progress} "
             "WHERE dossier_id = ? ORDER BY at",
             (dossier_id,),
@@ -107,11 +111,11 @@ class Progress:
         return [
             {
                 "event": r["event"],
-                "at": r["at"],
+                "at": datetime.fromisoformat(r["at"]),
                 "by": r["agency"],
                 "details": json.loads(r["details"]),
             }
-            for r in rows
+            for r in tx.fetchall()
         ]
 
 

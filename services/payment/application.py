@@ -471,7 +471,31 @@ class PaymentApplication(Application[UUID]):
 
     def public_bill(self, ref: str) -> dict[str, Any]:
         """What anyone holding the payment code may see: no personal data."""
+        return self._public_view(self._bill(ref))
+
+    def bill_for(self, caller: Caller, ref: str) -> dict[str, Any]:
         bill = self._bill(ref)
+        self._check_may_see(caller, bill)
+        return self.view_bill(bill)
+
+    def view_bill(self, bill: Bill) -> dict[str, Any]:
+        """The whole bill, every field read from this one state of it (never a second load:
+        a payment saved in between would give a paid status beside an unpaid amount)."""
+        return {
+            **self._public_view(bill),
+            "dossier_id": str(bill.id),
+            "procedure_id": bill.procedure_id,
+            "agencies": bill.agencies,
+            "paid_vnd": bill.paid_vnd,
+            "refunded_vnd": bill.refunded_vnd,
+            "closed_reason": bill.closed_reason,
+            "attempts": list(bill.attempts.values()),
+            "payments": list(bill.payments.values()),
+            "refunds": list(bill.refunds.values()),
+        }
+
+    @staticmethod
+    def _public_view(bill: Bill) -> dict[str, Any]:
         return {
             "payment_code": bill.payment_code,
             "dossier_code": bill.dossier_code,
@@ -482,25 +506,6 @@ class PaymentApplication(Application[UUID]):
             "outstanding_vnd": bill.outstanding_vnd,
             "status": bill.status,
             "waived_reason": bill.waived_reason,
-        }
-
-    def bill_for(self, caller: Caller, ref: str) -> dict[str, Any]:
-        bill = self._bill(ref)
-        self._check_may_see(caller, bill)
-        return self.view_bill(bill)
-
-    def view_bill(self, bill: Bill) -> dict[str, Any]:
-        return {
-            **self.public_bill(str(bill.id)),
-            "dossier_id": str(bill.id),
-            "procedure_id": bill.procedure_id,
-            "agencies": bill.agencies,
-            "paid_vnd": bill.paid_vnd,
-            "refunded_vnd": bill.refunded_vnd,
-            "closed_reason": bill.closed_reason,
-            "attempts": list(bill.attempts.values()),
-            "payments": list(bill.payments.values()),
-            "refunds": list(bill.refunds.values()),
         }
 
     def attempt_status(self, attempt_id: str) -> dict[str, Any]:

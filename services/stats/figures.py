@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from motcua.store import Store
+from motcua.store import Store, Tx
 
 Scope = Literal["province", "agency"]
 ELIGIBLE_PERCENT = 30  # Circular 01/2018 art. 21: online share that qualifies for level 4
@@ -127,13 +127,11 @@ def ytd(
 ) -> Ytd:
     """The year-to-date figures of ``year`` as of ``today``, filtered and scoped."""
     filters = Filters(year, procedure_id, agency_code, level, channel)
-    rows = _rows(store, filters, today, scope)
+    with store.snapshot() as tx:  # the rows and the shares beside them count the same events
+        rows = _rows(tx, filters, today, scope)
+        every_procedure = _procedures(tx, Filters(year, procedure_id), today)
     present = {r["procedure_id"] for r in rows}
-    procedures = [
-        p
-        for p in _procedures(store, Filters(year, procedure_id), today)
-        if p["procedure_id"] in present
-    ]
+    procedures = [p for p in every_procedure if p["procedure_id"] in present]
     by_id = {p["procedure_id"]: p for p in procedures}
     for r in rows:
         p = by_id[r["procedure_id"]]
@@ -144,19 +142,21 @@ def ytd(
 # -- queries ----------------------------------------------------------------------------
 
 
-def _rows(store: Store, f: Filters, today: date, scope: Scope) -> list[dict[str, Any]]:
+def _rows(tx: Tx, f: Filters, today: date, scope: Scope) -> list[dict[str, Any]]:
     if scope == "agency":
         sql, params = _agency_query(f, today)
     else:
         sql, params = _province_query(f, today, group_by_agency=True)
-    return [_row(r, "row", f.year, scope) for r in store.read(sql, params)]
+    tx.execute(sql, params)
+    return [_row(r, "row", f.year, scope) for r in tx.fetchall()]
 
 
-def _procedures(store: Store, f: Filters, today: date) -> list[dict[str, Any]]:
+def _procedures(tx: Tx, f: Filters, today: date) -> list[dict[str, Any]]:
     """Per procedure over the whole province (all agencies and channels): the S-2 share."""
     sql, params = _province_query(f, today, group_by_agency=False)
+    tx.execute(sql, params)
     summaries = []
-    for r in store.read(sql, params):
+    for r in tx.fetchall():
         row = _row(r, "procedure", f.year, "province")
         row.update(_share(row["online_received"], row["received"], row["level"]))
         summaries.append(row)

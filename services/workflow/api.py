@@ -195,7 +195,7 @@ def _timeline(workflow: WorkflowApplication, p: Process) -> Timeline:
             for i, s in enumerate(p.steps)
         ],
         pauses=[Pause.model_validate(x) for x in p.pauses],
-        history=[HistoryEntry(**h) for h in workflow.history(p.id)],
+        history=[HistoryEntry(**h) for h in workflow.history(p)],
         blocked=blocked,
     )
 

@@ -348,15 +348,18 @@ class WorkflowApplication(Application[UUID]):
             raise NotFound("no such dossier in process")
         return process
 
-    def history(self, dossier_id: UUID) -> list[dict[str, Any]]:
-        """Every workflow event of the dossier with its time and actor."""
+    def history(self, process: Process) -> list[dict[str, Any]]:
+        """Every workflow event of the dossier up to the state loaded, with time and actor.
+
+        Bounded by the process's version so that the timeline describes the same state
+        as the steps beside it, even when an officer saves a new event in between."""
         return [
             {
                 "event": type(e).__qualname__.split(".")[-1],
                 "at": cast(Any, e).timestamp,
                 "by": getattr(e, "officer", None) or getattr(e, "by", None),
             }
-            for e in self.events.get(dossier_id)
+            for e in self.events.get(process.id, lte=process.version)
         ]
 
     # -- helpers ----------------------------------------------------------------------

@@ -424,6 +424,20 @@ def test_offline_payment_rules(app: PaymentApplication) -> None:
         offline(app, officer_of(event), ref, "counter", "2")
 
 
+def test_a_bill_view_describes_the_one_state_it_was_given(app: PaymentApplication) -> None:
+    """A payment saved after the bill was loaded must not leak into that bill's view: every
+    field of one answer comes from one state (a torn view said "paid" beside 0 paid)."""
+    event = assessed(app)
+    loaded_before_payment = bill_of(app, event)
+    offline(app, officer_of(event), str(event.dossier_id), "counter", "1")
+
+    view = app.view_bill(loaded_before_payment)
+
+    assert (view["status"], view["paid_vnd"]) == ("due", 0)
+    assert view["outstanding_vnd"] == view["amount_vnd"] == 200_000
+    assert app.bill_for(ADMIN, str(event.dossier_id))["status"] == "paid"
+
+
 def test_reference_taken_guard_holds_even_without_the_pre_check(app: PaymentApplication) -> None:
     """The primary key refuses a reference of another dossier even in a race."""
     one, two = assessed(app), assessed(app)

@@ -1,0 +1,94 @@
+"""An answer describes one state of one dossier, never pieces of two.
+
+Each view here is given an aggregate loaded *before* a newer event was saved, as happens
+when an officer acts between a request's load and its answer. Everything the view says
+must still belong to the state it was given: a second load (of the aggregate or of its
+events) would mix in the newer one. Payment's bill view has its test beside the other
+bill tests (tests/unit/test_payment.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from contracts.envelope import Applicant
+from contracts.intake import DossierReceived
+from motcua.auth import Caller
+from motcua.settings import Settings
+from services.intake.application import IntakeApplication
+from services.intake.catalogue import load_catalogue
+from services.intake.domain import Dossier
+from services.intake.main import create_app as create_intake
+from services.workflow.application import WorkflowApplication
+from services.workflow.domain import Process
+from services.workflow.main import create_app as create_workflow
+from tests.dossiers import BIRTH, officer, submit_birth
+
+
+def test_intake_lookup_of_a_dossier_loaded_before_acceptance_shows_it_unaccepted(
+    tmp_path: Path,
+) -> None:
+    client = TestClient(create_intake(Settings(var_dir=tmp_path)))
+    app: Any = client.app
+    intake: IntakeApplication = app.state.intake
+    dossier_id = submit_birth(client)
+    loaded_before: Dossier = intake.repository.get(uuid.UUID(dossier_id))
+    accepted = client.post(f"/v1/dossiers/{dossier_id}/accept", headers=officer())
+    assert accepted.status_code == 200, accepted.text
+
+    before = intake.public_progress(loaded_before)
+    after = intake.public_progress(intake.repository.get(uuid.UUID(dossier_id)))
+
+    assert (before.status, before.appointment_date) == ("submitted", None)
+    assert [e["event"] for e in before.timeline] == ["Submitted"]
+    assert after.status == "received"
+    assert after.appointment_date is not None
+    assert [e["event"] for e in after.timeline] == ["Submitted", "Received"]
+
+
+def _received(procedure_id: str) -> DossierReceived:
+    procedure = load_catalogue().get(procedure_id)
+    assert procedure is not None
+    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    return DossierReceived(
+        event_id=uuid.uuid4(),
+        dossier_id=uuid.uuid4(),
+        occurred_at=now,
+        producer="intake",
+        correlation_id="test",
+        procedure_id=procedure.id,
+        procedure_name=procedure.name,
+        level=procedure.level,
+        agency_code=procedure.receiving_agency.code,
+        channel="online",
+        applicant=Applicant(account="citizen-1", full_name="NGUYỄN VĂN A", id_number="0" * 12),
+        form_data={},
+        documents=(),
+        code=f"{procedure.receiving_agency.code}-260302-0001",
+        received_at=now,
+        appointment_date=date(2026, 3, 20),
+        time_limit_working_days=procedure.time_limit_working_days,
+        received_by="officer-1",
+    )
+
+
+def test_workflow_timeline_history_stops_at_the_state_loaded(tmp_path: Path) -> None:
+    client = TestClient(create_workflow(Settings(var_dir=tmp_path)))
+    app: Any = client.app
+    workflow: WorkflowApplication = app.state.workflow
+    event = _received(BIRTH)
+    workflow.start(event, [])
+    loaded_before: Process = workflow.repository.get(event.dossier_id)
+    agency = Caller(sub="officer-1", role="officer", agency=loaded_before.agency)
+    workflow.claim(agency, event.dossier_id, None, "test")
+
+    before = [h["event"] for h in workflow.history(loaded_before)]
+    after = [h["event"] for h in workflow.history(workflow.repository.get(event.dossier_id))]
+
+    assert "StepClaimed" not in before
+    assert after == [*before, "StepClaimed"]
