@@ -19,7 +19,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from motcua.errors import Conflict, Invalid, LimitReached, NotFound
+from motcua.errors import Conflict, Invalid, NotFound
+from motcua.sequence import GapFreeSequence
 from motcua.tracing import TracedAggregate
 
 MAX_DAILY_SEQUENCE = 9999
@@ -203,7 +204,7 @@ class Dossier(TracedAggregate):
             raise NotAwaitingAcceptance(f"cannot {action} a dossier that is {self.status}")
 
 
-class DailySequence(TracedAggregate):
+class DailySequence(GapFreeSequence):
     """Numbers the dossiers one receiving unit accepts on one day: 1, 2, 3 … 9999."""
 
     @staticmethod
@@ -217,12 +218,16 @@ class DailySequence(TracedAggregate):
 
     @event("Issued")
     def issue(self, dossier_id: UUID) -> None:
-        if self.last >= MAX_DAILY_SEQUENCE:
-            raise DailyLimitReached(
-                f"unit {self.agency_code} has already received {MAX_DAILY_SEQUENCE} dossiers on "
-                f"{self.day.isoformat()}; the dossier code allows no more that day"
-            )
-        self.last += 1
+        self.advance()
+
+    def limit(self) -> int:
+        return MAX_DAILY_SEQUENCE
+
+    def exhausted(self) -> str:
+        return (
+            f"unit {self.agency_code} has already received {MAX_DAILY_SEQUENCE} dossiers on "
+            f"{self.day.isoformat()}; the dossier code allows no more that day"
+        )
 
     def code_for_last(self) -> str:
         """The dossier code of the last number issued: ``<agency>-YYMMDD-XXXX`` (I-1)."""
@@ -242,10 +247,6 @@ class DossierClosed(Conflict):
 
 
 class InProcess(Conflict):
-    pass
-
-
-class DailyLimitReached(LimitReached):
     pass
 
 

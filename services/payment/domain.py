@@ -21,14 +21,21 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import event
 
 from motcua.errors import Conflict
+from motcua.sequence import GapFreeSequence
 from motcua.tracing import TracedAggregate
 from services.payment.fees import check_digits
 
-MAX_PAYMENT_CODES_PER_DAY = 999_999
+MAX_PAYMENT_CODES_PER_DAY = 999_999  # the payment code's six digits
+MAX_RECEIPTS_PER_YEAR = 9_999_999  # the receipt number's seven digits
+# What a counter numbers (the part of its name before the colon) -> its last number.
+LIMITS = {"code": MAX_PAYMENT_CODES_PER_DAY, "receipt": MAX_RECEIPTS_PER_YEAR}
+WHAT = {"code": "payment codes of day", "receipt": "receipt numbers of year"}
+DIGITS = {"code": "payment code's six digits", "receipt": "receipt number's seven digits"}
 
 
-class Counter(TracedAggregate):
-    """A named gap-free sequence: 1, 2, 3 … Saved with what it numbers, in one commit."""
+class Counter(GapFreeSequence):
+    """A named gap-free sequence: ``code:<yymmdd>`` numbers one day's payment codes,
+    ``receipt:<yyyy>`` one year's receipts. Saved with what it numbers, in one commit."""
 
     @staticmethod
     def create_id(name: str) -> UUID:
@@ -41,7 +48,17 @@ class Counter(TracedAggregate):
 
     @event("Issued")
     def issue(self) -> None:
-        self.last += 1
+        self.advance()
+
+    def limit(self) -> int:
+        return LIMITS[self.name.split(":")[0]]
+
+    def exhausted(self) -> str:
+        kind, period = self.name.split(":")
+        return (
+            f"all {self.limit()} {WHAT[kind]} {period} are used; "
+            f"the {DIGITS[kind]} allow no more"
+        )
 
 
 class BillConflict(Conflict):

@@ -8,9 +8,9 @@ from uuid import uuid4
 import pytest
 
 from motcua.errors import Conflict, LimitReached
+from motcua.sequence import SequenceExhausted
 from services.intake.domain import (
     MAX_DAILY_SEQUENCE,
-    DailyLimitReached,
     DailySequence,
     Dossier,
     DossierClosed,
@@ -188,15 +188,15 @@ def test_daily_sequence_refuses_a_number_past_9999() -> None:
     sequence.last = MAX_DAILY_SEQUENCE - 1
     sequence.issue(uuid4())
 
-    with pytest.raises(DailyLimitReached, match="already received 9999 dossiers on 2026-11-22"):
+    with pytest.raises(SequenceExhausted, match="already received 9999 dossiers on 2026-11-22"):
         sequence.issue(uuid4())
 
     assert sequence.last == MAX_DAILY_SEQUENCE
     assert sequence.code_for_last() == f"{AGENCY}-261122-9999"
 
 
-def test_daily_limit_reached_is_a_limit_reached_error() -> None:
-    error = DailyLimitReached("x")
+def test_an_exhausted_sequence_is_a_limit_reached_error() -> None:
+    error = SequenceExhausted("x")
 
     is_limit = isinstance(error, LimitReached)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,11 +22,21 @@ from contracts.intake import DossierReceived, DossierWithdrawn
 from contracts.workflow import DossierRejected
 from motcua.auth import Caller
 from motcua.errors import Conflict, Forbidden, Invalid, Unauthorized
+from motcua.sequence import SequenceExhausted
 from motcua.store import store_env
 from services.intake.catalogue import load_catalogue
 from services.payment import fees
 from services.payment.application import PaymentApplication
-from services.payment.domain import Bill, BillConflict
+from services.payment.domain import (
+    LIMITS,
+    MAX_PAYMENT_CODES_PER_DAY,
+    MAX_RECEIPTS_PER_YEAR,
+    Bill,
+    BillConflict,
+    Counter,
+    payment_code,
+    receipt_number,
+)
 from services.payment.gateway import (
     Callback,
     Order,
@@ -222,6 +233,45 @@ def test_payment_codes_carry_check_digits() -> None:
     assert len(code) == 14
     assert fees.valid_payment_code(code)
     assert not fees.valid_payment_code(code[:-3] + str((int(code[-3]) + 1) % 10) + code[-2:])
+
+
+def test_the_last_payment_code_of_a_day_keeps_its_width_and_the_next_is_refused() -> None:
+    counter = Counter("code:260302")
+    counter.last = MAX_PAYMENT_CODES_PER_DAY - 1
+    counter.issue()
+
+    with pytest.raises(SequenceExhausted, match="all 999999 payment codes of day 260302"):
+        counter.issue()
+
+    assert counter.last == MAX_PAYMENT_CODES_PER_DAY
+    assert len(payment_code(date(2026, 3, 2), counter.last)) == 14
+
+
+def test_receipt_numbers_stop_at_the_seven_digits_of_a_year() -> None:
+    book = Counter("receipt:2026")
+    book.last = MAX_RECEIPTS_PER_YEAR
+
+    with pytest.raises(SequenceExhausted, match="receipt numbers of year 2026"):
+        book.issue()
+
+    assert receipt_number(2026, book.last) == "BL26-9999999"
+
+
+def test_an_assessment_past_the_days_last_code_is_refused_and_records_nothing(
+    app: PaymentApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(LIMITS, "code", 2)
+    first, second, third = (received(LAND, LAND_FORM) for _ in range(3))
+    app.assess(first, [])
+    app.assess(second, [])
+
+    with pytest.raises(SequenceExhausted):
+        app.assess(third, [])
+
+    assert bill_of(app, second).payment_code.startswith("260302000002")  # type: ignore[union-attr]
+    with pytest.raises(AggregateNotFoundError):
+        bill_of(app, third)
+    assert contract_types(app) == ["FeeAssessed", "FeeAssessed"]
 
 
 def test_received_dossier_gets_fee_assessed_with_a_new_code(app: PaymentApplication) -> None:
