@@ -7,12 +7,13 @@ tokens signed with the dev key; production sets ``MOTCUA_JWT_SECRET``.
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from motcua.errors import Forbidden, Unauthorized
 
@@ -30,6 +31,19 @@ class Caller(BaseModel):
     id_number: str | None = None
     phone: str | None = None
     email: str | None = None
+    birthdate: date | None = Field(
+        default=None, description="OpenID Connect's standard claim, YYYY-MM-DD"
+    )
+    address: str | None = Field(
+        default=None,
+        description="Place of residence: OpenID Connect's address claim (its 'formatted' part)",
+    )
+
+    @field_validator("address", mode="before")
+    @classmethod
+    def formatted_address(cls, value: Any) -> Any:
+        """OpenID Connect sends the address as an object; we keep its formatted text."""
+        return value.get("formatted") if isinstance(value, dict) else value
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
@@ -53,7 +67,7 @@ def issue_token(
     name: str | None = None,
     issuer: str = "motcua",
     ttl_seconds: int = 8 * 3600,
-    **profile: str | None,
+    **profile: Any,
 ) -> str:
     """A signed token; ``profile`` adds claims such as id_number, phone, email."""
     if role == "officer" and not agency:
@@ -80,8 +94,9 @@ def verify_token(secret: str, token: str, *, issuer: str = "motcua") -> Caller:
         raise Unauthorized(f"invalid token: {error}") from None
     try:
         caller = Caller.model_validate(claims, strict=False, from_attributes=False)
-    except ValidationError:
-        raise Unauthorized("the token lacks a valid role or subject") from None
+    except ValidationError as error:
+        bad = ", ".join(sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]}))
+        raise Unauthorized(f"the token's claims are not valid: {bad}") from None
     if caller.role == "officer" and not caller.agency:
         raise Unauthorized("an officer token must carry an agency")
     return caller

@@ -115,6 +115,8 @@ def token(
     agency: Annotated[str | None, typer.Option(help="Agency code (officers)")] = None,
     name: Annotated[str | None, typer.Option()] = None,
     id_number: Annotated[str | None, typer.Option(help="12-digit ID number (citizens)")] = None,
+    birthdate: Annotated[str | None, typer.Option(help="Date of birth, YYYY-MM-DD")] = None,
+    address: Annotated[str | None, typer.Option(help="Place of residence")] = None,
     hours: Annotated[int, typer.Option(min=1, max=24 * 30)] = 8,
 ) -> None:
     """Print a bearer token signed with the configured (dev) key."""
@@ -133,6 +135,8 @@ def token(
             agency=agency,
             name=name,
             id_number=id_number,
+            birthdate=birthdate,
+            address=address,
             ttl_seconds=hours * 3600,
         )
     )

@@ -26,7 +26,7 @@ from motcua.clock import Clock, system_clock
 from motcua.errors import Conflict, Forbidden, Invalid, NotFound
 from motcua.store import Store, Write
 from motcua.transcoding import DateAsISO
-from services.intake.catalogue import Catalogue, Procedure
+from services.intake.catalogue import ACCOUNT_CLAIMS, Catalogue, Procedure
 from services.intake.domain import DailySequence, Dossier
 from services.intake.forms import check_documents, check_form
 from services.intake.progress import Progress
@@ -447,15 +447,16 @@ class IntakeApplication(Application[UUID]):
         """Values for the procedure's form from the account and earlier dossiers (I-4)."""
         caller.require("citizen")
         procedure = self.procedure(procedure_id)
-        account = {"ho_ten": caller.name, "so_dinh_danh": caller.id_number}
-        account.update({"so_dien_thoai": caller.phone, "email": caller.email})
+        account = {field: getattr(caller, claim) for field, claim in ACCOUNT_CLAIMS.items()}
         previous: dict[str, Any] = {}
         for row in reversed(self.list_for_applicant(caller.sub, 50, 0)):
             previous.update(self._dossier(UUID(row["id"])).form_data)
         result: dict[str, dict[str, Any]] = {}
         for spec in procedure.fields:
             if account.get(spec.name):
-                result[spec.name] = {"value": account[spec.name], "source": "account"}
+                value = account[spec.name]
+                value = value.isoformat() if isinstance(value, date) else value
+                result[spec.name] = {"value": value, "source": "account"}
             elif spec.name in previous:
                 result[spec.name] = {"value": previous[spec.name], "source": "previous"}
         return result

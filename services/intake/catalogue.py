@@ -39,6 +39,17 @@ class Agency(Frozen):
     name: str
 
 
+# Form field -> the claim of the applicant's account (the sign-in token) that fills it.
+ACCOUNT_CLAIMS = {
+    "ho_ten": "name",
+    "so_dinh_danh": "id_number",
+    "ngay_sinh": "birthdate",
+    "dia_chi": "address",
+    "so_dien_thoai": "phone",
+    "email": "email",
+}
+
+
 class FormField(Frozen):
     """One field of the e-form, with its format and the guidance shown beside it (I-4)."""
 
@@ -59,6 +70,15 @@ class FormField(Frozen):
     def select_has_options(self) -> FormField:
         if self.type == "select" and not self.options:
             raise ValueError(f"select field {self.name} needs options")
+        return self
+
+    @model_validator(mode="after")
+    def account_can_fill(self) -> FormField:
+        if self.prefill == "account" and self.name not in ACCOUNT_CLAIMS:
+            raise ValueError(
+                f"field {self.name} is to be filled from the account, but no claim of the "
+                f"account holds it (fillable: {', '.join(ACCOUNT_CLAIMS)})"
+            )
         return self
 
 
