@@ -11,7 +11,13 @@ normal day); **flat out**, ``--dossiers`` with ``--concurrency`` in flight (capa
 Then the raw baseline: aiokafka alone producing and consuming as many messages, of the
 pipeline events' mean size, on the same broker.
 
-Prints a table and writes ``bench/results/pipeline.json``. Figures, not assertions.
+For both phases, the CPU each process spent per dossier (``bench.cpu``: utime + stime
+from /proc, over the phase, divided by the dossiers of the phase): the six services,
+the broker, the sinks, the gateway simulator and this process (the load driver, which
+also polls stats for the end of the phase), and the whole machine's busy time beside
+them. On a shared machine these hold better from run to run than the throughput.
+
+Prints two tables and writes ``bench/results/pipeline.json``. Figures, not assertions.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench.cpu import Snapshot, per_dossier, snapshot
 from bench.intake import percentile, raw_broker
 from motcua.load import Driver, Trace, Urls
 from motcua.load_checks import all_notices, read_events
@@ -38,6 +45,8 @@ from motcua.settings import Settings
 from motcua.stack import IMPLEMENTED_SERVICES, Stack, running_supervisor
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.json"
+DRIVER = "load driver"  # this process: the driver, and the polling of stats
+OTHERS = ("broker", "sinks", "gateway-sim", DRIVER)  # listed apart from the services
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -68,6 +77,17 @@ def wait_counted(settings: Settings, resolved: int, timeout: float = 600.0) -> N
     raise TimeoutError(f"stats did not count {resolved} resolved dossiers in {timeout:.0f}s")
 
 
+def cpu_now(stack: Stack) -> Snapshot:
+    """The CPU counters of every child of the stack, of this process and of the machine.
+
+    The pids are read afresh each time: a child restarted by the supervisor has a new
+    one, which ``per_dossier`` reports as not measured instead of a wrong figure."""
+    pids: dict[str, int | None] = {
+        c.name: c.process.pid if c.process is not None else None for c in stack.children
+    }
+    return snapshot(pids | {DRIVER: os.getpid()})
+
+
 def notice_seconds(settings: Settings, driver: Driver, traces: list[Trace]) -> list[float]:
     """Received → the 'received' notice delivered, per notice (e-mail, SMS, inbox)."""
     received_at = {t.dossier_id: t.received_at for t in traces}
@@ -96,8 +116,12 @@ def run(
             asyncio.run(drive(settings, 20, 20, None))
             wait_counted(settings, 20)
         with console.status(f"paced: {paced} dossiers offered at {rate:g}/s…"):
+            before, start = cpu_now(stack), time.perf_counter()
             slow = asyncio.run(drive(settings, paced, 10_000, rate))
             wait_counted(settings, 20 + paced)
+            paced_cpu = per_dossier(
+                before, cpu_now(stack), paced, time.perf_counter() - start, stack.services
+            )
         submit_ms = [t.submit_seconds * 1000 for t in slow.traces]
         notices = notice_seconds(settings, slow, slow.traces)
         results |= {
@@ -106,13 +130,15 @@ def run(
             "submit_to_receipt_p99_ms": percentile(submit_ms, 99),
             "received_to_notice_p50_s": percentile(notices, 50),
             "received_to_notice_p99_s": percentile(notices, 99),
+            "paced_cpu": paced_cpu,
         }
         with console.status(f"flat out: {dossiers} dossiers, {concurrency} in flight…"):
-            start = time.perf_counter()
+            before, start = cpu_now(stack), time.perf_counter()
             fast = asyncio.run(drive(settings, dossiers, concurrency, None))
             workflow_done = time.perf_counter() - start
             wait_counted(settings, 20 + paced + dossiers)
             elapsed = time.perf_counter() - start
+            flat_cpu = per_dossier(before, cpu_now(stack), dossiers, elapsed, stack.services)
         ours = {t.dossier_id for t in fast.traces}
         events = [
             e
@@ -128,6 +154,7 @@ def run(
             "events_per_s": len(unique) / elapsed,
             "http_requests_retried": sum(t.retries for t in fast.traces),
             "event_bytes": round(statistics.mean(e.size for e in unique.values())),
+            "flat_out_cpu": flat_cpu,
         }
         results["peak_rss_mb"] = {
             c.name: round(peak_rss_mb(c.process.pid), 1)
@@ -143,17 +170,97 @@ def run(
     return results
 
 
+CPU_PHASES = ("paced_cpu", "flat_out_cpu")
+
+
 def print_results(console: Console, results: dict[str, Any]) -> None:
     table = Table(title=f"Full pipeline on the embedded stack ({results['dossiers']} dossiers)")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in results.items():
+        if key in CPU_PHASES:
+            continue
         if isinstance(value, dict):
             for name, mb in value.items():
                 table.add_row(f"{key} {name}", f"{mb:,.1f}")
         else:
             table.add_row(key, _shown(value))
     console.print(table)
+    print_cpu(console, results)
+
+
+def print_cpu(console: Console, results: dict[str, Any]) -> None:
+    """CPU ms per dossier for each process, in both phases, beside the whole machine."""
+    paced, flat = results["paced_cpu"], results["flat_out_cpu"]
+    table = Table(
+        title="CPU ms per dossier (utime + stime from /proc, over each phase)",
+        caption="cores: CPU seconds per second of the flat-out phase",
+    )
+    table.add_column("process")
+    table.add_column(f"paced {results['paced_rate_per_s']:g}/s", justify="right")
+    table.add_column("flat out", justify="right")
+    table.add_column("cores", justify="right")
+
+    def row(name: str, label: str | None = None) -> None:
+        cells = [_ms(phase["cpu_ms_per_dossier"].get(name)) for phase in (paced, flat)]
+        cores = flat["cores"].get(name)
+        table.add_row(label or name, *cells, "—" if cores is None else f"{cores:.2f}")
+
+    for name in IMPLEMENTED_SERVICES:
+        row(name)
+    table.add_row(
+        "six services",
+        *(_total(p, "services_total") for p in (paced, flat)),
+        f"{sum(flat['cores'].get(s, 0.0) for s in IMPLEMENTED_SERVICES):.2f}",
+        style="bold",
+        end_section=True,
+    )
+    for name in OTHERS:
+        row(name, f"{name} (this process)" if name == DRIVER else None)
+    table.add_row(
+        "all listed",
+        *(_total(p, "listed_total") for p in (paced, flat)),
+        f"{sum(flat['cores'].values()):.2f}",
+        style="bold",
+        end_section=True,
+    )
+    machines = [p["machine"] for p in (paced, flat)]
+    cpus = machines[1]["cpus"]
+    table.add_row(
+        f"whole machine, busy ({cpus} CPUs)",
+        *(_ms(m["busy_ms_per_dossier"]) for m in machines),
+        f"{machines[1]['busy_cores']:.2f}",
+    )
+    table.add_row(
+        "  of it, the listed processes", *(_share(m["listed_share_of_busy"]) for m in machines), ""
+    )
+    table.add_row("  machine busy ÷ its capacity", *(_share(m["busy_share"]) for m in machines), "")
+    table.add_row(
+        "  stolen by the hypervisor", *(_ms(m["steal_ms_per_dossier"]) for m in machines), ""
+    )
+    console.print(table)
+    for label, phase in (("paced", paced), ("flat out", flat)):
+        for name, why in phase["not_measured"].items():
+            console.print(f"[yellow]{label}: {name} not measured: {why}[/yellow]")
+        for name, forked in phase.get("children_cpu_ms_per_dossier", {}).items():
+            console.print(
+                f"[yellow]{label}: {name}'s exited children used {forked:.1f} ms/dossier "
+                "(not in the table)[/yellow]"
+            )
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _total(phase: dict[str, Any], key: str) -> str:
+    """A total, marked when a process in it could not be measured (it is then low)."""
+    shown = _ms(phase[f"{key}_ms_per_dossier"])
+    return shown if phase[f"{key}_complete"] else f"≥ {shown}"
 
 
 def _shown(value: Any) -> str:
@@ -166,7 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dossiers", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--rate", type=float, default=50.0, help="paced phase: dossiers/s")
+    parser.add_argument("--rate", type=float, default=10.0, help="paced phase: dossiers/s")
     parser.add_argument("--paced", type=int, default=500, help="paced phase: dossiers")
     args = parser.parse_args()
     console = Console()
