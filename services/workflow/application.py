@@ -29,7 +29,12 @@ from motcua.retry import retry_on_conflict
 from motcua.store import Store, Write
 from motcua.transcoding import DateAsISO
 from services.intake.catalogue import Catalogue, Procedure
-from services.workflow.domain import AlreadyMarked, IllegalTransition, Process
+from services.workflow.domain import (
+    AlreadyMarked,
+    IllegalTransition,
+    Process,
+    check_result_kind,
+)
 from services.workflow.readmodel import create_tables, process_row
 
 
@@ -78,6 +83,7 @@ class WorkflowApplication(Application[UUID]):
             procedure_id=procedure.id,
             procedure_name=procedure.name,
             applicant_account=event.applicant.account,
+            level=event.level,
             steps=steps,
             received_on=received_on,
             appointment_date=event.appointment_date,
@@ -177,6 +183,7 @@ class WorkflowApplication(Application[UUID]):
     ) -> None:
         """Issue the result: an electronic document, or ready for pickup or post (W-5)."""
         process = self._at_agency(caller, dossier_id)
+        self._check_kind_of_legacy(process, kind)
         document = self.attachments.describe([ref])[0] if ref else None
         now = self.clock()
         process.issue_result(
@@ -192,6 +199,7 @@ class WorkflowApplication(Application[UUID]):
     @retry_on_conflict
     def record_returned(self, caller: Caller, dossier_id: UUID, method: str, cid: str) -> None:
         process = self._at_agency(caller, dossier_id)
+        self._check_kind_of_legacy(process, method)
         process.record_returned(
             officer=caller.sub, method=method, returned_on=self.today(), correlation_id=cid
         )
@@ -382,6 +390,11 @@ class WorkflowApplication(Application[UUID]):
         except AggregateNotFoundError:
             raise NotFound("no such dossier in process") from None
         return process
+
+    def _check_kind_of_legacy(self, process: Process, kind: str) -> None:
+        """A process started before its level was recorded: the catalogue's level."""
+        if process.level is None:
+            check_result_kind(self._procedure(process.procedure_id).level, kind)
 
     def _procedure(self, procedure_id: str) -> Procedure:
         procedure = self.catalogue.get(procedure_id)

@@ -19,6 +19,27 @@ from motcua.tracing import TracedAggregate
 
 ACTIVE = ("in_progress", "awaiting_handover")
 
+# How each level of online public service may return its result (W-5): level 3 at the
+# counter or by post; level 4 also online, as an electronic document. Level 2 takes
+# no online submission, let alone an electronic result.
+RESULT_KINDS: dict[int, tuple[str, ...]] = {
+    2: ("pickup", "post"),
+    3: ("pickup", "post"),
+    4: ("electronic", "pickup", "post"),
+}
+_KIND_NAMES = {"electronic": "online", "pickup": "at the counter", "post": "by post"}
+
+
+def check_result_kind(level: int, kind: str) -> None:
+    """Refuse a kind of result (or of return) that the procedure's level does not offer."""
+    allowed = RESULT_KINDS.get(level, ())
+    if kind not in allowed:
+        ways = " or ".join(_KIND_NAMES[k] for k in allowed) or "in no way"
+        raise ResultKindNotAllowed(
+            f"a level {level} procedure returns its result {ways}, "
+            f"not {_KIND_NAMES.get(kind, kind)} (W-5)"
+        )
+
 
 class Process(TracedAggregate):
     """Where a dossier is in its procedure's process, and whether it is on time."""
@@ -41,10 +62,14 @@ class Process(TracedAggregate):
         appointment_date: date,
         fee_due_before_result: bool,
         correlation_id: str,
+        level: int | None = None,
     ) -> None:
+        # The level arrived later than the other facts: a process started before has
+        # None (the application then looks the level up instead).
         self.dossier_id, self.code = dossier_id, code
         self.procedure_id, self.procedure_name = procedure_id, procedure_name
         self.applicant_account = applicant_account
+        self.level = level
         self.steps = [
             {
                 **s,
@@ -193,6 +218,8 @@ class Process(TracedAggregate):
         correlation_id: str,
     ) -> None:
         self.check_in_progress("issue the result of")
+        if self.level is not None:
+            check_result_kind(self.level, kind)
         if not self.is_last_step:
             raise IllegalTransition("the result is issued at the last step of the process")
         if not self.approved:
@@ -214,6 +241,8 @@ class Process(TracedAggregate):
     ) -> None:
         if self.status != "result_issued":
             raise IllegalTransition(f"no result to return: the dossier is {self.status}")
+        if self.level is not None:
+            check_result_kind(self.level, method)
         self.status = "returned"
 
     @event("StepOverdue")
@@ -287,6 +316,10 @@ class StepCannotComplete(IllegalTransition):
 
 class AwaitingPayment(IllegalTransition):
     pass
+
+
+class ResultKindNotAllowed(IllegalTransition):
+    """The procedure's level does not offer this kind of result (W-5)."""
 
 
 class AlreadyMarked(Conflict):

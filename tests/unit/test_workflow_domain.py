@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 
 from motcua.calendar import add_working_days
+from motcua.errors import Conflict
 from services.intake.catalogue import Procedure, load_catalogue
 from services.workflow.application import planned_steps
 from services.workflow.domain import (
@@ -16,11 +17,14 @@ from services.workflow.domain import (
     AwaitingPayment,
     IllegalTransition,
     Process,
+    ResultKindNotAllowed,
     StepCannotComplete,
 )
 
 LAND_TRANSFER = "1.004227"
 BIRTH_REGISTRATION = "1.001193"
+BUILDING_PERMIT = "1.009994"  # level 3
+MARITAL_STATUS = "1.004873"  # level 2
 ONE_STOP = "000.00.31.H23"
 LAND_OFFICE = "000.01.25.H23"
 TAX_OFFICE = "000.00.35.H23"
@@ -46,6 +50,7 @@ def _process(procedure_id: str = LAND_TRANSFER, received_on: date = BEFORE_TET) 
         procedure_id=procedure.id,
         procedure_name=procedure.name,
         applicant_account="citizen-1",
+        level=procedure.level,
         steps=steps,
         received_on=received_on,
         appointment_date=steps[-1]["due_date"],
@@ -97,10 +102,10 @@ def _approve(process: Process) -> None:
     process.approve(officer="officer-1", notes="Đồng ý", correlation_id="c")
 
 
-def _issue_result(process: Process) -> None:
+def _issue_result(process: Process, kind: str = "electronic") -> None:
     process.issue_result(
         officer="officer-1",
-        kind="electronic",
+        kind=kind,
         document=None,
         issued_at=datetime(2026, 3, 6, 3, 0, tzinfo=UTC),
         issued_on=date(2026, 3, 6),
@@ -386,6 +391,77 @@ def test_returning_an_issued_result_closes_the_process() -> None:
     )
 
     assert process.status == "returned"
+
+
+def _ready_for_the_result(procedure_id: str) -> Process:
+    process = _at_last_step(procedure_id)
+    _approve(process)
+    process.record_payment(payment_code="PAY-1", amount_vnd=100_000, correlation_id="c")
+    return process
+
+
+def test_a_level_3_procedure_refuses_an_electronic_result_with_the_reason() -> None:
+    process = _ready_for_the_result(BUILDING_PERMIT)
+
+    with pytest.raises(ResultKindNotAllowed) as refused:
+        _issue_result(process, "electronic")
+
+    assert isinstance(refused.value, Conflict)
+    assert "level 3" in refused.value.message
+    assert "at the counter or by post" in refused.value.message
+    assert process.status == "in_progress"
+
+
+@pytest.mark.parametrize("kind", ["pickup", "post"])
+def test_a_level_3_procedure_returns_its_result_at_the_counter_or_by_post(kind: str) -> None:
+    process = _ready_for_the_result(BUILDING_PERMIT)
+
+    _issue_result(process, kind)
+
+    assert process.result is not None
+    assert (process.status, process.result["kind"]) == ("result_issued", kind)
+
+
+@pytest.mark.parametrize("kind", ["electronic", "pickup", "post"])
+def test_a_level_4_procedure_returns_its_result_online_by_post_or_at_the_counter(
+    kind: str,
+) -> None:
+    process = _ready_for_the_result(BIRTH_REGISTRATION)
+
+    _issue_result(process, kind)
+
+    assert process.result is not None
+    assert (process.status, process.result["kind"]) == ("result_issued", kind)
+
+
+def test_a_level_2_procedure_refuses_an_electronic_result() -> None:
+    process = _ready_for_the_result(MARITAL_STATUS)
+
+    with pytest.raises(ResultKindNotAllowed, match="level 2"):
+        _issue_result(process, "electronic")
+
+
+def test_a_level_3_result_cannot_be_recorded_as_returned_electronically() -> None:
+    process = _ready_for_the_result(BUILDING_PERMIT)
+    _issue_result(process, "pickup")
+
+    with pytest.raises(ResultKindNotAllowed, match="level 3"):
+        process.record_returned(
+            officer="officer-1", method="electronic", returned_on=FRIDAY, correlation_id="c"
+        )
+
+    assert process.status == "result_issued"
+
+
+def test_a_process_without_a_recorded_level_accepts_any_kind() -> None:
+    """Processes started before the level was recorded: the application checks them
+    against the catalogue (tests/unit/test_workflow_results.py)."""
+    process = _ready_for_the_result(BUILDING_PERMIT)
+    process.level = None
+
+    _issue_result(process, "electronic")
+
+    assert process.status == "result_issued"
 
 
 # -- rejection and withdrawal -----------------------------------------------------------
