@@ -15,13 +15,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
 from motcua.auth import Caller
 from motcua.kafka import ensure_topics, start_producer
 from motcua.settings import Settings
+from motcua.topic_reader import open_topic
 from services.intake.application import IntakeApplication
 from services.intake.publishing import IntakePublisher
 from tests.dossiers import BIRTH_AGENCY, intake_relay, make_intake, submit
@@ -84,19 +85,11 @@ async def raw_broker(settings: Settings, count: int, size: int) -> dict[str, flo
     await asyncio.gather(*futures)
     produce = count / (time.perf_counter() - start)
     await producer.stop()
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap_servers,
-        auto_offset_reset="earliest",
-        group_id=None,
-    )
-    await consumer.start()
-    start, got = time.perf_counter(), 0
-    while got < count:
-        for records in (await consumer.getmany(timeout_ms=500)).values():
+    async with open_topic(settings, topic) as reader:
+        start, got = time.perf_counter(), 0
+        async for records in reader.batches():
             got += len(records)
-    consume = count / (time.perf_counter() - start)
-    await consumer.stop()
+        consume = got / (time.perf_counter() - start)
     return {"raw_produce_per_s": produce, "raw_consume_per_s": consume}
 
 

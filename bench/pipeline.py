@@ -141,9 +141,7 @@ def run(
             flat_cpu = per_dossier(before, cpu_now(stack), dossiers, elapsed, stack.services)
         ours = {t.dossier_id for t in fast.traces}
         events = [
-            e
-            for e in asyncio.run(read_events(settings.bootstrap_servers, settings.dossier_topic))
-            if e.key in ours
+            e for e in asyncio.run(read_events(settings, settings.dossier_topic)) if e.key in ours
         ]
         unique = {e.event_id: e for e in events}
         results |= {

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from rich.console import Console
 from rich.table import Table
@@ -45,6 +45,7 @@ from motcua.logging import configure_logging
 from motcua.replay import FETCH_MAX_BYTES, MAX_RECORDS, PARTITION_FETCH_BYTES, replay_stats
 from motcua.settings import Settings
 from motcua.store import store_env
+from motcua.topic_reader import open_topic
 from services.stats.application import StatsApplication
 from tests.processes import start_broker
 
@@ -95,32 +96,17 @@ async def produce(settings: Settings, messages: Iterable[Message]) -> int:
 
 async def raw_consume(settings: Settings) -> dict[str, float]:
     """aiokafka alone: the whole topic with the replay's fetch settings; msgs/s and MB/s."""
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
+    async with open_topic(
+        settings,
+        settings.dossier_topic,
         fetch_max_bytes=FETCH_MAX_BYTES,
         max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
-    )
-    await consumer.start()
-    try:
-        await consumer.topics()
-        numbers = consumer.partitions_for_topic(settings.dossier_topic) or set()
-        partitions = [TopicPartition(settings.dossier_topic, p) for p in sorted(numbers)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = {tp.partition: n for tp, n in (await consumer.end_offsets(partitions)).items()}
-        positions = dict.fromkeys(ends, 0)
+    ) as reader:
         start, got, size = time.perf_counter(), 0, 0
-        while any(positions[p] < end for p, end in ends.items()):  # as the replay stops
-            batches = await consumer.getmany(timeout_ms=1000, max_records=MAX_RECORDS)
-            for tp, records in batches.items():
-                got += len(records)
-                size += sum(len(r.value or b"") for r in records)
-                positions[tp.partition] = records[-1].offset + 1
+        async for records in reader.batches(MAX_RECORDS):  # up to the ends, as the replay
+            got += len(records)
+            size += sum(len(r.value or b"") for r in records)
         seconds = time.perf_counter() - start
-    finally:
-        await consumer.stop()
     return {
         "seconds": seconds,
         "msgs_per_s": got / seconds,

@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from rich.console import Console
 from rich.table import Table
 
 from contracts.chain import Break, Head, verify
+from motcua import topic_reader
 from motcua.calendar import VIETNAM_TZ
 from motcua.chaining import create_table
-from motcua.kafka import client_options
 from motcua.republish import Source
 from motcua.settings import Settings
 
@@ -157,30 +156,14 @@ def store_heads(sources: Sequence[Source], dossier_id: UUID) -> dict[str, Head]:
 async def read_topic(settings: Settings, dossier_id: UUID) -> list[Event]:
     """Every message of the dossier, as published (its partition, start to end)."""
     key = str(dossier_id).encode()
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    try:
-        partitions = sorted(consumer.partitions_for_topic(settings.dossier_topic) or ())
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = sorted(consumer.partitions_for_topic(settings.dossier_topic) or ())
-        if not partitions:
-            return []
-        tp = TopicPartition(
-            settings.dossier_topic, DefaultPartitioner()(key, partitions, partitions)
-        )
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        events: list[Event] = []
-        while await consumer.position(tp) < end:
-            batches = await consumer.getmany(tp, timeout_ms=1000, max_records=5000)
-            for record in batches.get(tp, []):
-                if record.key == key and record.value:
-                    events.append(json.loads(record.value))
-        return events
-    finally:
-        await consumer.stop()
+
+    def its_partition(numbers: list[int]) -> list[int]:
+        return [DefaultPartitioner()(key, numbers, numbers)]
+
+    records = await topic_reader.read_topic(
+        settings, settings.dossier_topic, its_partition, missing_ok=True
+    )
+    return [json.loads(r.value) for r in records if r.key == key and r.value]
 
 
 def read_export(path: Path) -> list[Event]:

@@ -193,7 +193,7 @@ def _endpoints(settings: Settings) -> Endpoints:
         notify=f"http://{settings.host}:{settings.notify_port}",
         stats=f"http://{settings.host}:{settings.stats_port}",
         sinks=f"http://127.0.0.1:{NotifySettings().sinks_port}",
-        bootstrap=settings.bootstrap_servers,
+        kafka=settings,
         topic=settings.dossier_topic,
     )
 

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from motcua.auth import issue_token
 from motcua.settings import Settings
+from motcua.topic_reader import open_topic
 
 PDF = b"%PDF-1.4\n% scanned original\n"
 
@@ -292,28 +291,20 @@ def print_outcomes(console: Console, outcomes: list[dict[str, Any]]) -> None:
 async def count_events(
     settings: Settings, dossier_ids: set[str], expected: int, timeout: float = 30.0
 ) -> Counter[str]:
-    """Count event types for ``dossier_ids`` on ``dossier-events`` (repeats counted once)."""
-    consumer = AIOKafkaConsumer(
-        settings.dossier_topic,
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=f"motcua-demo-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+    """Count event types for ``dossier_ids`` on ``dossier-events`` (repeats counted once),
+    reading on until ``expected`` are counted or ``timeout`` s have passed."""
     counts: Counter[str] = Counter()
     seen: set[str] = set()
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline and sum(counts.values()) < expected:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                for r in records:
-                    event_id = json.loads(r.value or b"{}").get("event_id", "")
-                    if (r.key or b"").decode() in dossier_ids and event_id not in seen:
-                        seen.add(event_id)
-                        counts[json.loads(r.value or b"{}").get("type", "?")] += 1
-    finally:
-        await consumer.stop()
-    return counts
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with open_topic(settings, settings.dossier_topic, wait_for_topic=timeout) as reader:
+        while True:
+            for r in await reader.read_to_end():
+                event = json.loads(r.value or b"{}")
+                event_id = event.get("event_id", "")
+                if (r.key or b"").decode() in dossier_ids and event_id not in seen:
+                    seen.add(event_id)
+                    counts[event.get("type", "?")] += 1
+            if sum(counts.values()) >= expected or loop.time() >= deadline:
+                return counts
+            await asyncio.sleep(0.5)

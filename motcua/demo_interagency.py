@@ -12,11 +12,11 @@ import time
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
 from motcua.settings import Settings
+from motcua.topic_reader import read_topic
 from motcua.waiting import wait_for
 
 QUIET_SECONDS = 1.5
@@ -41,7 +41,7 @@ def print_feeds(console: Console, settings: Settings, dossier_ids: set[str]) -> 
         table.add_column(column, justify="right" if column in ("events", "dossiers") else "left")
     counts: dict[str, int] = {}
     for feed in feeds:
-        events = asyncio.run(read_to_end(settings.bootstrap_servers, feed["topic"]))
+        events = asyncio.run(read_to_end(settings, feed["topic"]))
         ours = {e["event_id"]: e for e in events if e.get("dossier_id") in dossier_ids}
         counts[feed["topic"]] = len(ours)
         table.add_row(
@@ -55,26 +55,7 @@ def print_feeds(console: Console, settings: Settings, dossier_ids: set[str]) -> 
     return counts
 
 
-async def read_to_end(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+async def read_to_end(settings: Settings, topic: str) -> list[dict[str, Any]]:
     """Every message of ``topic`` now, without a consumer group (nothing is committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        await consumer.topics()  # metadata, so that the partitions are known
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        events: list[dict[str, Any]] = []
-
-        async def behind() -> bool:
-            return any([await consumer.position(tp) < end[tp] for tp in partitions])
-
-        while await behind():
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                events += [json.loads(m.value or b"{}") for m in batch]
-        return events
-    finally:
-        await consumer.stop()
+    records = await read_topic(settings, topic, missing_ok=True)
+    return [json.loads(m.value or b"{}") for m in records]

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from motcua.load import LAND, Driver, Trace
+from motcua.settings import Settings
+from motcua.topic_reader import Record, TopicMissing, open_topic
 
 RESOLVED = ("resolved_early", "resolved_on_time", "resolved_late")
 
@@ -69,7 +70,7 @@ class Endpoints:
     notify: str
     stats: str
     sinks: str
-    bootstrap: str
+    kafka: Settings  # the cluster's connection options (TLS, SASL)
     topic: str
 
 
@@ -97,7 +98,7 @@ def verify(driver: Driver, where: Endpoints, timeout: float = 180.0) -> Verdict:
             settle(lambda: bills(http, driver, traces, admin), timeout),
             f"{sum(t.procedure_id == LAND for t in traces)} bills paid once each",
         )
-        events = asyncio.run(read_events(where.bootstrap, where.topic))
+        events = asyncio.run(read_events(where.kafka, where.topic))
         verdict.add(
             "payment events",
             payment_events(events, traces),
@@ -251,33 +252,29 @@ def judge_statistics(procedures: Sequence[dict[str, Any]], traces: Sequence[Trac
     return problems
 
 
-async def read_events(bootstrap: str, topic: str, quiet: float = 3.0) -> list[TopicEvent]:
+async def read_events(settings: Settings, topic: str, quiet: float = 3.0) -> list[TopicEvent]:
     """Every record of ``topic`` from the start, until nothing new comes for ``quiet`` s."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
     events: list[TopicEvent] = []
     try:
-        await consumer.topics()  # fetches the metadata that names the partitions
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        last = time.monotonic()
-        while time.monotonic() - last < quiet:
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for records in batches.values():
-                for r in records:
-                    body = json.loads(r.value or b"{}")
-                    events.append(
-                        TopicEvent(
-                            (r.key or b"").decode(),
-                            body.get("type", "?"),
-                            body.get("event_id", ""),
-                            len(r.value or b""),
-                        )
-                    )
-                last = time.monotonic()
-    finally:
-        await consumer.stop()
+        async with open_topic(settings, topic) as reader:
+            last = time.monotonic()
+            while time.monotonic() - last < quiet:
+                records = await reader.read_to_end(max_records=5000)
+                events += [_topic_event(r) for r in records]
+                if records:
+                    last = time.monotonic()
+                else:
+                    await asyncio.sleep(0.5)
+    except TopicMissing:
+        pass  # nothing published yet: no events
     return events
+
+
+def _topic_event(record: Record) -> TopicEvent:
+    body = json.loads(record.value or b"{}")
+    return TopicEvent(
+        (record.key or b"").decode(),
+        body.get("type", "?"),
+        body.get("event_id", ""),
+        len(record.value or b""),
+    )

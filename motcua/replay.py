@@ -62,9 +62,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from contracts.events import SUPPORTED_SCHEMA_VERSIONS
 from motcua.consumer import CREATE_TABLES, MAX_MESSAGE_BYTES
-from motcua.kafka import client_options
 from motcua.settings import Settings
 from motcua.store import Tx, Write
+from motcua.topic_reader import plain_consumer
 from services.stats.application import Rebuild, StatsApplication
 from services.stats.projection import HANDLED, Projection
 
@@ -291,10 +291,8 @@ def _without_gc() -> Iterator[None]:
 
 
 def _consumer(settings: Settings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
+    return plain_consumer(
+        settings,
         auto_offset_reset="earliest",
         fetch_max_bytes=FETCH_MAX_BYTES,
         max_partition_fetch_bytes=PARTITION_FETCH_BYTES,

@@ -28,17 +28,17 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from aiokafka import AIOKafkaConsumer
 from eventsourcing.application import Application
 
 from contracts.events import Envelope
 from motcua.chaining import Chainer
 from motcua.consumer import CREATE_TABLES as CONSUMER_TABLES
-from motcua.kafka import client_options, ensure_topics, start_producer
+from motcua.kafka import ensure_topics, start_producer
 from motcua.relay import CREATE_TABLE as RELAY_TABLE
 from motcua.relay import ToContract
 from motcua.settings import Settings
 from motcua.store import Store, Tx
+from motcua.topic_reader import TopicMissing, open_topic
 
 log = structlog.get_logger(__name__)
 
@@ -124,19 +124,11 @@ def merged(sources: list[Source]) -> Iterator[tuple[float, str, int, Envelope, b
 
 async def topic_is_empty(settings: Settings) -> bool:
     """True when the dossier topic holds no message (as after a broker lost its data)."""
-    consumer = AIOKafkaConsumer(
-        settings.dossier_topic,
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
     try:
-        batches = await consumer.getmany(timeout_ms=3000, max_records=1)
-        return not any(batches.values())
-    finally:
-        await consumer.stop()
+        async with open_topic(settings, settings.dossier_topic) as reader:
+            return await reader.remaining() == 0
+    except TopicMissing:
+        return True
 
 
 async def republish(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from motcua.settings import Settings
+from motcua.topic_reader import Record as KafkaRecord
+from motcua.topic_reader import open_topic
 
 
 @dataclass(frozen=True)
@@ -28,46 +29,40 @@ def read_topic(
     timeout: float = 20.0,
     settle: float = 0.0,
 ) -> list[Record]:
-    """All records from the start until ``until(records)`` holds (then ``settle`` s more)."""
+    """All records from the start until ``until(records)`` holds (then ``settle`` s more);
+    without a consumer group, so there is no group join to wait for."""
     return asyncio.run(_read(bootstrap, topic, until, timeout, settle))
 
 
 async def _read(
     bootstrap: str, topic: str, until: Callable[[list[Record]], bool], timeout: float, settle: float
 ) -> list[Record]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"reader-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+    settings = Settings(kafka_bootstrap_servers=bootstrap)
     records: list[Record] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     settled_at: float | None = None
-    try:
+    async with open_topic(settings, topic, timeout=timeout, wait_for_topic=timeout) as reader:
         while loop.time() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for batch in batches.values():
-                records += [
-                    Record(
-                        (r.key or b"").decode(),
-                        r.partition,
-                        r.offset,
-                        {k: v.decode() for k, v in r.headers or ()},
-                        _json(r.value),
-                    )
-                    for r in batch
-                ]
+            new = await reader.read_to_end()
+            records += [to_record(r) for r in new]
             if settled_at is None and until(records):
                 settled_at = loop.time()
             if settled_at is not None and loop.time() - settled_at >= settle:
                 return records
-    finally:
-        await consumer.stop()
+            if not new:
+                await asyncio.sleep(0.1)
     raise TimeoutError(f"condition not met on {topic} after {timeout}s; got {len(records)} records")
+
+
+def to_record(r: KafkaRecord) -> Record:
+    return Record(
+        (r.key or b"").decode(),
+        r.partition,
+        r.offset,
+        {k: v.decode() for k, v in r.headers or ()},
+        _json(r.value),
+    )
 
 
 def _json(value: bytes | None) -> dict[str, Any]:

@@ -14,16 +14,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from contracts.interagency import interagency_event_id
 from motcua.demo import APPLICANTS, Applicant, DemoClient
 from motcua.settings import DEV_JWT_SECRET
 from tests.processes import Broker, ServiceProcess
-from tests.topics import Record
+from tests.topics import Record, read_topic, to_record
 
 pytestmark = pytest.mark.integration
 
@@ -134,7 +133,7 @@ async def _subscribe(
         while loop.time() < deadline:
             batches = await consumer.getmany(timeout_ms=200)
             for tp, batch in batches.items():
-                records += [_record(m) for m in batch]
+                records += [to_record(m) for m in batch]
                 await consumer.commit({tp: batch[-1].offset + 1})
             if done({uuid.UUID(r.event["event_id"]) for r in records}):
                 quiet_since = quiet_since or loop.time()
@@ -150,42 +149,7 @@ def read_all(
 ) -> list[Record]:
     """The test's own view of a topic: every partition from the start, without a consumer
     group (no group join to wait for), until ``until`` holds and ``settle`` s more."""
-    return asyncio.run(_read_all(bootstrap, topic, until, settle))
-
-
-async def _read_all(
-    bootstrap: str, topic: str, until: Callable[[list[Record]], bool], settle: float
-) -> list[Record]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    records: list[Record] = []
-    loop = asyncio.get_running_loop()
-    deadline, settled_at = loop.time() + 30, None
-    try:
-        while not consumer.partitions_for_topic(topic):
-            assert loop.time() < deadline, f"no topic {topic}"
-            await consumer.topics()  # refreshes the metadata
-            await asyncio.sleep(0.1)
-        partitions = [TopicPartition(topic, n) for n in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        while loop.time() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=100)).values():
-                records += [_record(m) for m in batch]
-            if settled_at is None and until(records):
-                settled_at = loop.time()
-            if settled_at is not None and loop.time() - settled_at >= settle:
-                return records
-    finally:
-        await consumer.stop()
-    raise TimeoutError(f"condition not met on {topic}; got {len(records)} records")
-
-
-def _record(m: Any) -> Record:
-    headers = {k: v.decode() for k, v in m.headers or ()}
-    return Record((m.key or b"").decode(), m.partition, m.offset, headers, json.loads(m.value))
+    return read_topic(bootstrap, topic, until, timeout=30, settle=settle)
 
 
 def test_a_ministry_resumes_from_its_own_position_with_nothing_missed_or_repeated(

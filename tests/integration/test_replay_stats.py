@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.history import year_of_messages
 from bench.replay import produce
@@ -39,6 +38,7 @@ from motcua.kafka import ensure_topics
 from motcua.replay import replay_stats
 from motcua.settings import DEV_JWT_SECRET, Settings
 from motcua.store import store_env
+from motcua.topic_reader import read_topic
 from services.stats.application import StatsApplication
 from tests.processes import ROOT, Broker, ServiceProcess, free_port
 from tests.unit.test_stats import tables
@@ -120,20 +120,8 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """Each non-empty partition's next offset, found by reading it: the embedded broker
     reports the start of a partition's last batch as its end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    ends: dict[int, int] = {}
-    try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        while batches := await consumer.getmany(timeout_ms=300):
-            for tp, records in batches.items():
-                ends[tp.partition] = records[-1].offset + 1
-    finally:
-        await consumer.stop()
-    return ends
+    settings = Settings(kafka_bootstrap_servers=bootstrap)
+    return {r.partition: r.offset + 1 for r in await read_topic(settings, topic, missing_ok=True)}
 
 
 def stats_db(stats: ServiceProcess) -> Path:

@@ -10,6 +10,15 @@ from pydantic import SecretStr, ValidationError
 from motcua.kafka import EVENT_TOPIC_CONFIG, client_options, topic_configs
 from motcua.settings import Settings
 
+# A production cluster: TLS with SCRAM credentials (the reader's tests use it too).
+SASL_SSL = Settings(
+    kafka_bootstrap_servers="k1:9093,k2:9093",
+    kafka_security_protocol="SASL_SSL",
+    kafka_sasl_mechanism="SCRAM-SHA-512",
+    kafka_sasl_username="motcua",
+    kafka_sasl_password=SecretStr("s3cret"),
+)
+
 
 def test_the_embedded_default_is_plaintext_with_nothing_else() -> None:
     options = client_options(Settings(kafka_bootstrap_servers="k:9092"))
@@ -17,14 +26,7 @@ def test_the_embedded_default_is_plaintext_with_nothing_else() -> None:
 
 
 def test_sasl_over_tls_carries_credentials_and_a_verifying_context() -> None:
-    settings = Settings(
-        kafka_bootstrap_servers="k1:9093,k2:9093",
-        kafka_security_protocol="SASL_SSL",
-        kafka_sasl_mechanism="SCRAM-SHA-512",
-        kafka_sasl_username="motcua",
-        kafka_sasl_password=SecretStr("s3cret"),
-    )
-    options = client_options(settings)
+    options = client_options(SASL_SSL)
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
     assert options["sasl_plain_username"] == "motcua"
     assert options["sasl_plain_password"] == "s3cret"
