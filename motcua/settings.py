@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # 8006 and 8007 are the dev sinks and the payment gateway simulator.
     interagency_port: int = 8008
     public_base_url: str = "http://127.0.0.1:8001"
+    workflow_public_url: str = Field(
+        default="http://127.0.0.1:8002",
+        description="Workflow as applicants reach it: the electronic result's download link",
+    )
     relay_batch_size: int = 500
     relay_idle_seconds: float = 0.05
     relay_enabled: bool = True

@@ -46,6 +46,7 @@ DETAILS = (
     "to_agency",
     "reason",
     "documents",
+    "document",  # the electronic result's name, type, size and SHA-256: workflow serves it
     "appointment_date",
     "kind",
     "method",

@@ -65,12 +65,14 @@ class NotifyApplication(Application[UUID]):
         channels: dict[str, Channel],
         catalogue: Catalogue,
         public_base_url: str,
+        workflow_public_url: str | None = None,
         rules: Rules | None = None,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(env)
         self.settings, self.channels, self.catalogue = settings, channels, catalogue
         self.public_base_url = public_base_url.rstrip("/")
+        self.workflow_public_url = workflow_public_url.rstrip("/") if workflow_public_url else None
         self.rules = rules or Rules()
         self.clock: Clock = clock or system_clock
         self.store = Store(self.recorder)  # type: ignore[arg-type]
@@ -159,8 +161,17 @@ class NotifyApplication(Application[UUID]):
             "payment_url": getattr(event, "payment_url", None),
             "amount_vnd": getattr(event, "amount_vnd", None),
             "result_kind": getattr(event, "kind", None),
+            "result_url": self._result_url(event, code),
             "answer": getattr(event, "answer", None),
         }
+
+    def _result_url(self, event: Envelope, code: str | None) -> str | None:
+        """Where workflow serves an electronic result (to its applicant only)."""
+        if not isinstance(event, cw.ResultIssued) or event.kind != "electronic":
+            return None
+        if not code or not self.workflow_public_url:
+            return None
+        return f"{self.workflow_public_url}/v1/dossiers/{code}/result/document"
 
     def _facts(self, event: Envelope) -> dict[str, Any]:
         row = self.store.read_one(

@@ -32,6 +32,7 @@ def build_application(settings: Settings, notify: NotifySettings) -> NotifyAppli
         channels=channels,
         catalogue=load_catalogue(),
         public_base_url=settings.public_base_url,
+        workflow_public_url=settings.workflow_public_url,
         clock=make_clock(settings.clock_file),
         rules=Rules.from_file(notify.notify_rules_file),
     )

@@ -4,7 +4,8 @@ Each kind has ``<kind>.subject.j2`` (one line), ``<kind>.email.j2`` (plain text,
 shown in the portal inbox) and ``<kind>.sms.j2`` (short, then fitted by ``fit_sms``).
 Every template receives the same plain dict: ``applicant_name``, ``code``,
 ``procedure_name``, ``agency_name``, ``lookup_url``, ``appointment_date``, ``reason``,
-``documents``, ``payment_url``, ``amount_vnd``, ``result_kind`` and
+``documents``, ``payment_url``, ``amount_vnd``, ``result_kind``, ``result_url`` (where
+workflow serves an electronic result, to its applicant only) and
 ``new_appointment_date`` (and ``answer``, an agency's answer to a feedback, which only
 its template shows, when given); optional values are ``None`` and the templates leave
 them out. A missing key is an error (``StrictUndefined``), not a silent blank.

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 from uuid import UUID
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from motcua.attachments import Attachment
-from motcua.auth import CallerDep
+from motcua.auth import CallerDep, OptionalCallerDep
 from motcua.errors import Invalid
-from motcua.http import ERROR_RESPONSES, CorrelationId, Limit, Offset
+from motcua.http import ERROR_RESPONSES, CorrelationId, ErrorBody, Limit, Offset, file_responses
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 
@@ -138,6 +140,21 @@ class Timeline(BaseModel):
     pauses: list[Pause]
     history: list[HistoryEntry]
     blocked: str | None = Field(description="Why the result cannot be issued yet, if so")
+
+
+class ResultCheck(BaseModel):
+    """Whether a document is the electronic result issued under a dossier code.
+
+    Nothing personal: when it matches, the procedure, the issuing agency and the day;
+    otherwise only ``matches: false``, the same for an unknown code, a dossier without
+    an electronic result and another document."""
+
+    code: str
+    sha256: str = Field(description="The SHA-256 checked (lower case)")
+    matches: bool
+    procedure_name: str | None = Field(description="If it matches: the procedure")
+    agency_code: str | None = Field(description="If it matches: the agency that issued it")
+    issued_on: date | None = Field(description="If it matches: the day it was issued")
 
 
 @router.get("/queue", tags=["queue"])
@@ -295,3 +312,84 @@ def supplement(
 def withdraw(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Reason, cid: Cid) -> None:
     """The applicant withdraws a dossier in process, before its result."""
     workflow.withdraw(caller, dossier_id, body.reason, cid)
+
+
+# -- the electronic result (W-5) ------------------------------------------------------
+
+LookupIdNumber = Annotated[
+    str | None,
+    Header(description="Without a token: the applicant's ID number, with the dossier code"),
+]
+Sha256 = Annotated[
+    str, Query(pattern=r"^[0-9a-fA-F]{64}$", description="The document's SHA-256, in hex")
+]
+
+
+@router.get(
+    "/dossiers/{ref}/result/document",
+    response_class=Response,
+    responses={
+        **file_responses(
+            "*/*", "The electronic result, in the type it was issued in (usually application/pdf)"
+        ),
+        404: {
+            "model": ErrorBody,
+            "description": "No dossier matches (the same answer for an unknown code and for "
+            "anyone but the applicant), or it has no electronic result (yet)",
+        },
+    },
+    tags=["applicant"],
+)
+def result_document(
+    workflow: Flow, caller: OptionalCallerDep, ref: str, x_id_number: LookupIdNumber = None
+) -> Response:
+    """Download the electronic result: the applicant with their token (``ref``: the
+    dossier's id or code), or with the dossier's code as ``ref`` and their ID number in
+    ``X-Id-Number``; also officers of the agency holding the dossier and admins.
+
+    Anyone else gets the same 404 as for an unknown code.
+    """
+    document = workflow.result_document(caller, ref, x_id_number)
+    return Response(
+        document["data"],
+        media_type=document["content_type"],
+        headers={
+            "Content-Disposition": _attachment(document["filename"]),
+            "ETag": f'"{document["sha256"]}"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _attachment(filename: str) -> str:
+    """``Content-Disposition`` for a download named ``filename`` (RFC 6266, any script)."""
+    plain = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename
+    )
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+@router.get("/dossiers/{code}/result/verify", tags=["verification"])
+def check_result(workflow: Flow, code: str, sha256: Sha256) -> ResultCheck:
+    """Is the document with this SHA-256 the electronic result issued under ``code``?
+
+    For anyone holding a copy and its code (a bank, a school, another agency); no
+    token needed, and nothing personal in the answer.
+    """
+    return ResultCheck.model_validate(workflow.check_result(code, sha256))
+
+
+@router.post("/dossiers/{code}/result/verify", tags=["verification"])
+async def check_result_file(
+    request: Request, code: str, file: Annotated[UploadFile, File()]
+) -> ResultCheck:
+    """The same check for an uploaded copy: its SHA-256 is compared, the file is not kept."""
+    workflow: WorkflowApplication = request.app.state.workflow
+    limit = request.app.state.settings.max_attachment_bytes
+    data = await file.read(limit + 1)
+    if not data or len(data) > limit:
+        raise Invalid(f"the file must have between 1 and {limit} bytes")
+    sha256 = hashlib.sha256(data).hexdigest()
+    checked: dict[str, Any] = await to_thread.run_sync(workflow.check_result, code, sha256)
+    return ResultCheck.model_validate(checked)

@@ -8,6 +8,7 @@ consumed events, the consumer's positions: one transaction each time.
 
 from __future__ import annotations
 
+import hmac
 import math
 from datetime import date
 from decimal import Decimal
@@ -36,6 +37,9 @@ from services.workflow.domain import (
     check_result_kind,
 )
 from services.workflow.readmodel import create_tables, process_row
+
+# The one answer to an unknown code and to a caller who may not have the dossier.
+NO_SUCH_DOSSIER = "no dossier matches that code and ID number"
 
 
 class WorkflowApplication(Application[UUID]):
@@ -83,6 +87,7 @@ class WorkflowApplication(Application[UUID]):
             procedure_id=procedure.id,
             procedure_name=procedure.name,
             applicant_account=event.applicant.account,
+            applicant_id_number=event.applicant.id_number,
             level=event.level,
             steps=steps,
             received_on=received_on,
@@ -347,14 +352,57 @@ class WorkflowApplication(Application[UUID]):
 
     def view(self, caller: Caller, ref: str) -> Process:
         """The process by dossier id or code, for the applicant, its agencies, an admin."""
-        row = self.store.read_one(
-            "SELECT dossier_id FROM {workflow_processes} WHERE dossier_id = ? OR code = ?",
-            (ref, ref),
-        )
-        process = self._process(UUID(row["dossier_id"])) if row else None
+        process = self._by_ref(ref)
         if process is None or not self._may_see(caller, process):
             raise NotFound("no such dossier in process")
         return process
+
+    def result_document(
+        self, caller: Caller | None, ref: str, id_number: str | None
+    ) -> dict[str, Any]:
+        """The electronic result's file (``data``) and its description (W-5).
+
+        For the applicant (their token, or the dossier's code with their ID number, as
+        for intake's lookup), the officers of the agency holding the dossier, an admin.
+        Anyone else gets the 404 of an unknown code: the answer never tells that a code
+        exists. Those who may see it learn whether there is a file yet.
+        """
+        process = self._by_ref(ref)
+        if process is None or not self._may_take_result(caller, process, ref, id_number):
+            raise NotFound(NO_SUCH_DOSSIER)
+        document = process.electronic_result
+        if document is None:
+            raise NotFound(
+                f"no electronic result has been issued for this dossier (it is {process.status})"
+            )
+        stored = self.attachments.get(document["sha256"])
+        return {**document, "content_type": stored["content_type"], "data": stored["data"]}
+
+    def check_result(self, code: str, sha256: str) -> dict[str, Any]:
+        """Whether ``sha256`` is that of the electronic result issued under ``code``.
+
+        Anyone may ask; the answer names the procedure, the issuing agency and the day
+        when the document matches, and nothing at all otherwise (an unknown code, no
+        electronic result, another document: all the same ``matches: false``).
+        """
+        sha256 = sha256.lower()
+        row = self.store.read_one(
+            "SELECT dossier_id FROM {workflow_processes} WHERE code = ?", (code,)
+        )
+        process = self._process(UUID(row["dossier_id"])) if row else None
+        document = process.electronic_result if process else None
+        matches = document is not None and hmac.compare_digest(
+            str(document["sha256"]).encode(), sha256.encode()
+        )
+        issued = process if matches and process and process.result else None
+        return {
+            "code": code,
+            "sha256": sha256,
+            "matches": issued is not None,
+            "procedure_name": issued.procedure_name if issued else None,
+            "agency_code": issued.agency if issued else None,
+            "issued_on": issued.result["issued_on"] if issued and issued.result else None,
+        }
 
     def history(self, process: Process) -> list[dict[str, Any]]:
         """Every workflow event of the dossier up to the state loaded, with time and actor.
@@ -391,6 +439,13 @@ class WorkflowApplication(Application[UUID]):
             raise NotFound("no such dossier in process") from None
         return process
 
+    def _by_ref(self, ref: str) -> Process | None:
+        row = self.store.read_one(
+            "SELECT dossier_id FROM {workflow_processes} WHERE dossier_id = ? OR code = ?",
+            (ref, ref),
+        )
+        return self._process(UUID(row["dossier_id"])) if row else None
+
     def _check_kind_of_legacy(self, process: Process, kind: str) -> None:
         """A process started before its level was recorded: the catalogue's level."""
         if process.level is None:
@@ -420,6 +475,27 @@ class WorkflowApplication(Application[UUID]):
         if process.applicant_account != caller.sub:
             raise NotFound("no such dossier in process")
         return process
+
+    @staticmethod
+    def _may_take_result(
+        caller: Caller | None, process: Process, ref: str, id_number: str | None
+    ) -> bool:
+        """The applicant (by token, or by code and ID number), the officers of the agency
+        holding the dossier, an admin."""
+        if caller is not None and (
+            caller.role == "admin"
+            or (caller.role == "citizen" and process.applicant_account == caller.sub)
+            or (caller.role == "officer" and caller.agency == process.agency)
+        ):
+            return True
+        return (
+            id_number is not None
+            and process.applicant_id_number is not None
+            and ref == process.code
+            and hmac.compare_digest(
+                id_number.strip().encode(), process.applicant_id_number.encode()
+            )
+        )
 
     @staticmethod
     def _may_see(caller: Caller, process: Process) -> bool:

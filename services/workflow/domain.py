@@ -62,13 +62,15 @@ class Process(TracedAggregate):
         appointment_date: date,
         fee_due_before_result: bool,
         correlation_id: str,
+        applicant_id_number: str | None = None,
         level: int | None = None,
     ) -> None:
-        # The level arrived later than the other facts: a process started before has
-        # None (the application then looks the level up instead).
+        # The ID number and the level arrived later than the other facts: a process
+        # started before has None (the application then looks the level up instead).
         self.dossier_id, self.code = dossier_id, code
         self.procedure_id, self.procedure_name = procedure_id, procedure_name
         self.applicant_account = applicant_account
+        self.applicant_id_number = applicant_id_number
         self.level = level
         self.steps = [
             {
@@ -244,6 +246,16 @@ class Process(TracedAggregate):
         if self.level is not None:
             check_result_kind(self.level, method)
         self.status = "returned"
+
+    @property
+    def electronic_result(self) -> dict[str, Any] | None:
+        """The issued electronic result's document (sha256, filename, type), if any."""
+        if self.status not in ("result_issued", "returned") or self.result is None:
+            return None
+        if self.result.get("kind") != "electronic":
+            return None
+        document: dict[str, Any] | None = self.result.get("document")
+        return document
 
     @event("StepOverdue")
     def mark_step_overdue(self, *, index: int, correlation_id: str) -> None:

@@ -357,6 +357,44 @@ def test_public_lookup_at_intake_follows_the_workflow(stack: Stack) -> None:
     assert last["by"] == COMMUNE  # the agency, never the officer's name
 
 
+def test_applicant_downloads_the_electronic_result_and_anyone_checks_a_copy(
+    stack: Stack,
+) -> None:
+    dossier = stack.received(BIRTH)
+    applicant = stack.client.citizen(APPLICANTS[0])
+    code = stack.client.call("GET", f"/v1/dossiers/{dossier}", applicant)["code"]
+    for notes in ("Đã tiếp nhận", "Hợp lệ", "Đã ghi sổ"):
+        stack.act(COMMUNE, dossier, "complete-step", notes=notes)
+    stack.act(COMMUNE, dossier, "approve", notes="Đồng ý")
+    pdf = b"%PDF-1.4 giay khai sinh ban dien tu"
+    upload = stack.client.act(
+        "POST",
+        "/v1/attachments",
+        stack.client.officer(COMMUNE),
+        files={"file": ("gks.pdf", pdf, "application/pdf")},
+    )
+    document = {"document_id": "giay_khai_sinh", "sha256": upload["sha256"], "filename": "gks.pdf"}
+    stack.act(COMMUNE, dossier, "result", kind="electronic", document=document)
+
+    path = f"/v1/dossiers/{code}/result/document"
+    by_token = stack.client.flow.get(path, headers=applicant)
+    by_lookup = stack.client.flow.get(path, headers={"X-Id-Number": APPLICANTS[0].id_number})
+    stranger = stack.client.flow.get(path, headers=stack.client.citizen(APPLICANTS[1]))
+    wrong_id = stack.client.flow.get(path, headers={"X-Id-Number": APPLICANTS[1].id_number})
+    check = stack.client.flow.get(
+        f"/v1/dossiers/{code}/result/verify", params={"sha256": upload["sha256"]}
+    )
+
+    assert (by_token.status_code, by_token.content) == (200, pdf)
+    assert (by_lookup.status_code, by_lookup.content) == (200, pdf)
+    assert by_token.headers["content-type"] == "application/pdf"
+    assert (stranger.status_code, wrong_id.status_code) == (404, 404)
+    assert check.json()["matches"] is True
+    records = stack.events(dossier, lambda rs: "ResultIssued" in types(rs))
+    result = next(r.event for r in records if r.event["type"] == "ResultIssued")
+    assert (result["kind"], result["document"]["sha256"]) == ("electronic", upload["sha256"])
+
+
 def test_supplement_nobody_asked_for_is_a_clear_conflict(stack: Stack) -> None:
     dossier = stack.received(BIRTH)
     upload = stack.client.act(

@@ -14,9 +14,11 @@ from services.notify.sms import segments
 
 CODE = "000.00.12.H56-261122-0001"
 LOOKUP_URL = f"https://dichvucong.example.gov.vn/tra-cuu/{CODE}"
+RESULT_URL = f"https://dichvucong.example.gov.vn/v1/dossiers/{CODE}/result/document"
 OPTIONAL = (
     "code",
     "lookup_url",
+    "result_url",
     "appointment_date",
     "reason",
     "payment_url",
@@ -39,6 +41,7 @@ def full_data(**changes: Any) -> dict[str, Any]:
         "payment_url": "https://thanhtoan.example.gov.vn/p/8f3a",
         "amount_vnd": 1530000,
         "result_kind": "electronic",
+        "result_url": RESULT_URL,
         "new_appointment_date": "12/12/2026",
     }
     data.update(changes)
@@ -223,6 +226,36 @@ def test_overdue_apology_without_new_date_promises_to_announce_one() -> None:
     body = render("overdue_apology", "email", data).body
 
     assert "ngày hẹn trả kết quả mới" in body
+
+
+def test_electronic_result_ready_gives_the_download_and_who_may_open_it() -> None:
+    data = full_data()
+
+    body = render("result_ready", "email", data).body
+
+    assert f"tải bản điện tử của kết quả tại: {RESULT_URL}" in body
+    assert "tài khoản đã nộp hồ sơ" in body
+    assert "mã hồ sơ và số định danh cá nhân" in body
+
+
+def test_electronic_result_ready_sms_carries_the_download_link() -> None:
+    data = full_data()
+
+    body = render("result_ready", "sms", data).body
+
+    assert body.endswith(RESULT_URL)
+
+
+@pytest.mark.parametrize("result_kind", ["pickup", "post"])
+def test_result_ready_without_an_electronic_result_offers_no_download(result_kind: str) -> None:
+    data = full_data(result_kind=result_kind)
+
+    email = render("result_ready", "email", data).body
+    sms = render("result_ready", "sms", data).body
+
+    assert RESULT_URL not in email
+    assert RESULT_URL not in sms
+    assert "tải bản điện tử" not in email
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,7 @@ def _process(procedure_id: str = LAND_TRANSFER, received_on: date = BEFORE_TET) 
         procedure_id=procedure.id,
         procedure_name=procedure.name,
         applicant_account="citizen-1",
+        applicant_id_number="001190000001",
         level=procedure.level,
         steps=steps,
         received_on=received_on,
@@ -462,6 +463,14 @@ def test_a_process_without_a_recorded_level_accepts_any_kind() -> None:
     _issue_result(process, "electronic")
 
     assert process.status == "result_issued"
+
+
+def test_the_process_knows_the_applicant_by_account_and_id_number() -> None:
+    process = _process()
+
+    known = (process.applicant_account, process.applicant_id_number, process.level)
+
+    assert known == ("citizen-1", "001190000001", 4)
 
 
 # -- rejection and withdrawal -----------------------------------------------------------

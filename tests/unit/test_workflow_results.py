@@ -1,4 +1,5 @@
-"""The result (W-5): each level of procedure issues only the kinds of result it may.
+"""The electronic result (W-5): the applicant downloads it, anyone with its code checks
+a copy against it, and each level of procedure issues only the kinds of result it may.
 
 Workflow runs in-process on its real store (tests/apps.py); a dossier reaches it as the
 ``DossierReceived`` its consumer would apply, and officers act over HTTP.
@@ -6,25 +7,33 @@ Workflow runs in-process on its real store (tests/apps.py); a dossier reaches it
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from eventsourcing.persistence import StoredEvent
 from fastapi.testclient import TestClient
 
-from contracts.envelope import Applicant
+from contracts.envelope import Applicant, Document, Envelope
 from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived
+from contracts.workflow import ResultIssued
+from motcua.auth import issue_token
+from motcua.consumer import Delivery
+from motcua.settings import DEV_JWT_SECRET, Settings
 from services.intake.catalogue import load_catalogue
+from services.notify.application import NotifyApplication
+from services.notify.main import create_app as create_notify_app
 from services.workflow.application import WorkflowApplication, planned_steps
 from services.workflow.domain import Process
 from services.workflow.readmodel import process_row
 from tests.apps import make_app
-from tests.dossiers import officer
+from tests.dossiers import citizen, officer, submit_birth
 
 BIRTH, MARITAL, BUILDING = "1.001193", "1.004873", "1.009994"  # levels 4, 2 and 3
 COMMUNE = "001.20.51.H23"
@@ -32,6 +41,7 @@ ID_NUMBER = "001190000001"
 PDF = b"%PDF-1.4 giay khai sinh ban dien tu"
 CATALOGUE = load_catalogue()
 WEDNESDAY = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội
+UNKNOWN_CODE = f"{COMMUNE}-260301-0001"  # the dossiers here are all received on 03-02
 
 
 @pytest.fixture
@@ -142,6 +152,229 @@ def _electronic(sha256: str, filename: str = "Giấy khai sinh.pdf") -> dict[str
     }
 
 
+def _issued_electronically(
+    client: TestClient, account: str | None = "citizen-1"
+) -> tuple[str, str]:
+    """A birth registration with its electronic result issued: (dossier id, code)."""
+    dossier_id, code = _received(client, BIRTH, account)
+    agency = _to_last_step(client, dossier_id)
+    issued = client.post(
+        f"/v1/dossiers/{dossier_id}/result",
+        headers=officer(agency),
+        json=_electronic(_upload(client, agency)),
+    )
+    assert issued.status_code == 204, issued.text
+    return dossier_id, code
+
+
+def _download(client: TestClient, ref: str, headers: dict[str, str] | None = None) -> Any:
+    return client.get(f"/v1/dossiers/{ref}/result/document", headers=headers or {})
+
+
+LOOKUP = {"X-Id-Number": ID_NUMBER}
+
+
+# -- downloading the electronic result --------------------------------------------------
+
+
+def test_applicant_downloads_the_electronic_result_with_their_token(client: TestClient) -> None:
+    _, code = _issued_electronically(client)
+
+    response = _download(client, code, citizen("citizen-1"))
+
+    assert response.status_code == 200, response.text
+    assert response.content == PDF
+    assert response.headers["content-type"] == "application/pdf"
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''Gi%E1%BA%A5y%20khai%20sinh.pdf" in disposition
+    assert response.headers["etag"] == f'"{hashlib.sha256(PDF).hexdigest()}"'
+
+
+def test_applicant_downloads_by_dossier_id_too(client: TestClient) -> None:
+    dossier_id, _ = _issued_electronically(client)
+
+    response = _download(client, dossier_id, citizen("citizen-1"))
+
+    assert (response.status_code, response.content) == (200, PDF)
+
+
+def test_counter_applicant_downloads_with_the_code_and_their_id_number(
+    client: TestClient,
+) -> None:
+    _, code = _issued_electronically(client, account=None)
+
+    response = _download(client, code, LOOKUP)
+    padded = _download(client, code, {"X-Id-Number": f" {ID_NUMBER} "})
+
+    assert (response.status_code, response.content) == (200, PDF)
+    assert padded.status_code == 200
+
+
+def test_officer_of_the_issuing_agency_and_an_admin_download_it(client: TestClient) -> None:
+    _, code = _issued_electronically(client)
+    admin = {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, sub='a', role='admin')}"}
+
+    by_officer = _download(client, code, officer(COMMUNE))
+    by_admin = _download(client, code, admin)
+
+    assert (by_officer.status_code, by_admin.status_code) == (200, 200)
+
+
+def test_nobody_else_gets_the_result_and_all_get_the_404_of_an_unknown_code(
+    client: TestClient,
+) -> None:
+    dossier_id, code = _issued_electronically(client)
+    ministry = issue_token(DEV_JWT_SECRET, sub="m", role="ministry")
+    unknown = _download(client, UNKNOWN_CODE, LOOKUP)
+
+    refused = {
+        "wrong id number": _download(client, code, {"X-Id-Number": "001190000002"}),
+        "anonymous": _download(client, code),
+        "another citizen": _download(client, code, citizen("citizen-2", "001190000002")),
+        "another agency": _download(client, code, officer("000.00.99.H23")),
+        "a ministry": _download(client, code, {"Authorization": f"Bearer {ministry}"}),
+        "id number with the dossier id": _download(client, dossier_id, LOOKUP),
+    }
+
+    assert unknown.status_code == 404
+    assert {k: r.status_code for k, r in refused.items()} == dict.fromkeys(refused, 404)
+    assert all(r.json() == unknown.json() for r in refused.values())
+    assert all(PDF not in r.content for r in refused.values())
+
+
+def test_before_the_result_the_applicant_is_told_there_is_no_electronic_result(
+    client: TestClient,
+) -> None:
+    _, code = _received(client)
+
+    response = _download(client, code, citizen("citizen-1"))
+
+    assert response.status_code == 404
+    assert "no electronic result" in response.json()["error"]["message"]
+
+
+def test_a_result_for_pickup_has_no_file_to_download(client: TestClient) -> None:
+    dossier_id, code = _received(client)
+    agency = _to_last_step(client, dossier_id)
+    assert _act(client, agency, dossier_id, "result", kind="pickup").status_code == 204
+
+    response = _download(client, code, LOOKUP)
+
+    assert response.status_code == 404
+    assert "no electronic result" in response.json()["error"]["message"]
+
+
+def test_the_result_stays_downloadable_after_it_is_returned(client: TestClient) -> None:
+    dossier_id, code = _issued_electronically(client)
+    returned = _act(client, COMMUNE, dossier_id, "returned", method="electronic")
+    assert returned.status_code == 204, returned.text
+
+    response = _download(client, code, LOOKUP)
+
+    assert (response.status_code, response.content) == (200, PDF)
+
+
+# -- checking a copy against the issued result ------------------------------------------
+
+
+def _verify(client: TestClient, code: str, sha256: str) -> Any:
+    return client.get(f"/v1/dossiers/{code}/result/verify", params={"sha256": sha256})
+
+
+def test_the_issued_results_hash_matches_for_anyone_without_personal_data(
+    client: TestClient,
+) -> None:
+    _, code = _issued_electronically(client)
+
+    response = _verify(client, code, hashlib.sha256(PDF).hexdigest())
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["matches"] is True
+    assert body["issued_on"] == "2026-03-04"
+    assert body["procedure_name"] == "Đăng ký khai sinh"
+    assert body["agency_code"] == COMMUNE
+    assert ID_NUMBER not in response.text
+    assert "NGUYỄN" not in response.text
+    assert "citizen-1" not in response.text
+
+
+def test_another_documents_hash_does_not_match_and_says_nothing_more(client: TestClient) -> None:
+    _, code = _issued_electronically(client)
+
+    response = _verify(client, code, hashlib.sha256(b"a forged copy").hexdigest())
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "code": code,
+        "sha256": hashlib.sha256(b"a forged copy").hexdigest(),
+        "matches": False,
+        "procedure_name": None,
+        "agency_code": None,
+        "issued_on": None,
+    }
+
+
+def test_an_unknown_code_answers_like_a_hash_that_does_not_match(client: TestClient) -> None:
+    _, code = _issued_electronically(client)
+    sha256 = hashlib.sha256(PDF).hexdigest()
+    unknown = UNKNOWN_CODE
+
+    wrong = _verify(client, unknown, sha256)
+    no_match = _verify(client, code, hashlib.sha256(b"x").hexdigest())
+
+    assert (wrong.status_code, no_match.status_code) == (200, 200)
+    assert wrong.json()["matches"] is False
+    assert {k: v for k, v in wrong.json().items() if k not in ("code", "sha256")} == {
+        k: v for k, v in no_match.json().items() if k not in ("code", "sha256")
+    }
+
+
+def test_a_hash_matches_only_by_the_code_not_the_dossier_id(client: TestClient) -> None:
+    dossier_id, _ = _issued_electronically(client)
+
+    response = _verify(client, dossier_id, hashlib.sha256(PDF).hexdigest())
+
+    assert response.json()["matches"] is False
+
+
+def test_a_pickup_result_matches_no_document(client: TestClient) -> None:
+    dossier_id, code = _received(client)
+    agency = _to_last_step(client, dossier_id)
+    assert _act(client, agency, dossier_id, "result", kind="pickup").status_code == 204
+    some_upload = _upload(client, agency)
+
+    response = _verify(client, code, some_upload)
+
+    assert response.json()["matches"] is False
+
+
+def test_an_uploaded_copy_is_checked_by_its_content(client: TestClient) -> None:
+    _, code = _issued_electronically(client)
+
+    same = client.post(
+        f"/v1/dossiers/{code}/result/verify",
+        files={"file": ("ban-sao.pdf", PDF, "application/pdf")},
+    )
+    other = client.post(
+        f"/v1/dossiers/{code}/result/verify",
+        files={"file": ("ban-sao.pdf", PDF + b" sua", "application/pdf")},
+    )
+
+    assert same.status_code == 200, same.text
+    assert (same.json()["matches"], other.json()["matches"]) == (True, False)
+    assert same.json()["sha256"] == hashlib.sha256(PDF).hexdigest()
+
+
+def test_a_malformed_hash_is_invalid(client: TestClient) -> None:
+    _, code = _issued_electronically(client)
+
+    response = _verify(client, code, "not-a-hash")
+
+    assert response.status_code == 422
+
+
 # -- the kind of result each level may issue (W-5) ---------------------------------------
 
 
@@ -223,6 +456,7 @@ def test_a_process_started_before_levels_were_recorded_takes_its_level_from_the_
         procedure_id=procedure.id,
         procedure_name=procedure.name,
         applicant_account="citizen-1",
+        applicant_id_number=ID_NUMBER,
         level=procedure.level,
         steps=steps,
         received_on=date(2026, 3, 2),
@@ -235,7 +469,7 @@ def test_a_process_started_before_levels_were_recorded_takes_its_level_from_the_
     )
     stored = [workflow.mapper.to_stored_event(e) for e in process.collect_events()]
     state = json.loads(stored[0].state)
-    del state["level"]  # as the Started event was stored then
+    del state["level"], state["applicant_id_number"]  # as the Started event was stored then
     stored[0] = StoredEvent(
         stored[0].originator_id, stored[0].originator_version, stored[0].topic,
         json.dumps(state).encode(),
@@ -253,3 +487,93 @@ def test_a_process_started_before_levels_were_recorded_takes_its_level_from_the_
 
     assert response.status_code == 409
     assert "level 3" in response.json()["error"]["message"]
+
+
+# -- the notice that the result is ready --------------------------------------------------
+
+
+def _notify(tmp_path: Path) -> NotifyApplication:
+    settings = Settings(var_dir=tmp_path / "notify", workflow_public_url="https://xl.example.vn/")
+    notify: NotifyApplication = create_notify_app(settings).state.notify
+    return notify
+
+
+def _result_issued(received: DossierReceived, kind: str) -> ResultIssued:
+    return ResultIssued(
+        event_id=uuid.uuid4(),
+        dossier_id=received.dossier_id,
+        occurred_at=WEDNESDAY,
+        producer="workflow",
+        correlation_id="test",
+        agency_code=COMMUNE,
+        officer="officer-1",
+        kind=kind,
+        issued_at=WEDNESDAY,
+        appointment_date=received.appointment_date,
+        timeliness="early",
+    )
+
+
+def _deliver(notify: NotifyApplication, event: Envelope) -> None:
+    notify.handle(cast(Delivery, SimpleNamespace(event=event, writes=[])))
+
+
+@pytest.mark.parametrize("kind", ["electronic", "pickup"])
+def test_the_result_ready_email_links_to_workflows_download_only_for_electronic_results(
+    tmp_path: Path, kind: str
+) -> None:
+    notify = _notify(tmp_path)
+    received = _received_event(BIRTH, email="lan@example.vn")
+    _deliver(notify, received)
+
+    _deliver(notify, _result_issued(received, kind))
+
+    row = notify.store.read_one(
+        "SELECT body FROM {notify_notices} WHERE kind = 'result_ready' AND channel = 'email'"
+    )
+    assert row is not None
+    link = f"https://xl.example.vn/v1/dossiers/{received.code}/result/document"
+    if kind == "electronic":
+        assert f"tải bản điện tử của kết quả tại: {link}" in row["body"]
+    else:
+        assert link not in row["body"]
+        assert "nhận kết quả tại Bộ phận Một cửa" in row["body"]
+
+
+# -- intake's lookup names the electronic result ------------------------------------------
+
+
+def test_the_public_lookup_names_the_electronic_result_and_its_hash(tmp_path: Path) -> None:
+    intake = TestClient(make_app("intake", tmp_path))
+    dossier_id = submit_birth(intake, headers=officer(), channel="counter")
+    code = intake.post(f"/v1/dossiers/{dossier_id}/accept", headers=officer()).json()["code"]
+    document = {
+        "document_id": "giay_khai_sinh",
+        "filename": "giay-khai-sinh.pdf",
+        "content_type": "application/pdf",
+        "size": len(PDF),
+        "sha256": hashlib.sha256(PDF).hexdigest(),
+    }
+    event = ResultIssued(
+        event_id=uuid.uuid4(),
+        dossier_id=uuid.UUID(dossier_id),
+        occurred_at=datetime.now(UTC),
+        producer="workflow",
+        correlation_id="test",
+        agency_code=COMMUNE,
+        officer="officer-9",
+        kind="electronic",
+        document=Document.model_validate(document),
+        issued_at=datetime.now(UTC),
+        appointment_date=date(2026, 3, 3),
+        timeliness="on_time",
+    )
+    app: Any = intake.app
+    app.state.intake.progress.handle(cast(Delivery, SimpleNamespace(event=event, writes=[])))
+
+    view = intake.get(f"/v1/dossiers/{code}", headers=LOOKUP).json()
+
+    entry = view["timeline"][-1]
+    assert (entry["event"], entry["details"]["kind"]) == ("ResultIssued", "electronic")
+    assert entry["details"]["document"] == document
+    assert "officer-9" not in str(view)
