@@ -56,8 +56,7 @@ class Counter(GapFreeSequence):
     def exhausted(self) -> str:
         kind, period = self.name.split(":")
         return (
-            f"all {self.limit()} {WHAT[kind]} {period} are used; "
-            f"the {DIGITS[kind]} allow no more"
+            f"all {self.limit()} {WHAT[kind]} {period} are used; the {DIGITS[kind]} allow no more"
         )
 
 
