@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import File, UploadFile
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from motcua.errors import Invalid, NotFound
@@ -38,6 +40,26 @@ class Attachment(BaseModel):
     sha256: str
     size: int
     content_type: str
+
+
+# The upload's file part, as the OpenAPI document states it: at least one byte (what
+# ``read_upload`` enforces). The largest size is a setting, not in the document.
+UploadedFile = Annotated[
+    UploadFile, File(description="The file, at least one byte", json_schema_extra={"minLength": 1})
+]
+
+
+async def read_upload(file: UploadFile, limit: int) -> bytes:
+    """The uploaded file's content. An empty one is refused as a request not as its
+    document says (422, ``invalid_request``, field ``body.file``); one larger than
+    ``limit`` bytes as an invalid file (422, ``invalid``)."""
+    data = await file.read(limit + 1)
+    if not data:
+        problem = {"type": "too_short", "loc": ("body", "file"), "msg": "the file is empty"}
+        raise RequestValidationError([{**problem, "input": None}])
+    if len(data) > limit:
+        raise Invalid(f"the file is larger than {limit} bytes")
+    return data
 
 
 class Attachments:

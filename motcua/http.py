@@ -11,15 +11,19 @@ caller's ``traceparent`` (or starts a trace), so the events it creates remember 
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from motcua import metrics
@@ -82,6 +86,17 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 
+def _iso_day(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+# A day in a path or a query, as the document says (``format: date``): pydantic alone
+# also reads a number there as seconds since 1970 (``/reconciliations/0`` was 1970-01-01).
+Day = Annotated[date, BeforeValidator(_iso_day)]
+
+
 class Readiness(BaseModel):
     ready: bool
     problems: list[str] = Field(description="Why the service is not ready, if it is not")
@@ -95,10 +110,19 @@ def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
 CorrelationId = Annotated[str, Depends(correlation_id)]
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The error body; ``headers`` are the ones HTTP asks of the status (``Allow`` of a
+    405), and a 401 says which credentials to send (``WWW-Authenticate``)."""
     body = ErrorBody(error=ErrorDetail(code=code, message=message, details=details or []))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    sent = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    sent.update(headers or {})
+    return JSONResponse(body.model_dump(), status_code=status, headers=sent or None)
 
 
 def _domain_error(_: Request, error: Exception) -> JSONResponse:
@@ -115,10 +139,34 @@ def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", "the request is not valid", details)
 
 
-def _http_error(_: Request, error: Exception) -> JSONResponse:
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path has, for the ``Allow`` of a 405: those a route
+    matches in full. Starlette names only the methods of the first route matching the
+    path, and a path may have one route per method (``GET`` and ``POST /v1/dossiers``)."""
+    scope = request.scope
+    base = {"type": "http", "path": scope["path"], "root_path": scope.get("root_path", "")}
+    return ", ".join(
+        method
+        for method in METHODS
+        if any(
+            route.matches({**base, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    )
+
+
+def _http_error(request: Request, error: Exception) -> JSONResponse:
+    """Starlette's own errors (no route, wrong method, a body it cannot read), in the
+    error body, with the headers the exception carries."""
     assert isinstance(error, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-    return error_response(error.status_code, code, str(error.detail))
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+    return error_response(error.status_code, code, str(error.detail), headers=headers)
 
 
 def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
@@ -173,10 +221,44 @@ def _trace_requests(app: FastAPI) -> None:
     app.add_middleware(EchoTraceparent)
 
 
+def _without_null(parameter: dict[str, Any]) -> None:
+    """An optional parameter's schema as FastAPI writes it for ``X | None`` is
+    ``anyOf: [X, null]``, but a path, query, header or cookie has no null to send: it is
+    absent or a string. Read as a JSON value (a header ``null``), the ``null`` became a
+    value the document allowed and the code refused, hiding the constraints of ``X``
+    (the ``Idempotency-Key``'s length). Here the schema is ``X``, with its own keywords."""
+    schema = parameter.get("schema", {})
+    choices = schema.get("anyOf", [])
+    if parameter.get("required") or {"type": "null"} not in choices:
+        return
+    rest = [c for c in choices if c != {"type": "null"}]
+    del schema["anyOf"]
+    if len(rest) == 1:
+        schema.update({**rest[0], **schema})
+    else:
+        schema["anyOf"] = rest
+
+
+def _document_parameters_without_null(app: FastAPI) -> None:
+    """``app.openapi`` with every parameter's schema as ``_without_null`` says."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    _without_null(parameter)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_common(app: FastAPI, *, ready: Any = None) -> None:
     """Add error handlers, the ``/healthz`` and ``/readyz`` probes, ``/metrics`` and
-    request tracing."""
+    request tracing; document optional parameters as what can be sent."""
     _trace_requests(app)
+    _document_parameters_without_null(app)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from motcua.attachments import Attachment
+from motcua.attachments import Attachment, UploadedFile, read_upload
 from motcua.auth import Caller, CallerDep, OptionalCallerDep
 from motcua.errors import Invalid
 from motcua.http import ERROR_RESPONSES, CorrelationId, Limit, Offset, file_responses
@@ -84,18 +84,11 @@ def get_procedure(intake: IntakeDep, procedure_id: str) -> Procedure:
 
 
 @router.post("/attachments", status_code=201, tags=["attachments"])
-async def upload_attachment(
-    request: Request, caller: CallerDep, file: Annotated[UploadFile, File()]
-) -> Attachment:
+async def upload_attachment(request: Request, caller: CallerDep, file: UploadedFile) -> Attachment:
     """Upload one scanned document; reference it in a submission by its SHA-256."""
     caller.require("citizen", "officer")
     intake: IntakeApplication = request.app.state.intake
-    limit = request.app.state.settings.max_attachment_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise Invalid(f"the file is larger than {limit} bytes")
-    if not data:
-        raise Invalid("the file is empty")
+    data = await read_upload(file, request.app.state.settings.max_attachment_bytes)
     stored = await to_thread.run_sync(
         intake.store_attachment, data, file.content_type or "application/octet-stream", caller.sub
     )

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from motcua.auth import CallerDep
 from motcua.errors import DomainError
-from motcua.http import ERROR_RESPONSES, CorrelationId, ErrorBody, file_responses
+from motcua.http import ERROR_RESPONSES, CorrelationId, Day, ErrorBody, file_responses
 from services.payment import pages
 from services.payment.application import PaymentApplication
 
@@ -205,7 +205,7 @@ def print_receipt(number: str, caller: CallerDep, payments: Payments) -> HTMLRes
 
 
 @router.post("/reconciliations/{day}", response_model=Reconciliation, summary="Reconcile one day")
-def reconcile(day: date, caller: CallerDep, payments: Payments) -> dict[str, Any]:
+def reconcile(day: Day, caller: CallerDep, payments: Payments) -> dict[str, Any]:
     """Match the gateway's settlement file of the day against recorded payments."""
     caller.require("admin")
     return payments.reconcile(day)
@@ -214,7 +214,7 @@ def reconcile(day: date, caller: CallerDep, payments: Payments) -> dict[str, Any
 @router.get(
     "/reconciliations/{day}", response_model=list[Reconciliation], summary="Past runs of a day"
 )
-def reconciliations(day: date, caller: CallerDep, payments: Payments) -> list[dict[str, Any]]:
+def reconciliations(day: Day, caller: CallerDep, payments: Payments) -> list[dict[str, Any]]:
     caller.require("admin")
     return payments.reports(day)
 

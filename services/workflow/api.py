@@ -9,10 +9,10 @@ from urllib.parse import quote
 from uuid import UUID
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, File, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from motcua.attachments import Attachment
+from motcua.attachments import Attachment, UploadedFile, read_upload
 from motcua.auth import CallerDep, OptionalCallerDep
 from motcua.errors import Invalid
 from motcua.http import ERROR_RESPONSES, CorrelationId, ErrorBody, Limit, Offset, file_responses
@@ -218,16 +218,11 @@ def _timeline(workflow: WorkflowApplication, p: Process) -> Timeline:
 
 
 @router.post("/attachments", status_code=201, tags=["attachments"])
-async def upload(
-    request: Request, caller: CallerDep, file: Annotated[UploadFile, File()]
-) -> Attachment:
+async def upload(request: Request, caller: CallerDep, file: UploadedFile) -> Attachment:
     """Upload a supplement or an electronic result; reference it by its SHA-256."""
     caller.require("citizen", "officer")
     workflow: WorkflowApplication = request.app.state.workflow
-    limit = request.app.state.settings.max_attachment_bytes
-    data = await file.read(limit + 1)
-    if not data or len(data) > limit:
-        raise Invalid(f"the file must have between 1 and {limit} bytes")
+    data = await read_upload(file, request.app.state.settings.max_attachment_bytes)
     content_type = file.content_type or "application/octet-stream"
     stored = await to_thread.run_sync(
         lambda: workflow.attachments.put(data, content_type, caller.sub, workflow.clock())
@@ -381,15 +376,10 @@ def check_result(workflow: Flow, code: str, sha256: Sha256) -> ResultCheck:
 
 
 @router.post("/dossiers/{code}/result/verify", tags=["verification"])
-async def check_result_file(
-    request: Request, code: str, file: Annotated[UploadFile, File()]
-) -> ResultCheck:
+async def check_result_file(request: Request, code: str, file: UploadedFile) -> ResultCheck:
     """The same check for an uploaded copy: its SHA-256 is compared, the file is not kept."""
     workflow: WorkflowApplication = request.app.state.workflow
-    limit = request.app.state.settings.max_attachment_bytes
-    data = await file.read(limit + 1)
-    if not data or len(data) > limit:
-        raise Invalid(f"the file must have between 1 and {limit} bytes")
+    data = await read_upload(file, request.app.state.settings.max_attachment_bytes)
     sha256 = hashlib.sha256(data).hexdigest()
     checked: dict[str, Any] = await to_thread.run_sync(workflow.check_result, code, sha256)
     return ResultCheck.model_validate(checked)
