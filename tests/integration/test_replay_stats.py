@@ -86,10 +86,14 @@ class Pipeline:
         """The figures once intake's and workflow's relays have published every stored
         event and stats has applied every message on the topic."""
         deadline = time.monotonic() + timeout
+        ends: dict[int, int] = {}
         while time.monotonic() < deadline:
-            ends = asyncio.run(end_offsets(self.broker.bootstrap, self.topic))
-            if self.relays_idle() and ends and stats_offsets(self.stats) == ends:
-                return self.figures()
+            # Idle relays first, then the ends: ends read before a relay's last publish
+            # would let stats look caught up one event early.
+            if self.relays_idle():
+                ends = asyncio.run(end_offsets(self.broker.bootstrap, self.topic))
+                if ends and stats_offsets(self.stats) == ends:
+                    return self.figures()
             time.sleep(0.2)
         raise TimeoutError(f"stats at {stats_offsets(self.stats)}, the topic's ends {ends}")
 
