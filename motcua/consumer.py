@@ -1,47 +1,57 @@
 """The tracked consumer: exactly-once in effect on an at-least-once topic.
 
-For every message the handler's effects (new events, read-model rows) and the
-consumer's position are committed in one store transaction. Two positions are kept:
+Each fetched batch is applied as one unit of work (``unit_of_work.py``): the handlers'
+new events and read-model rows and the consumer's positions commit in one store
+transaction. Two positions are kept:
 
 * per partition, the next Kafka offset, so the consumer resumes from its own store
   on start and on every partition assignment (not from Kafka's committed offsets);
 * per partition and producer, the highest outbox position applied. The relay may
   publish a batch twice after a crash (new offsets, same events); the repeat carries
-  a position at or below the watermark, the conditional update touches no row, and
-  the transaction is rolled back: the message is skipped.
+  a position at or below the watermark and is skipped, in memory first and, for
+  certain, against the watermarks read in the transaction. The update of a watermark
+  is conditional: if another instance raised it meanwhile, the unit is a lost race and
+  is decided again on the newer state.
 
-Undecodable messages (not JSON, not a contract, a schema version this consumer does not
-read, or larger than any contract event) go to ``<service>.dlq`` with the reason in the
-headers; a handler that keeps failing sends the message there too, after retries, so
-nothing crash-loops and nothing is silently dropped. The DLQ record keeps the original
-headers, trace context included.
+Records whose ``type`` header names an event the service does not handle (most of the
+topic, for most services) are never decoded: their positions advance with the batch.
+If any record of a batch fails, the batch is rolled back and applied again one record
+at a time: the failing record is retried and, in the end, sent to ``<service>.dlq``
+with the reason in the headers, and every other record is applied once. Undecodable
+records of a handled type (not JSON, not a contract, a schema version this consumer does
+not read, or larger than any contract event) go there at once. The DLQ record keeps the
+original headers, trace context included. Nothing crash-loops, nothing is dropped
+silently.
 
-Each new message is applied inside a CONSUMER span that continues the trace context of
-its headers (``tracing.py``): events the handler creates remember it, and the relay
+Each handled event is applied inside a CONSUMER span that continues the trace context
+of its headers (``tracing.py``): events the handler creates remember it, and the relay
 sends it on with them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from contracts.events import Envelope, UndecodableEvent, decode
 from motcua import metrics
+from motcua.handlers import Handlers
 from motcua.kafka import header
 from motcua.retry import retry_on_conflict
-from motcua.store import Store, Tx, Write
+from motcua.store import Store, Tx, inside_unit_of_work
 from motcua.tracing import context_from
+from motcua.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -70,66 +80,101 @@ CREATE_TABLES = (
 )
 
 
-class AlreadyApplied(Exception):
-    """Raised inside the transaction to roll it back: the message was applied before."""
+class Poison(Exception):
+    """A record no handler can take (oversized or undecodable): it goes to the DLQ."""
+
+
+class Positions:
+    """The consumer's positions for one unit of work, read and written in its transaction.
+
+    The stored watermarks decide what was applied before (a republished or redelivered
+    record carries a position at or below its producer's watermark); the records applied
+    advance them and the partitions' next offsets, written once per batch."""
+
+    def __init__(self, consumer: str) -> None:
+        self.consumer = consumer
+        self.watermarks: dict[tuple[str, int, str], int] = {}
+        self.offsets: dict[tuple[str, int], int] = {}
+        self._seen: dict[tuple[str, int, str], int] = {}
+
+    def load(self, tx: Tx, partitions: set[tuple[str, int]]) -> None:
+        lock = " FOR UPDATE" if tx.dialect == "postgres" else ""
+        for topic, part in sorted(partitions):
+            tx.execute(
+                "SELECT producer, position FROM {consumer_watermarks} "
+                f"WHERE consumer = ? AND topic = ? AND part = ?{lock}",
+                (self.consumer, topic, part),
+            )
+            for row in tx.fetchall():
+                self._seen[(topic, part, row["producer"])] = int(row["position"])
+
+    def applied_before(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        key = (record.topic, record.partition, producer_of(record))
+        seen = max(self._seen.get(key, -1), self.watermarks.get(key, -1))
+        return seen >= position_of(record)
+
+    def advance(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """``record`` is applied: its producer's watermark and its partition's offset."""
+        self.watermarks[(record.topic, record.partition, producer_of(record))] = position_of(record)
+        self.pass_over(record)
+
+    def pass_over(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """``record`` needs nothing (applied before): resume after it all the same."""
+        tp = (record.topic, record.partition)
+        self.offsets[tp] = max(self.offsets.get(tp, 0), record.offset + 1)
+
+    def write(self, tx: Tx) -> None:
+        """Raise the watermarks (only upwards: a row that another instance raised
+        meanwhile makes the whole unit a lost race, decided again) and the offsets."""
+        for (topic, part, producer), position in self.watermarks.items():
+            tx.execute(
+                "INSERT INTO {consumer_watermarks} (consumer, topic, part, producer, position) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer, topic, part, producer) "
+                "DO UPDATE SET position = excluded.position "
+                "WHERE {consumer_watermarks}.position < excluded.position RETURNING position",
+                (self.consumer, topic, part, producer, position),
+            )
+            if tx.fetchone() is None:
+                raise IntegrityError(f"{self.consumer}: {topic}/{part} applied meanwhile")
+        for (topic, part), next_offset in self.offsets.items():
+            tx.execute(
+                "INSERT INTO {consumer_offsets} (consumer, topic, part, next_offset) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (consumer, topic, part) "
+                "DO UPDATE SET next_offset = excluded.next_offset",
+                (self.consumer, topic, part, next_offset),
+            )
+
+
+def producer_of(record: ConsumerRecord[bytes, bytes]) -> str:
+    return header(record.headers, "producer") or ""
+
+
+def position_of(record: ConsumerRecord[bytes, bytes]) -> int:
+    raw = header(record.headers, "position")
+    return int(raw) if raw and raw.isdigit() else record.offset
 
 
 @dataclass
-class Delivery:
-    """One message being applied; ``writes`` must join the handler's transaction."""
+class Outcome:
+    """What one unit of work did: records applied (handled or only tracked), skipped."""
 
-    consumer: str
-    record: ConsumerRecord[bytes, bytes]
-    event: Envelope | None
-    recorded: bool = field(default=False)
-
-    @property
-    def producer(self) -> str:
-        return header(self.record.headers, "producer") or ""
-
-    @property
-    def position(self) -> int:
-        raw = header(self.record.headers, "position")
-        return int(raw) if raw and raw.isdigit() else self.record.offset
-
-    @property
-    def writes(self) -> list[Write]:
-        """The tracking writes; pass them as ``app.save(..., writes=delivery.writes)``."""
-        return [self._track]
-
-    def _track(self, tx: Tx) -> None:
-        r = self.record
-        tx.execute(
-            "INSERT INTO {consumer_watermarks} (consumer, topic, part, producer, position) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer, topic, part, producer) "
-            "DO UPDATE SET position = excluded.position "
-            "WHERE {consumer_watermarks}.position < excluded.position RETURNING position",
-            (self.consumer, r.topic, r.partition, self.producer, self.position),
-        )
-        if tx.fetchone() is None:
-            raise AlreadyApplied
-        tx.execute(
-            "INSERT INTO {consumer_offsets} (consumer, topic, part, next_offset) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (consumer, topic, part) "
-            "DO UPDATE SET next_offset = excluded.next_offset",
-            (self.consumer, r.topic, r.partition, r.offset + 1),
-        )
-        self.recorded = True
-
-
-Handler = Callable[[Delivery], None]
+    applied: int = 0
+    skipped: int = 0
+    watermarks: dict[tuple[str, int, str], int] = field(default_factory=dict)
 
 
 class TrackedConsumer:
-    """Consumes ``topics`` in group ``name``; applies each event with ``handler`` once."""
+    """Consumes ``topics`` in group ``name``; applies each fetched batch with ``handlers``
+    in one unit of work, once."""
 
     def __init__(
         self,
         *,
         name: str,
         topics: list[str],
+        app: Application[UUID],
         store: Store,
-        handler: Handler,
+        handlers: Handlers,
         bootstrap_servers: str,
         dlq_producer: AIOKafkaProducer,
         dlq_topic: str,
@@ -138,7 +183,8 @@ class TrackedConsumer:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         client_options: dict[str, Any] | None = None,
     ) -> None:
-        self.name, self.topics, self.store, self.handler = name, topics, store, handler
+        self.name, self.topics, self.app, self.store = name, topics, app, store
+        self.handlers = handlers
         self.dlq_producer, self.dlq_topic = dlq_producer, dlq_topic
         self.applied = self.skipped = self.dead_lettered = 0
         self.max_records, self.max_message_bytes = max_records, max_message_bytes
@@ -160,17 +206,149 @@ class TrackedConsumer:
         try:
             while True:
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
+                if not batches:
+                    continue
+                await self.apply_batch([r for records in batches.values() for r in records])
                 for tp, records in batches.items():
-                    for record in records:
-                        await self._apply(record)
                     highwater = self.consumer.highwater(tp)
                     if highwater is not None:
                         lag = max(0, highwater - records[-1].offset - 1)
                         metrics.CONSUMER_LAG.labels(self.name, tp.topic, tp.partition).set(lag)
-                    # Informational only (lag dashboards); resuming uses the store.
-                    await self.consumer.commit({tp: records[-1].offset + 1})
+                # Informational only (lag dashboards); resuming uses the store.
+                await self.consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
         finally:
             await self.consumer.stop()
+
+    async def apply_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """The batch in one unit of work; if any record fails, the batch is rolled back
+        and applied again one record at a time, so only the failing one is retried and,
+        in the end, dead-lettered."""
+        fresh = [r for r in records if not self._seen(r)]
+        self._count_skipped(len(records) - len(fresh))
+        if not fresh:
+            return
+        try:
+            with metrics.HANDLER_SECONDS.labels(self.name).time():
+                outcome = await asyncio.to_thread(self.apply_in_store, fresh)
+        except Exception as error:  # one record spoils the batch: isolate it
+            log.info("batch rolled back; applying its records one by one", error=repr(error))
+            for record in fresh:
+                await self._apply_one(record)
+            return
+        self._settle(outcome)
+
+    async def _apply_one(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """One record in a unit of work of its own: retried, then dead-lettered."""
+        if self._seen(record):
+            self._count_skipped(1)
+            return
+        bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
+        for attempt in range(1, HANDLER_ATTEMPTS + 1):
+            try:
+                self._settle(await asyncio.to_thread(self.apply_in_store, [record]))
+                return
+            except Poison as error:
+                await self._dead_letter(record, str(error))
+                return
+            except Exception as error:  # a handler bug or a store outage: retry, then DLQ
+                bound.warning("handler failed", attempt=attempt, error=repr(error))
+                if attempt == HANDLER_ATTEMPTS:
+                    await self._dead_letter(record, f"handler failed: {error!r}")
+                    return
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    def apply_in_store(self, records: list[ConsumerRecord[bytes, bytes]]) -> Outcome:
+        """Decode what this service handles (before the transaction: no lock is held
+        while parsing), then apply it in one unit of work."""
+        return self._commit_decoded([(r, self._decode(r)) for r in records])
+
+    @retry_on_conflict
+    def _commit_decoded(self, decoded: list[tuple[ConsumerRecord[bytes, bytes], Any]]) -> Outcome:
+        """Handlers and positions in one transaction. A lost race (an officer's command
+        or another instance saved first) is decided again at once on the newer state:
+        that is not a failure that leads to the DLQ."""
+        outcome = Outcome()
+        units: list[UnitOfWork] = []
+
+        def work(tx: Tx) -> list[StoredEvent]:
+            outcome.applied = outcome.skipped = 0
+            uow = UnitOfWork(self.app, tx)
+            units[:] = [uow]
+            positions = Positions(self.name)
+            positions.load(tx, {(r.topic, r.partition) for r, _ in decoded})
+            for record, event in decoded:
+                if positions.applied_before(record):
+                    positions.pass_over(record)
+                    outcome.skipped += 1
+                    continue
+                if event is not None:
+                    self._handle(record, event, uow)
+                positions.advance(record)
+                outcome.applied += 1
+            positions.write(tx)
+            outcome.watermarks = positions.watermarks
+            return uow.stored_events()
+
+        self.store.record_unit(work)
+        units[0].after_commit()
+        return outcome
+
+    def _decode(self, record: ConsumerRecord[bytes, bytes]) -> Envelope | None:
+        """The event of a type this service handles; ``None`` for the others, which are
+        recognised by their ``type`` header and never decoded (only tracked)."""
+        kind = header(record.headers, "type")
+        if kind is not None and not self.handlers.handles(kind):
+            return None
+        size = len(record.value or b"")
+        if size > self.max_message_bytes:
+            raise Poison(f"oversized: {size} bytes > {self.max_message_bytes}")
+        try:
+            event = decode(record.value or b"")
+        except UndecodableEvent as error:
+            raise Poison(f"undecodable: {error}") from None
+        if event is None or not self.handlers.handles(type(event).__name__):
+            return None  # a type this consumer does not know or handle (only tracked)
+        return event
+
+    def _span(self, record: ConsumerRecord[bytes, bytes], event: Envelope | None) -> Span:
+        """A CONSUMER span continuing the trace of the record's headers."""
+        attributes: dict[str, str | int] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+            "messaging.consumer.group.name": self.name,
+        }
+        if event is not None:
+            attributes |= {
+                "messaging.message.id": str(event.event_id),
+                "motcua.event.type": type(event).__name__,
+                "motcua.event.producer": event.producer,
+                "motcua.dossier_id": str(event.dossier_id),
+            }
+        return tracer.start_span(
+            f"process {record.topic}",
+            context=context_from(record.headers),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        )
+
+    def _handle(self, record: ConsumerRecord[bytes, bytes], event: Envelope, uow: Any) -> None:
+        """The handler inside its record's span: what it creates carries the trace on."""
+        with trace.use_span(self._span(record, event), end_on_exit=True), inside_unit_of_work():
+            self.handlers(event, uow)
+
+    def _settle(self, outcome: Outcome) -> None:
+        self.watermarks.update(outcome.watermarks)
+        self.applied += outcome.applied
+        metrics.EVENTS_APPLIED.labels(self.name).inc(outcome.applied)
+        self._count_skipped(outcome.skipped)
+
+    def _count_skipped(self, count: int) -> None:
+        if count:
+            self.skipped += count
+            metrics.EVENTS_SKIPPED.labels(self.name).inc(count)
 
     def stored_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
         rows = self.store.read(
@@ -189,87 +367,9 @@ class TrackedConsumer:
             if TopicPartition(r["topic"], int(r["part"])) in partitions:
                 self.watermarks[(r["topic"], int(r["part"]), r["producer"])] = int(r["position"])
 
-    def _seen(self, delivery: Delivery) -> bool:
-        r = delivery.record
-        return (
-            self.watermarks.get((r.topic, r.partition, delivery.producer), -1) >= delivery.position
-        )
-
-    def _remember(self, delivery: Delivery) -> None:
-        r = delivery.record
-        self.watermarks[(r.topic, r.partition, delivery.producer)] = delivery.position
-
-    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        if self._seen(Delivery(self.name, record, None)):
-            self.skipped += 1
-            metrics.EVENTS_SKIPPED.labels(self.name).inc()
-            return
-        with tracer.start_as_current_span(
-            f"process {record.topic}",
-            context=context_from(record.headers),
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": record.topic,
-                "messaging.destination.partition.id": str(record.partition),
-                "messaging.kafka.offset": record.offset,
-                "messaging.consumer.group.name": self.name,
-            },
-        ) as span:
-            await self._apply_new(record, span)
-
-    async def _apply_new(self, record: ConsumerRecord[bytes, bytes], span: Span) -> None:
-        """A message not applied before, inside its consumer span: decode, handle, or DLQ."""
-        bound = log.bind(topic=record.topic, partition=record.partition, offset=record.offset)
-        size = len(record.value or b"")
-        if size > self.max_message_bytes:
-            await self._dead_letter(record, f"oversized: {size} bytes > {self.max_message_bytes}")
-            return
-        try:
-            event = decode(record.value or b"")
-        except UndecodableEvent as error:
-            await self._dead_letter(record, f"undecodable: {error}")
-            return
-        if event is not None:  # None: a type this consumer does not know (only tracked)
-            span.set_attributes(
-                {
-                    "messaging.message.id": str(event.event_id),
-                    "motcua.event.type": type(event).__name__,
-                    "motcua.event.producer": event.producer,
-                    "motcua.dossier_id": str(event.dossier_id),
-                }
-            )
-        delivery = Delivery(self.name, record, event)
-        for attempt in range(1, HANDLER_ATTEMPTS + 1):
-            try:
-                with metrics.HANDLER_SECONDS.labels(self.name).time():
-                    await asyncio.to_thread(self._apply_in_store, delivery)
-                metrics.EVENTS_APPLIED.labels(self.name).inc()
-                return
-            except AlreadyApplied:
-                self.skipped += 1
-                metrics.EVENTS_SKIPPED.labels(self.name).inc()
-                bound.info("skipped message applied before", producer=delivery.producer)
-                return
-            except Exception as error:  # a handler bug or a store outage: retry, then DLQ
-                bound.warning("handler failed", attempt=attempt, error=repr(error))
-                if attempt == HANDLER_ATTEMPTS:
-                    await self._dead_letter(record, f"handler failed: {error!r}")
-                    return
-                await asyncio.sleep(0.2 * 2**attempt)
-
-    @retry_on_conflict
-    def _apply_in_store(self, delivery: Delivery) -> None:
-        """Handler and tracking in one transaction; a lost race is decided again at once
-        on the newer state (it is not a failure that leads to the DLQ)."""
-        delivery.recorded = False  # an earlier attempt's tracking write was rolled back
-        if delivery.event is not None:
-            self.handler(delivery)
-        if not delivery.recorded:
-            self.store.write(*delivery.writes)
-        self._remember(delivery)
-        self.applied += 1
+    def _seen(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        key = (record.topic, record.partition, producer_of(record))
+        return self.watermarks.get(key, -1) >= position_of(record)
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         headers = [
@@ -286,14 +386,34 @@ class TrackedConsumer:
         await self.dlq_producer.send_and_wait(
             self.dlq_topic, value, key=record.key, headers=headers
         )
-        delivery = Delivery(self.name, record, None)
-        with contextlib.suppress(AlreadyApplied):
-            await asyncio.to_thread(self.store.write, *delivery.writes)
-        self._remember(delivery)
+        await asyncio.to_thread(self._track_only, record)
         self.dead_lettered += 1
-        trace.get_current_span().set_status(StatusCode.ERROR, reason[:200])
+        span = self._span(record, None)
+        span.set_status(StatusCode.ERROR, reason[:200])
+        span.end()
         metrics.DEAD_LETTERED.labels(self.name, reason.split(":", 1)[0]).inc()
-        log.error("message sent to dead-letter topic", dlq=self.dlq_topic, reason=reason)
+        log.error(
+            "message sent to dead-letter topic",
+            dlq=self.dlq_topic,
+            reason=reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+
+    def _track_only(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """Record the position of a dead-lettered record, so it is not applied again."""
+        positions = Positions(self.name)
+
+        def work(tx: Tx) -> list[StoredEvent]:
+            positions.load(tx, {(record.topic, record.partition)})
+            if not positions.applied_before(record):
+                positions.advance(record)
+                positions.write(tx)
+            return []
+
+        self.store.record_unit(work)
+        self.watermarks.update(positions.watermarks)
 
 
 class _ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]

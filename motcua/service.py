@@ -20,7 +20,8 @@ from eventsourcing.application import Application
 from fastapi import FastAPI
 
 from motcua import metrics
-from motcua.consumer import Handler, TrackedConsumer
+from motcua.consumer import TrackedConsumer
+from motcua.handlers import Handlers
 from motcua.kafka import client_options, ensure_topics, start_producer
 from motcua.relay import OutboxRelay, ToContract
 from motcua.settings import Settings
@@ -124,8 +125,16 @@ class RelayWorker:
 class ConsumerWorker:
     """Runs a tracked consumer of ``dossier-events`` for a service; restarts it after errors."""
 
-    def __init__(self, settings: Settings, store: Store, name: str, handler: Handler) -> None:
-        self.settings, self.store, self.name, self.handler = settings, store, name, handler
+    def __init__(
+        self,
+        settings: Settings,
+        app: Application[UUID],
+        store: Store,
+        name: str,
+        handlers: Handlers,
+    ) -> None:
+        self.settings, self.app, self.store, self.name = settings, app, store, name
+        self.handlers = handlers
         self.consumer: TrackedConsumer | None = None
         self.running = False
 
@@ -138,8 +147,9 @@ class ConsumerWorker:
             self.consumer = TrackedConsumer(
                 name=self.name,
                 topics=[s.dossier_topic],
+                app=self.app,
                 store=self.store,
-                handler=self.handler,
+                handlers=self.handlers,
                 bootstrap_servers=s.bootstrap_servers,
                 client_options=client_options(s),
                 dlq_producer=producer,

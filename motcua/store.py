@@ -12,6 +12,7 @@ The same code runs on SQLite (embedded default, one file per service under
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -79,8 +80,25 @@ def _run_writes(cursor: Any, dialect: Dialect, schema: str | None, kwargs: dict[
 # retry), never first on a read-model constraint such as a unique dossier code.
 
 
+# A unit of work: given the transaction's cursor, does its reads and writes and returns
+# the stored events to insert last, in the same transaction (see ``Store.record_unit``).
+Work = Callable[["Tx"], Sequence[StoredEvent]]
+
+
 class SQLiteRecorder(SQLiteApplicationRecorder):
     """SQLite application recorder that also runs the caller's ``writes`` in its transaction."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        refuse_inside_unit_of_work()
+        return super().insert_events(stored_events, **kwargs)
+
+    def record_unit(self, work: Work) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            stored = work(Tx(cursor, "sqlite", None))
+            if stored:
+                super()._insert_events(cursor, stored)
 
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -92,6 +110,23 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
 
 class PostgresRecorder(PostgresApplicationRecorder):
     """PostgreSQL application recorder that also runs the caller's ``writes`` in its transaction."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        refuse_inside_unit_of_work()
+        ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        return ids
+
+    def record_unit(self, work: Work) -> None:
+        schema = self.datastore.schema
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.cursor() as cursor:
+                stored = work(Tx(cursor, "postgres", schema))
+            if stored:
+                with conn.cursor() as cursor:
+                    # The table lock and NOTIFY of the library's own insert, then the rows.
+                    PostgresApplicationRecorder._insert_stored_events(self, cursor, stored)
 
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -151,6 +186,34 @@ def ensure_schema(database_url: str, schema: str) -> None:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
 
+_unit = threading.local()
+
+
+@contextmanager
+def inside_unit_of_work() -> Iterator[None]:
+    """Marks this thread as applying consumed messages: everything it records must go
+    through the unit of work, which commits it with the consumer's positions."""
+    _unit.active = True
+    try:
+        yield
+    finally:
+        _unit.active = False
+
+
+def refuse_inside_unit_of_work() -> None:
+    """A consumer's handler that saved past its unit of work would commit its effects
+    without the consumer's positions: exactly-once lost, silently. Fail loudly instead."""
+    if getattr(_unit, "active", False):
+        raise OutsideUnitOfWork(
+            "a consumer handler recorded events or rows outside its unit of work; "
+            "save through the unit of work it is given (uow.save / uow.write)"
+        )
+
+
+class OutsideUnitOfWork(RuntimeError):
+    """Raised when a handler bypasses its unit of work (a programming error)."""
+
+
 class Store:
     """SQL access to a service's database beside its eventsourcing recorder."""
 
@@ -162,6 +225,17 @@ class Store:
     def write(self, *writes: Write) -> None:
         """Run ``writes`` in one transaction (no events)."""
         self.recorder.insert_events([], writes=list(writes))
+
+    def record_unit(self, work: Work) -> None:
+        """Run ``work`` in one transaction, then insert the events it returns in the same
+        one: what a batch of consumed messages changes commits together or not at all.
+
+        Unlike ``write``, the work's rows are written as it goes, so its later reads see
+        them; the events come last. A lost race on an aggregate's version raises
+        eventsourcing's ``IntegrityError`` and rolls everything back."""
+        recorder = self.recorder
+        assert isinstance(recorder, SQLiteRecorder | PostgresRecorder)
+        recorder.record_unit(work)
 
     def read(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.recorder.datastore.transaction(commit=False) as cursor:

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from aiokafka import ConsumerRecord
 from eventsourcing.application import Application
 
-from motcua.consumer import Delivery, Handler, TrackedConsumer
+from contracts.envelope import Envelope
+from contracts.events import EVENT_TYPES, encode
+from motcua.consumer import Outcome, TrackedConsumer
+from motcua.handlers import Handlers
 from motcua.kafka import ensure_topics, start_producer
 from motcua.settings import Settings
 from motcua.store import Store, Tx, store_env
+from motcua.unit_of_work import UnitOfWork
 
 
 class Ledger:
@@ -34,10 +40,12 @@ class Ledger:
             )
         )
 
-    def handle(self, delivery: Delivery) -> None:
-        assert delivery.event is not None
-        event = delivery.event
+    def handlers(self) -> Handlers:
+        """Every contract event type, into the ledger."""
+        return Handlers({tuple(EVENT_TYPES.values()): self.record})
 
+    @staticmethod
+    def record(event: Envelope, uow: UnitOfWork) -> None:
         def insert(tx: Tx) -> None:
             tx.execute(
                 "INSERT INTO {ledger} (n, event_id, type) VALUES "
@@ -45,7 +53,7 @@ class Ledger:
                 (str(event.event_id), type(event).__name__),
             )
 
-        self.store.write(insert, *delivery.writes)
+        uow.write(insert)
 
     def rows(self) -> list[dict[str, object]]:
         return self.store.read("SELECT event_id, type FROM {ledger} ORDER BY n")
@@ -67,8 +75,9 @@ async def consume_until(
     consumer = TrackedConsumer(
         name=name,
         topics=[settings.dossier_topic],
+        app=ledger.app,
         store=ledger.store,
-        handler=ledger.handle,
+        handlers=ledger.handlers(),
         bootstrap_servers=settings.bootstrap_servers,
         dlq_producer=producer,
         dlq_topic=settings.dlq_topic(name),
@@ -88,19 +97,61 @@ async def consume_until(
 
 
 def offline_consumer(
-    store: Store, handler: Handler, topic: str = "x", dlq_producer: Any = None
+    app: Application[UUID],
+    store: Store,
+    handlers: Handlers,
+    topic: str = "x",
+    dlq_producer: Any = None,
+    name: str = "t",
 ) -> TrackedConsumer:
-    """A consumer whose records the test hands to ``_apply`` itself: no broker."""
+    """A consumer whose records the test hands to ``apply_batch`` or ``apply_in_store``
+    itself: no broker."""
 
     async def build() -> TrackedConsumer:  # aiokafka wants a running loop
         return TrackedConsumer(
-            name="t",
+            name=name,
             topics=[topic],
+            app=app,
             store=store,
-            handler=handler,
+            handlers=handlers,
             bootstrap_servers="127.0.0.1:1",
             dlq_producer=dlq_producer,
-            dlq_topic="t.dlq",
+            dlq_topic=f"{name}.dlq",
         )
 
     return asyncio.run(build())
+
+
+def contract_record(
+    event: Envelope,
+    offset: int,
+    *,
+    producer: str | None = None,
+    position: int | None = None,
+    topic: str = "dossier-events",
+    partition: int = 0,
+) -> ConsumerRecord[bytes, bytes]:
+    """The record of ``event`` as the relay publishes it (type, producer, position)."""
+    value = encode(event)
+    headers = [
+        ("producer", (producer or event.producer).encode()),
+        ("position", str(offset if position is None else position).encode()),
+        ("type", type(event).__name__.encode()),
+    ]
+    return ConsumerRecord(
+        topic=topic, partition=partition, offset=offset, timestamp=0, timestamp_type=0,
+        key=str(event.dossier_id).encode(), value=value, checksum=None,
+        serialized_key_size=36, serialized_value_size=len(value), headers=headers,
+    )  # fmt: skip
+
+
+_positions = itertools.count(1)
+
+
+def deliver(
+    app: Application[UUID], store: Store, handlers: Handlers, *events: Envelope, name: str = "t"
+) -> Outcome:
+    """Apply ``events`` as one fetched batch through a consumer's unit of work, the way
+    the service's consumer would. Offsets and positions only grow from call to call."""
+    consumer = offline_consumer(app, store, handlers, "dossier-events", name=name)
+    return consumer.apply_in_store([contract_record(e, next(_positions)) for e in events])

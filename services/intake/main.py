@@ -25,7 +25,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The intake HTTP app with its outbox relay running in the background."""
     intake = build_application(settings)
     relay = RelayWorker(settings, intake, intake.store, PRODUCER, IntakePublisher(intake))
-    consumer = ConsumerWorker(settings, intake.store, PRODUCER, intake.progress.handle)
+    consumer = ConsumerWorker(settings, intake, intake.store, PRODUCER, intake.progress.handlers())
     app = FastAPI(
         telemetry=TELEMETRY,
         title="motcua intake",

@@ -19,8 +19,9 @@ from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.intake import DossierWithdrawn
 from contracts.notify import NoticeDelivered, NoticeFailed
-from motcua.consumer import Delivery
+from motcua.handlers import Handlers
 from motcua.store import Store, Tx
+from motcua.unit_of_work import UnitOfWork
 
 # Event type -> the status the applicant sees afterwards (None: unchanged).
 PUBLIC: dict[type[Envelope], str | None] = {
@@ -84,13 +85,15 @@ class Progress:
         self.store = store
         store.write(create_table)
 
-    def handle(self, delivery: Delivery) -> None:
-        event = delivery.event
-        if event is None or event.producer not in ("workflow", "payment", "notify"):
-            return
-        if type(event) not in PUBLIC:
-            return  # tracked by the consumer all the same
-        self.store.write(_record(event), *delivery.writes)
+    def handlers(self) -> Handlers:
+        """The other services' public steps; the rest is only tracked by the consumer."""
+        return Handlers({tuple(PUBLIC): self.follow})
+
+    @staticmethod
+    def follow(event: Envelope, uow: UnitOfWork) -> None:
+        """Record a public step of another service (intake's own events are its truth)."""
+        if event.producer in ("workflow", "payment", "notify"):
+            uow.write(_record(event))
 
     def result_issued(self, dossier_id: str) -> bool:
         """Whether workflow has issued (or returned) the dossier's result: rating opens then."""

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 
 from contracts.envelope import Envelope
 from contracts.intake import DossierReceived
 from contracts.interagency import InteragencyEvent
-from motcua.consumer import Delivery
+from motcua.handlers import Handlers
 from motcua.relay import CREATE_TABLE as RELAY_TABLE
 from motcua.store import Store
+from motcua.unit_of_work import UnitOfWork
 from services.intake.catalogue import Catalogue, Procedure
-from services.interagency.curation import curate, curate_received, disclose
+from services.interagency.curation import RULES, curate, curate_received, disclose
 from services.interagency.domain import ForwardedDossier
 from services.interagency.ministries import Ministry
 
@@ -51,14 +52,16 @@ class InteragencyApplication(Application[UUID]):
         """Inter-agency dossiers, and those of procedures a ministry receives."""
         return len(procedure.agencies) > 1 or bool(self.receivers(procedure))
 
-    def handle(self, delivery: Delivery) -> None:
-        """Record the curated event of a forwarded dossier (others are only tracked)."""
-        event = delivery.event
-        assert event is not None
+    def handlers(self) -> Handlers:
+        """The events curated for ministries; the others are only tracked."""
+        return Handlers({tuple({DossierReceived, *RULES}): self.forward})
+
+    def forward(self, event: Envelope, uow: UnitOfWork) -> None:
+        """Record the curated event of a forwarded dossier."""
         if isinstance(event, DossierReceived):
-            dossier = self._open(event)
+            dossier = self._open(event, uow)
         else:
-            dossier = self._get(event.dossier_id)
+            dossier = uow.get(event.dossier_id, ForwardedDossier)
         if dossier is None or dossier.has_forwarded(event.event_id):
             return
         curated = self._curate(event, dossier)
@@ -69,10 +72,10 @@ class InteragencyApplication(Application[UUID]):
             message=curated.model_dump(mode="json"),
             disclosed={code: self._disclosed(event, code) for code in dossier.ministries},
         )
-        self.save(dossier, writes=delivery.writes)
+        uow.save(dossier)
 
-    def _open(self, event: DossierReceived) -> ForwardedDossier | None:
-        existing = self._get(event.dossier_id)
+    def _open(self, event: DossierReceived, uow: UnitOfWork) -> ForwardedDossier | None:
+        existing = uow.get(event.dossier_id, ForwardedDossier)
         if existing is not None:
             return existing
         procedure = self.catalogue.get(event.procedure_id)
@@ -95,10 +98,3 @@ class InteragencyApplication(Application[UUID]):
     def _disclosed(self, event: Envelope, ministry: str) -> dict[str, object]:
         m = self.ministries.get(ministry)
         return disclose(event, frozenset(m.fields)) if m else {}
-
-    def _get(self, dossier_id: UUID) -> ForwardedDossier | None:
-        try:
-            dossier: ForwardedDossier = self.repository.get(dossier_id)
-        except AggregateNotFoundError:
-            return None
-        return dossier

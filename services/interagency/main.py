@@ -42,7 +42,9 @@ def create_app(settings: Settings) -> FastAPI:
     relay = RelayWorker(
         settings, interagency, interagency.store, PRODUCER, feeds[0].to_contract, routes(feeds)
     )
-    consumer = ConsumerWorker(settings, interagency.store, PRODUCER, interagency.handle)
+    consumer = ConsumerWorker(
+        settings, interagency, interagency.store, PRODUCER, interagency.handlers()
+    )
     app = FastAPI(
         telemetry=TELEMETRY,
         title="motcua interagency",

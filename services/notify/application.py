@@ -25,9 +25,10 @@ from contracts.envelope import Envelope
 from motcua import metrics
 from motcua.auth import Caller
 from motcua.clock import Clock, system_clock
-from motcua.consumer import Delivery
 from motcua.errors import NotFound
+from motcua.handlers import Handlers
 from motcua.store import Store, Write
+from motcua.unit_of_work import UnitOfWork
 from services.intake.catalogue import Catalogue
 from services.notify.channels import Channel, ChannelError
 from services.notify.domain import Notice, NoticeClosed
@@ -52,6 +53,14 @@ KIND_OF: dict[type[Envelope], str] = {
     cp.FeeAssessed: "fee_due",
     ci.FeedbackAnswered: "feedback_answered",
 }
+
+# Events that bring or change the facts notices are written from.
+FACTS_FROM: tuple[type[Envelope], ...] = (
+    ci.DossierSubmitted,
+    ci.DossierReceived,
+    cw.SupplementProvided,
+    cw.ApologyIssued,
+)
 
 
 class NotifyApplication(Application[UUID]):
@@ -80,26 +89,24 @@ class NotifyApplication(Application[UUID]):
 
     # -- planning (consumer) ----------------------------------------------------------
 
-    def handle(self, delivery: Delivery) -> None:
+    def handlers(self) -> Handlers:
+        """The events that change a dossier's contact facts or call for a notice; the
+        others (notices delivered, steps, …) are only tracked by the consumer."""
+        return Handlers({tuple({*KIND_OF, *FACTS_FROM}): self.plan})
+
+    def plan(self, event: Envelope, uow: UnitOfWork) -> None:
         """Remember the dossier's contacts; plan the notices this event calls for."""
-        event = delivery.event
-        assert event is not None
-        writes: list[Write] = [*delivery.writes]
-        facts = self._facts(event)
+        facts = self._facts(event, uow)
         if isinstance(event, ci.DossierSubmitted | ci.DossierReceived):
             facts = {**facts, **_facts_of(event)}
         if isinstance(event, cw.SupplementProvided | cw.ApologyIssued):
             facts["appointment_date"] = event.appointment_date.isoformat()
-        if facts:
-            writes.append(facts_row(event.dossier_id, facts))
+        writes: list[Write] = [facts_row(event.dossier_id, facts)] if facts else []
         kind = KIND_OF.get(type(event))
         notices = self._plan(event, kind, facts) if kind and facts else []
-        if notices:
-            self.save(*notices, writes=[*(notice_row(n) for n in notices), *writes])
-            for inbox in (n for n in notices if n.channel == "inbox"):
-                metrics.NOTICES.labels(inbox.channel, "delivered").inc()
-        else:
-            self.store.write(*writes)
+        uow.save(*notices, writes=[*(notice_row(n) for n in notices), *writes])
+        for inbox in (n for n in notices if n.channel == "inbox"):
+            metrics.NOTICES.labels(inbox.channel, "delivered").inc()
 
     def _plan(self, event: Envelope, kind: str, facts: dict[str, Any]) -> list[Notice]:
         applicant = facts["applicant"]
@@ -173,8 +180,10 @@ class NotifyApplication(Application[UUID]):
             return None
         return f"{self.workflow_public_url}/v1/dossiers/{code}/result/document"
 
-    def _facts(self, event: Envelope) -> dict[str, Any]:
-        row = self.store.read_one(
+    @staticmethod
+    def _facts(event: Envelope, uow: UnitOfWork) -> dict[str, Any]:
+        """The dossier's facts as earlier events left them (in this batch too)."""
+        row = uow.read_one(
             "SELECT facts FROM {notify_dossiers} WHERE dossier_id = ?", (str(event.dossier_id),)
         )
         return json.loads(row["facts"]) if row else {}

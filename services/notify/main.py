@@ -42,7 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The notify HTTP app; plans notices from dossier-events and delivers them."""
     notify = build_application(settings, NotifySettings())
     relay = RelayWorker(settings, notify, notify.store, PRODUCER, NotifyPublisher(notify))
-    consumer = ConsumerWorker(settings, notify.store, PRODUCER, notify.handle)
+    consumer = ConsumerWorker(settings, notify, notify.store, PRODUCER, notify.handlers())
     sender = PeriodicWorker("deliver", notify.settings.notify_poll_seconds, notify.deliver_due)
     app = FastAPI(
         telemetry=TELEMETRY,

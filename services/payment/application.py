@@ -26,10 +26,11 @@ from contracts.workflow import DossierRejected, ResultIssued
 from motcua.auth import Caller
 from motcua.calendar import local_date
 from motcua.clock import Clock, system_clock
-from motcua.consumer import Delivery
 from motcua.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from motcua.handlers import Handlers
 from motcua.retry import retry_on_conflict
 from motcua.store import Store, Tx, Write
+from motcua.unit_of_work import UnitOfWork
 from services.intake.catalogue import Catalogue
 from services.payment import fees
 from services.payment.domain import Bill, BillConflict, Counter, payment_code, receipt_number
@@ -76,21 +77,21 @@ class PaymentApplication(Application[UUID]):
 
     # -- events from other services ---------------------------------------------------
 
-    def handle(self, delivery: Delivery) -> None:
-        """Apply one consumed contract event (others are only tracked)."""
-        event = delivery.event
-        if isinstance(event, DossierReceived):
-            self.assess(event, delivery.writes)
-        elif isinstance(event, DossierRejected | DossierWithdrawn):
-            reason = "refused" if isinstance(event, DossierRejected) else "withdrawn"
-            self.close_bill(event, reason, delivery.writes)
-        elif isinstance(event, ResultIssued):
-            self.result_issued(event, delivery.writes)
+    def handlers(self) -> Handlers:
+        """The consumed contract events this service acts on (others are only tracked)."""
+        return Handlers(
+            {
+                DossierReceived: self.assess,
+                DossierRejected: lambda event, uow: self.close_bill(event, "refused", uow),
+                DossierWithdrawn: lambda event, uow: self.close_bill(event, "withdrawn", uow),
+                ResultIssued: self.result_issued,
+            }
+        )
 
-    def assess(self, event: DossierReceived, writes: list[Write]) -> None:
+    def assess(self, event: DossierReceived, uow: UnitOfWork) -> None:
         """The dossier's bill from its procedure's fee schedule (P-1): FeeAssessed with a
         new payment code, or FeeWaived when nothing is due."""
-        if self._find(event.dossier_id) is not None:
+        if uow.get(event.dossier_id, Bill) is not None:
             return
         procedure = self.catalogue.get(event.procedure_id)
         if procedure is None:
@@ -100,7 +101,8 @@ class PaymentApplication(Application[UUID]):
         counter, code = None, None
         if amount > 0:
             day = local_date(event.received_at)
-            counter = self._counter(f"code:{day:%y%m%d}")
+            name = f"code:{day:%y%m%d}"
+            counter = uow.get(Counter.create_id(name), Counter) or Counter(name)
             counter.issue()
             code = payment_code(day, counter.last)
         bill = Bill(
@@ -121,27 +123,26 @@ class PaymentApplication(Application[UUID]):
             waived_reason=None if amount else fees.waiver_reason(procedure, lines),
             correlation_id=str(event.event_id),
         )
-        aggregates = [bill] if counter is None else [bill, counter]
-        self.save(*aggregates, writes=[bill_rows(bill), *writes])
+        uow.save(bill, counter, writes=[bill_rows(bill)])
 
     def close_bill(
-        self, event: DossierRejected | DossierWithdrawn, reason: str, writes: list[Write]
+        self, event: DossierRejected | DossierWithdrawn, reason: str, uow: UnitOfWork
     ) -> None:
         """No more payments for a closed dossier; refundable money goes back."""
-        bill = self._find(event.dossier_id)
+        bill = uow.get(event.dossier_id, Bill)
         if bill is None or bill.closed_reason or bill.result_issued:
             return
         cid = str(event.event_id)
         bill.close(reason=reason, correlation_id=cid)
         self._plan_refunds(bill, f"Hồ sơ bị {'từ chối' if reason == 'refused' else 'rút'}", cid)
-        self.save(bill, writes=[bill_rows(bill), *writes])
+        uow.save(bill, writes=[bill_rows(bill)])
 
-    def result_issued(self, event: ResultIssued, writes: list[Write]) -> None:
-        bill = self._find(event.dossier_id)
+    def result_issued(self, event: ResultIssued, uow: UnitOfWork) -> None:
+        bill = uow.get(event.dossier_id, Bill)
         if bill is None or bill.result_issued:
             return
         bill.mark_result_issued(correlation_id=str(event.event_id))
-        self.save(bill, writes=[bill_rows(bill), *writes])
+        uow.save(bill, writes=[bill_rows(bill)])
 
     # -- online payment -----------------------------------------------------------------
 

@@ -41,7 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     payment_settings = PaymentSettings()
     payment = build_application(settings, payment_settings)
     relay = RelayWorker(settings, payment, payment.store, PRODUCER, PaymentPublisher(payment))
-    consumer = ConsumerWorker(settings, payment.store, PRODUCER, payment.handle)
+    consumer = ConsumerWorker(settings, payment, payment.store, PRODUCER, payment.handlers())
     every = payment_settings.payment_check_seconds
     expiry = PeriodicWorker("attempt-expiry", every, payment.expire_attempts)
     refunds = PeriodicWorker("refunds", every, payment.send_refunds)

@@ -23,10 +23,12 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from contracts.envelope import Envelope
+from contracts.events import EVENT_TYPES
 from motcua.calendar import local_date
 from motcua.clock import Clock, system_clock
-from motcua.consumer import Delivery
+from motcua.handlers import Handlers
 from motcua.store import Store, Tx, Write
+from motcua.unit_of_work import UnitOfWork
 from services.stats import readmodel as rm
 from services.stats.figures import Scope, Ytd, ytd
 from services.stats.projection import (
@@ -37,7 +39,6 @@ from services.stats.projection import (
     apply,
     apply_agency,
     as_event,
-    handles,
 )
 
 Progress = Callable[[int], None]
@@ -69,12 +70,15 @@ class StatsApplication(Application[UUID]):
         """The Vietnam-local date: what "in progress" is measured against."""
         return local_date(self.clock())
 
-    def handle(self, delivery: Delivery) -> None:
-        """Apply one consumed event; other types are only tracked by the consumer."""
-        event = delivery.event
-        if event is None or not handles(type(event).__name__):
-            return
-        self.store.write(apply_event(event), *delivery.writes)
+    def handlers(self) -> Handlers:
+        """The events that change statistics rows; the others are only tracked."""
+        kinds = tuple(EVENT_TYPES[name] for name in sorted(HANDLED))
+        return Handlers({kinds: self.count})
+
+    @staticmethod
+    def count(event: Envelope, uow: UnitOfWork) -> None:
+        """Apply one consumed event to the statistics rows."""
+        uow.write(apply_event(event))
 
     def rebuild(
         self,

@@ -27,7 +27,7 @@ def build_application(settings: Settings) -> StatsApplication:
 def create_app(settings: Settings) -> FastAPI:
     """The stats HTTP app; its consumer keeps the statistics rows from dossier-events."""
     stats = build_application(settings)
-    consumer = ConsumerWorker(settings, stats.store, SERVICE, stats.handle)
+    consumer = ConsumerWorker(settings, stats, stats.store, SERVICE, stats.handlers())
     app = FastAPI(
         telemetry=TELEMETRY,
         title="motcua stats",

@@ -24,11 +24,12 @@ from motcua.attachments import Attachments
 from motcua.auth import Caller, agency_scope
 from motcua.calendar import add_working_days, local_date, working_days_between
 from motcua.clock import Clock, system_clock
-from motcua.consumer import Delivery
 from motcua.errors import Forbidden, NotFound
+from motcua.handlers import Handlers
 from motcua.retry import retry_on_conflict
-from motcua.store import Store, Write
+from motcua.store import Store
 from motcua.transcoding import DateAsISO
+from motcua.unit_of_work import UnitOfWork
 from services.intake.catalogue import Catalogue, Procedure
 from services.workflow.domain import (
     AlreadyMarked,
@@ -66,17 +67,18 @@ class WorkflowApplication(Application[UUID]):
 
     # -- events from other services ---------------------------------------------------
 
-    def handle(self, delivery: Delivery) -> None:
-        """Apply one consumed contract event (others are only tracked)."""
-        event = delivery.event
-        if isinstance(event, DossierReceived):
-            self.start(event, delivery.writes)
-        elif isinstance(event, PaymentSucceeded | FeeWaived):
-            self.open_payment_gate(event, delivery.writes)
+    def handlers(self) -> Handlers:
+        """The consumed contract events this service acts on (others are only tracked)."""
+        return Handlers(
+            {
+                DossierReceived: self.start,
+                (PaymentSucceeded, FeeWaived): self.open_payment_gate,
+            }
+        )
 
-    def start(self, event: DossierReceived, writes: list[Write]) -> None:
+    def start(self, event: DossierReceived, uow: UnitOfWork) -> None:
         """Start the procedure's process; the first step begins on the day of receipt."""
-        if self._exists(event.dossier_id):
+        if uow.get(event.dossier_id, Process) is not None:
             return
         procedure = self._procedure(event.procedure_id)
         received_on = local_date(event.received_at)
@@ -101,16 +103,18 @@ class WorkflowApplication(Application[UUID]):
             due_date=steps[0]["due_date"],
             correlation_id=str(event.event_id),
         )
-        self.save(process, writes=[process_row(process), *writes])
+        uow.save(process, writes=[process_row(process)])
 
-    def open_payment_gate(self, event: PaymentSucceeded | FeeWaived, writes: list[Write]) -> None:
-        process = self._process(event.dossier_id)
+    def open_payment_gate(self, event: PaymentSucceeded | FeeWaived, uow: UnitOfWork) -> None:
+        process = uow.get(event.dossier_id, Process)
+        if process is None:
+            raise NotFound("no such dossier in process")
         amount = event.amount_vnd if isinstance(event, PaymentSucceeded) else 0
         code = event.payment_code if isinstance(event, PaymentSucceeded) else "waived"
         process.record_payment(
             payment_code=code, amount_vnd=amount, correlation_id=str(event.event_id)
         )
-        self.save(process, writes=[process_row(process), *writes])
+        uow.save(process, writes=[process_row(process)])
 
     # -- officers ---------------------------------------------------------------------
 
@@ -422,15 +426,6 @@ class WorkflowApplication(Application[UUID]):
 
     def _save(self, process: Process) -> None:
         self.save(process, writes=[process_row(process)])
-
-    def _exists(self, dossier_id: UUID) -> bool:
-        return (
-            self.store.read_one(
-                "SELECT 1 AS found FROM {workflow_processes} WHERE dossier_id = ?",
-                (str(dossier_id),),
-            )
-            is not None
-        )
 
     def _process(self, dossier_id: UUID) -> Process:
         try:

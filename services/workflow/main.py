@@ -27,7 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The workflow HTTP app; consumes dossier-events, publishes its own, runs the clock."""
     workflow = build_application(settings)
     relay = RelayWorker(settings, workflow, workflow.store, PRODUCER, WorkflowPublisher(workflow))
-    consumer = ConsumerWorker(settings, workflow.store, PRODUCER, workflow.handle)
+    consumer = ConsumerWorker(settings, workflow, workflow.store, PRODUCER, workflow.handlers())
     clock = PeriodicWorker("deadlines", settings.overdue_check_seconds, workflow.check_deadlines)
     app = FastAPI(
         telemetry=TELEMETRY,

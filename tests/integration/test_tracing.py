@@ -130,14 +130,20 @@ def test_the_requests_trace_reaches_the_last_consumer_through_kafka_headers(
     assert traces[("workflow", "StepStarted")] == ACCEPT_TRACE  # made while consuming
     assert traces[("notify", "NoticeDelivered")] == ACCEPT_TRACE  # the inbox notice
 
-    # The last consumers: notify and stats apply workflow's event in the same trace.
-    for name in ("notify", "stats"):
-        (consumed,) = eventually(partial(consumer_spans, spans_of[name], dossier_id, "StepStarted"))
+    # The last consumers apply, in the same trace, the events they handle: notify
+    # intake's acceptance, stats workflow's step (notify does not handle steps: it only
+    # tracks them, undecoded and without a span of their own).
+    for name, kind, producer in (
+        ("notify", "DossierReceived", "intake"),
+        ("stats", "StepStarted", "workflow"),
+    ):
+        (consumed,) = eventually(partial(consumer_spans, spans_of[name], dossier_id, kind))
         assert consumed["trace_id"] == ACCEPT_TRACE, name
         assert consumed["service"] == name
         assert consumed["attributes"]["messaging.system"] == "kafka"
         assert consumed["attributes"]["messaging.destination.name"] == topic
-        assert consumed["attributes"]["motcua.event.producer"] == "workflow"
+        assert consumed["attributes"]["motcua.event.producer"] == producer
+    assert not consumer_spans(spans_of["notify"], dossier_id, "StepStarted")
     # ... and its parent is workflow's span that consumed intake's event.
     workflow_spans = {s["span_id"]: s for s in spans(spans_of["workflow"])}
     assert workflow_spans[consumed["parent"]]["attributes"]["motcua.event.type"] == (

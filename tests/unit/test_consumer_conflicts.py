@@ -6,13 +6,16 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
 
-from aiokafka import ConsumerRecord
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
-from motcua.consumer import Delivery
-from motcua.store import Store, Tx, store_env
-from tests.ledger import offline_consumer
+from contracts.envelope import Envelope
+from contracts.events import DossierSubmitted
+from motcua.handlers import Handlers
+from motcua.store import Store, store_env
+from motcua.unit_of_work import UnitOfWork
+from tests.ledger import contract_record, offline_consumer
+from tests.unit.test_tracing import submitted
 
 
 def make_store(folder: Path) -> tuple[Application[Any], Store]:
@@ -22,29 +25,21 @@ def make_store(folder: Path) -> tuple[Application[Any], Store]:
 
 
 def test_a_lost_race_is_applied_again_with_its_position(tmp_path: Path) -> None:
-    _app, store = make_store(tmp_path)
+    app, store = make_store(tmp_path)
     attempts: list[int] = []
 
-    def lose_the_race(tx: Tx) -> None:
-        raise IntegrityError("another writer saved this aggregate first")
-
-    def handler(delivery: Delivery) -> None:
+    def lose_the_race_twice(event: Envelope, uow: UnitOfWork) -> None:
         attempts.append(1)
-        if len(attempts) < 3:  # the save with our tracking write is rolled back
-            store.write(*delivery.writes, lose_the_race)
+        if len(attempts) < 3:  # the unit of work, positions included, is rolled back
+            raise IntegrityError("another writer saved this aggregate first")
         # the third time the handler finds nothing to change and saves nothing
 
-    consumer = offline_consumer(store, handler, dlq_producer=MagicMock())
-    record = ConsumerRecord(
-        topic="x", partition=0, offset=7, timestamp=0, timestamp_type=0, key=b"k",
-        value=b"{}", checksum=None, serialized_key_size=1, serialized_value_size=2,
-        headers=[("producer", b"p"), ("position", b"5")],
-    )  # fmt: skip
-    delivery = Delivery("t", record, event=MagicMock())
+    handlers = Handlers({DossierSubmitted: lose_the_race_twice})
+    consumer = offline_consumer(app, store, handlers, dlq_producer=MagicMock())
+    event = submitted(tmp_path / "intake")
 
-    consumer._apply_in_store(delivery)
+    consumer.apply_in_store([contract_record(event, 7, position=5, topic="x")])
 
     assert len(attempts) == 3
     row = store.read_one("SELECT next_offset FROM {consumer_offsets} WHERE consumer = 't'")
     assert row == {"next_offset": 8}
-    assert consumer.applied == 1

@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import ConsumerRecord
 
 from contracts import intake as ci
 from contracts import interagency as ia
 from contracts import workflow as cw
 from contracts.envelope import Applicant, Document, Envelope
 from contracts.events import encode
-from motcua.consumer import CREATE_TABLES, Delivery
 from motcua.settings import Settings
 from motcua.store import store_env
 from services.intake.catalogue import load_catalogue
@@ -30,6 +28,7 @@ from services.interagency.ministries import (
     load_ministries,
     parse_ministries,
 )
+from tests.ledger import deliver
 
 CRIMINAL_RECORD, LAND, MARITAL = "2.000488", "1.004227", "1.004873"  # bca, btnmt, neither
 JUSTICE, POLICE = "000.00.20.H23", "000.00.30.H23"
@@ -162,22 +161,11 @@ class Harness:
             catalogue=catalogue,
             ministries=ministries if ministries is not None else load_ministries(None, catalogue),
         )
-        self.app.store.write(*[lambda tx, s=s: tx.execute(s) for s in CREATE_TABLES])
         self.feeds = {f.ministry or "": f for f in feeds_of(Settings(), ministries_of(self.app))}
-        self.offset = 0
 
     def deliver(self, *events: Envelope) -> None:
-        for event in events:
-            self.offset += 1
-            value = encode(event)
-            headers = [("producer", event.producer.encode()), ("position", b"%d" % self.offset)]
-            record = ConsumerRecord(
-                "dossier-events", 0, self.offset, 0, 0, None, value, None, 0, len(value), headers
-            )
-            delivery = Delivery("interagency", record, event)
-            self.app.handle(delivery)
-            if not delivery.recorded:
-                self.app.store.write(*delivery.writes)
+        for event in events:  # one batch each, as the tests' order of events asks
+            deliver(self.app, self.app.store, self.app.handlers(), event, name="interagency")
 
     def published(self, ministry: str = "") -> list[ia.InteragencyEvent]:
         """What the feed's relay would publish, in order."""

@@ -17,7 +17,7 @@ from eventsourcing.application import AggregateNotFoundError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.envelope import Applicant, FormValue
+from contracts.envelope import Applicant, Envelope, FormValue
 from contracts.intake import DossierReceived, DossierWithdrawn
 from contracts.workflow import DossierRejected
 from motcua.auth import Caller
@@ -49,6 +49,7 @@ from services.payment.gateway import (
 from services.payment.publishing import PaymentPublisher
 from services.payment.readmodel import ReferenceTaken
 from services.payment.settings import PaymentSettings
+from tests.ledger import deliver as consume_batch
 
 SECRET = "test-secret"
 CATALOGUE = load_catalogue()
@@ -148,6 +149,11 @@ LAND_FORM: dict[str, FormValue] = {
     "gia_tri_chuyen_nhuong_trieu_vnd": 1500,
     "dien_tich_thua_dat_m2": 120.4,
 }
+
+
+def consume(app: PaymentApplication, *events: Envelope) -> None:
+    """Events from the topic, applied as payment's consumer applies them."""
+    consume_batch(app, app.store, app.handlers(), *events, name="payment")
 
 
 def bill_of(app: PaymentApplication, event: DossierReceived) -> Bill:
@@ -262,11 +268,11 @@ def test_an_assessment_past_the_days_last_code_is_refused_and_records_nothing(
 ) -> None:
     monkeypatch.setitem(LIMITS, "code", 2)
     first, second, third = (received(LAND, LAND_FORM) for _ in range(3))
-    app.assess(first, [])
-    app.assess(second, [])
+    consume(app, first)
+    consume(app, second)
 
     with pytest.raises(SequenceExhausted):
-        app.assess(third, [])
+        consume(app, third)
 
     assert bill_of(app, second).payment_code.startswith("260302000002")  # type: ignore[union-attr]
     with pytest.raises(AggregateNotFoundError):
@@ -276,9 +282,9 @@ def test_an_assessment_past_the_days_last_code_is_refused_and_records_nothing(
 
 def test_received_dossier_gets_fee_assessed_with_a_new_code(app: PaymentApplication) -> None:
     first, second = received(LAND, LAND_FORM), received(LAND, LAND_FORM)
-    app.assess(first, [])
-    app.assess(second, [])
-    app.assess(first, [])  # a redelivery changes nothing
+    consume(app, first)
+    consume(app, second)
+    consume(app, first)  # a redelivery changes nothing
     a, b = bill_of(app, first), bill_of(app, second)
     assert a.payment_code
     assert b.payment_code
@@ -289,7 +295,7 @@ def test_received_dossier_gets_fee_assessed_with_a_new_code(app: PaymentApplicat
 
 def test_exempt_applicant_gets_fee_waived(app: PaymentApplication) -> None:
     event = received(BIRTH, {"so_ban_sao": 2, "doi_tuong_mien_phi": "ho_ngheo"})
-    app.assess(event, [])
+    consume(app, event)
     bill = bill_of(app, event)
     assert bill.status == "waived"
     assert bill.payment_code is None
@@ -303,7 +309,7 @@ def test_exempt_applicant_gets_fee_waived(app: PaymentApplication) -> None:
 
 def assessed(app: PaymentApplication, procedure_id: str = CRIMINAL_RECORD) -> DossierReceived:
     event = received(procedure_id, {"so_phieu_cap_them": 0})
-    app.assess(event, [])
+    consume(app, event)
     return event
 
 
@@ -322,7 +328,7 @@ def test_checkout_twice_returns_the_same_live_attempt(
 
 def test_level_3_services_are_not_paid_online(app: PaymentApplication) -> None:
     event = received(BUILDING, {})
-    app.assess(event, [])
+    consume(app, event)
     with pytest.raises(Conflict, match="level-4"):
         app.checkout(str(event.dossier_id), "test")
 
@@ -519,7 +525,7 @@ def test_withdrawal_refunds_only_refundable_items(
     app: PaymentApplication, gateway: StandInGateway
 ) -> None:
     event = received(LAND, LAND_FORM)
-    app.assess(event, [])
+    consume(app, event)
     total = bill_of(app, event).amount_vnd
     pay_online(app, event, total)
     withdrawn = DossierWithdrawn(
@@ -531,8 +537,8 @@ def test_withdrawal_refunds_only_refundable_items(
         reason="đổi ý",
         withdrawn_by="citizen-1",
     )
-    app.close_bill(withdrawn, "withdrawn", [])
-    app.close_bill(withdrawn, "withdrawn", [])  # twice: still one refund
+    consume(app, withdrawn)
+    consume(app, withdrawn)  # twice: still one refund
     bill = bill_of(app, event)
     [refund] = bill.refunds.values()
     assert refund["amount_vnd"] == total - 120_400  # the appraisal fee is kept
@@ -553,7 +559,7 @@ def test_refusal_of_an_unpaid_dossier_closes_the_bill(app: PaymentApplication) -
         officer="o",
         reason="không đủ điều kiện",
     )
-    app.close_bill(rejected, "refused", [])
+    consume(app, rejected)
     bill = bill_of(app, event)
     assert bill.status == "closed"
     assert not bill.refunds

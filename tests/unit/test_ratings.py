@@ -16,7 +16,6 @@ from contracts import intake as ci
 from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.events import decode, encode
-from motcua.consumer import CREATE_TABLES, Delivery
 from motcua.errors import Conflict, Invalid, NotFound
 from motcua.settings import Settings
 from services.intake.application import IntakeApplication
@@ -34,6 +33,7 @@ from services.notify.application import KIND_OF
 from services.notify.render import render
 from services.stats.projection import DossierStats, Projection, apply
 from tests.dossiers import BIRTH_AGENCY, CITIZEN_ID, citizen, officer, submit_birth
+from tests.ledger import deliver
 
 FEEDBACK_ID = "6f1c2a52-0d1e-4f51-9a3c-2b7d5e8f9a01"
 OTHER_AGENCY = "000.00.31.H23"
@@ -227,8 +227,7 @@ def _result_issued(client: TestClient, dossier_id: str) -> None:
         timeliness="on_time",
     )
     intake = _intake(client)
-    intake.store.write(*[lambda tx, s=s: tx.execute(s) for s in CREATE_TABLES])
-    intake.progress.handle(Delivery("intake", _record(event), decode(encode(event))))
+    deliver(intake, intake.store, intake.progress.handlers(), event, name="intake")
 
 
 def _record(event: Envelope) -> ConsumerRecord[bytes, bytes]:

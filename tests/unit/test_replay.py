@@ -2,13 +2,14 @@
 
 The broker end is in ``tests/integration/test_replay_stats.py``; here the records are
 built as aiokafka hands them over, and the live consumer is played by the same
-``Delivery`` and handler the stats service runs.
+tracked consumer and handlers the stats service runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +22,19 @@ from bench.history import year_of_messages
 from contracts.envelope import Envelope
 from contracts.events import decode, encode
 from motcua import replay
-from motcua.consumer import CREATE_TABLES, MAX_MESSAGE_BYTES, AlreadyApplied, Delivery
+from motcua.consumer import (
+    CREATE_TABLES,
+    MAX_MESSAGE_BYTES,
+    TrackedConsumer,
+    position_of,
+    producer_of,
+)
 from motcua.replay import LiveAhead, TopicReader, record_positions
 from motcua.settings import Settings
 from motcua.store import Tx, store_env
 from services.stats.application import Rebuild, StatsApplication
 from services.stats.projection import Projection
+from tests.ledger import offline_consumer
 from tests.unit.test_stats import Story, history, messages, stats_in, tables
 
 TOPIC = "dossier-events"
@@ -67,16 +75,14 @@ def prepare(app: StatsApplication) -> None:
     app.store.write(*[lambda tx, s=s: tx.execute(s) for s in CREATE_TABLES])
 
 
+_live: weakref.WeakKeyDictionary[StatsApplication, TrackedConsumer] = weakref.WeakKeyDictionary()
+
+
 def apply_live(app: StatsApplication, r: Record) -> bool:
     """What ``TrackedConsumer`` does with one message; False when it was skipped."""
-    delivery = Delivery("stats", r, decode(r.value or b""))
-    try:
-        app.handle(delivery)
-        if not delivery.recorded:
-            app.store.write(*delivery.writes)
-    except AlreadyApplied:
-        return False
-    return True
+    if app not in _live:
+        _live[app] = offline_consumer(app, app.store, app.handlers(), name="stats")
+    return _live[app].apply_in_store([r]).skipped == 0
 
 
 def stats_on(database_url: str | None, directory: Path) -> StatsApplication:
@@ -149,8 +155,8 @@ def test_the_reader_keeps_the_positions_the_live_consumer_would() -> None:
 
     expected: dict[str, int] = {}
     for r in odd:  # the live consumer's own reading of the same headers
-        d = Delivery("stats", r, None)
-        expected[d.producer] = max(expected.get(d.producer, -1), d.position)
+        producer = producer_of(r)
+        expected[producer] = max(expected.get(producer, -1), position_of(r))
     assert {k.decode(): v for k, v in reader.watermarks[0].items()} == expected
     # offsets 2 and 6 had no position, 5 not even a producer
     assert expected == {"intake": 7, "workflow": 6, "notify": 9, "": 5}

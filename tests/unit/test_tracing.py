@@ -26,9 +26,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from contracts.envelope import Envelope
-from contracts.events import encode
+from contracts.events import DossierSubmitted, encode
 from motcua import tracing
 from motcua.consumer import TrackedConsumer
+from motcua.handlers import Handlers
 from motcua.http import TELEMETRY, install_common
 from motcua.store import Store, store_env
 from motcua.tracing import current_traceparent, stored_trace
@@ -188,10 +189,8 @@ def submitted(var_dir: Path) -> Envelope:
 def consumer_of(tmp_path: Path, handler: Any, dlq: Any = None) -> TrackedConsumer:
     app: Application[Any] = Application(store_env(None, str(tmp_path), "t"))
     store = Store(app.recorder)  # type: ignore[arg-type]
-
-    consumer = offline_consumer(store, handler, "dossier-events", dlq or MagicMock())
-    consumer.app = app  # type: ignore[attr-defined]  # keeps the store's connections alive
-    return consumer
+    handlers = Handlers({DossierSubmitted: handler})
+    return offline_consumer(app, store, handlers, "dossier-events", dlq or MagicMock())
 
 
 def only(spans: InMemorySpanExporter, kind: SpanKind) -> ReadableSpan:
@@ -204,11 +203,11 @@ def test_the_consumer_continues_the_trace_of_the_headers(
     spans: InMemorySpanExporter, tmp_path: Path
 ) -> None:
     created: list[Notice] = []
-    consumer = consumer_of(tmp_path, lambda delivery: created.append(notice()))
+    consumer = consumer_of(tmp_path, lambda event, uow: created.append(notice()))
     event = submitted(tmp_path / "intake")
     headers = [("producer", b"payment"), ("position", b"5"), ("traceparent", TRACEPARENT.encode())]
 
-    asyncio.run(consumer._apply(record(encode(event), headers)))
+    asyncio.run(consumer.apply_batch([record(encode(event), headers)]))
 
     span = only(spans, SpanKind.CONSUMER)
     assert f"{span.context.trace_id:032x}" == TRACE_ID
@@ -229,10 +228,10 @@ def test_a_message_without_context_starts_a_trace_of_its_own(
     spans: InMemorySpanExporter, tmp_path: Path
 ) -> None:
     seen: list[str] = []
-    consumer = consumer_of(tmp_path, lambda delivery: seen.append(current_traceparent()))
+    consumer = consumer_of(tmp_path, lambda event, uow: seen.append(current_traceparent()))
     payload = encode(submitted(tmp_path / "intake"))
 
-    asyncio.run(consumer._apply(record(payload, [("producer", b"p"), ("position", b"1")])))
+    asyncio.run(consumer.apply_batch([record(payload, [("producer", b"p"), ("position", b"1")])]))
 
     span = only(spans, SpanKind.CONSUMER)
     assert span.parent is None
@@ -249,10 +248,10 @@ def test_a_dead_lettered_message_keeps_its_headers_and_marks_the_span(
         sent.append(kwargs["headers"])
 
     dlq.send_and_wait = send_and_wait
-    consumer = consumer_of(tmp_path, lambda delivery: None, dlq)
+    consumer = consumer_of(tmp_path, lambda event, uow: None, dlq)
     headers = [("producer", b"p"), ("position", b"1"), ("traceparent", TRACEPARENT.encode())]
 
-    asyncio.run(consumer._apply(record(b"{not json", headers)))
+    asyncio.run(consumer.apply_batch([record(b"{not json", headers)]))
 
     assert ("traceparent", TRACEPARENT.encode()) in sent[0]
     span = only(spans, SpanKind.CONSUMER)

@@ -28,6 +28,7 @@ from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 from services.workflow.main import create_app as create_workflow
 from tests.dossiers import BIRTH, officer, submit_birth
+from tests.ledger import deliver
 
 
 def test_intake_lookup_of_a_dossier_loaded_before_acceptance_shows_it_unaccepted(
@@ -82,7 +83,7 @@ def test_workflow_timeline_history_stops_at_the_state_loaded(tmp_path: Path) -> 
     app: Any = client.app
     workflow: WorkflowApplication = app.state.workflow
     event = _received(BIRTH)
-    workflow.start(event, [])
+    deliver(workflow, workflow.store, workflow.handlers(), event, name="workflow")
     loaded_before: Process = workflow.repository.get(event.dossier_id)
     agency = Caller(sub="officer-1", role="officer", agency=loaded_before.agency)
     workflow.claim(agency, event.dossier_id, None, "test")

@@ -12,8 +12,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -24,7 +23,6 @@ from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived
 from contracts.workflow import ResultIssued
 from motcua.auth import issue_token
-from motcua.consumer import Delivery
 from motcua.settings import DEV_JWT_SECRET, Settings
 from services.intake.catalogue import load_catalogue
 from services.notify.application import NotifyApplication
@@ -34,6 +32,7 @@ from services.workflow.domain import Process
 from services.workflow.readmodel import process_row
 from tests.apps import make_app
 from tests.dossiers import citizen, officer, submit_birth
+from tests.ledger import deliver
 
 BIRTH, MARITAL, BUILDING = "1.001193", "1.004873", "1.009994"  # levels 4, 2 and 3
 COMMUNE = "001.20.51.H23"
@@ -97,7 +96,8 @@ def _received(
 ) -> tuple[str, str]:
     """Start the dossier's process as the consumer would; return (dossier id, code)."""
     event = _received_event(procedure_id, account)
-    _workflow(client).start(event, [])
+    owner = _workflow(client)
+    deliver(owner, owner.store, owner.handlers(), event, name="workflow")
     return str(event.dossier_id), event.code
 
 
@@ -130,7 +130,7 @@ def _to_last_step(client: TestClient, dossier_id: str) -> str:
             correlation_id="test",
             reason="Miễn phí",
         )
-        workflow.open_payment_gate(waived, [])
+        deliver(workflow, workflow.store, workflow.handlers(), waived, name="workflow")
     return agency
 
 
@@ -515,7 +515,7 @@ def _result_issued(received: DossierReceived, kind: str) -> ResultIssued:
 
 
 def _deliver(notify: NotifyApplication, event: Envelope) -> None:
-    notify.handle(cast(Delivery, SimpleNamespace(event=event, writes=[])))
+    deliver(notify, notify.store, notify.handlers(), event, name="notify")
 
 
 @pytest.mark.parametrize("kind", ["electronic", "pickup"])
@@ -569,7 +569,8 @@ def test_the_public_lookup_names_the_electronic_result_and_its_hash(tmp_path: Pa
         timeliness="on_time",
     )
     app: Any = intake.app
-    app.state.intake.progress.handle(cast(Delivery, SimpleNamespace(event=event, writes=[])))
+    owner = app.state.intake
+    deliver(owner, owner.store, owner.progress.handlers(), event, name="intake")
 
     view = intake.get(f"/v1/dossiers/{code}", headers=LOOKUP).json()
 

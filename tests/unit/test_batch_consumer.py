@@ -1,0 +1,229 @@
+"""A fetched batch is one unit of work: one transaction, handlers that see each other,
+records of types nobody handles skipped undecoded, a failing record isolated.
+
+The consumer's records are handed to it here as aiokafka would; the integration tests
+(crash and redelivery, poison messages, scale-out) run the same consumer on the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest.mock import MagicMock
+
+import pytest
+from eventsourcing.application import Application
+
+from contracts.envelope import Envelope
+from contracts.events import EVENT_TYPES
+from contracts.intake import DossierReceived, DossierWithdrawn
+from motcua.consumer import TrackedConsumer
+from motcua.handlers import Handlers
+from motcua.store import OutsideUnitOfWork, Store, store_env
+from motcua.unit_of_work import UnitOfWork
+from services.payment.application import PaymentApplication
+from services.payment.domain import Bill
+from tests.ledger import Ledger, contract_record, offline_consumer
+from tests.unit.test_payment import LAND, LAND_FORM, Clock, StandInGateway, make_app, received
+
+
+@pytest.fixture
+def payment(tmp_path: Path) -> Iterator[PaymentApplication]:
+    app = make_app(tmp_path, StandInGateway(), Clock())
+    yield app
+    app.close()
+
+
+def withdrawn(event: DossierReceived) -> DossierWithdrawn:
+    return DossierWithdrawn(
+        event_id=uuid.uuid4(),
+        dossier_id=event.dossier_id,
+        occurred_at=datetime.now(UTC),
+        producer="workflow",
+        correlation_id="t",
+        reason="đổi ý",
+        withdrawn_by="citizen-1",
+    )
+
+
+def consumer_of(app: Any, store: Store, handlers: Handlers, dlq: Any = None) -> TrackedConsumer:
+    return offline_consumer(app, store, handlers, "dossier-events", dlq or MagicMock(), "c")
+
+
+class Commits:
+    """Counts the store transactions a consumer opens."""
+
+    def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        unit = store.record_unit
+
+        def counted(work: Any) -> None:
+            self.count += 1
+            unit(work)
+
+        monkeypatch.setattr(store, "record_unit", counted)
+
+
+def test_a_handler_sees_what_an_earlier_message_of_its_batch_did(
+    payment: PaymentApplication,
+) -> None:
+    event = received(LAND, LAND_FORM)
+    consumer = consumer_of(payment, payment.store, payment.handlers())
+
+    consumer.apply_in_store([contract_record(event, 1), contract_record(withdrawn(event), 2)])
+
+    bill: Bill = payment.repository.get(event.dossier_id)
+    assert bill.closed_reason == "withdrawn"  # the withdrawal found the bill of the batch
+    assert payment.store.read_one("SELECT status FROM {payment_bills}") == {"status": "closed"}
+
+
+def test_a_batch_is_one_transaction_whatever_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = Ledger(tmp_path)
+    commits = Commits(ledger.store, monkeypatch)
+    events = [received(LAND, LAND_FORM) for _ in range(50)]
+    consumer = consumer_of(ledger.app, ledger.store, ledger.handlers())
+
+    asyncio.run(consumer.apply_batch([contract_record(e, n) for n, e in enumerate(events)]))
+
+    assert commits.count == 1
+    assert len(ledger.rows()) == 50
+    assert consumer.applied == 50
+
+
+def test_records_of_types_not_handled_are_tracked_without_being_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = Ledger(tmp_path)
+    handlers = Handlers({DossierReceived: ledger.record})
+    event = received(LAND, LAND_FORM)
+    unhandled = contract_record(event, 1)
+    unhandled.headers = [*unhandled.headers[:2], ("type", b"NoticeDelivered")]
+    unhandled.value = b"not even JSON: never looked at"
+    decoded: list[bytes] = []
+    monkeypatch.setattr(
+        "motcua.consumer.decode", lambda payload: decoded.append(payload) or EVENT_TYPES
+    )
+    dlq = MagicMock()
+    consumer = consumer_of(ledger.app, ledger.store, handlers, dlq)
+
+    asyncio.run(consumer.apply_batch([unhandled]))
+
+    assert decoded == []
+    assert ledger.rows() == []
+    assert not dlq.send_and_wait.called
+    row = ledger.store.read_one("SELECT next_offset FROM {consumer_offsets}")
+    assert row == {"next_offset": 2}
+
+
+def test_a_record_applied_before_is_skipped_even_inside_one_batch(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    event = received(LAND, LAND_FORM)
+    consumer = consumer_of(ledger.app, ledger.store, ledger.handlers())
+    first = contract_record(event, 10, position=3)
+    repeat = contract_record(event, 11, position=3)  # the relay published it again
+
+    outcome = consumer.apply_in_store([first, repeat])
+    again = consumer.apply_in_store([repeat])
+
+    assert (outcome.applied, outcome.skipped, again.applied, again.skipped) == (1, 1, 0, 1)
+    assert len(ledger.rows()) == 1
+
+
+def test_a_failing_record_rolls_its_batch_back_and_alone_goes_to_the_dlq(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("motcua.consumer.asyncio.sleep", _no_wait)
+    ledger = Ledger(tmp_path)
+    bad = received(LAND, LAND_FORM)
+
+    def record_or_fail(event: Envelope, uow: UnitOfWork) -> None:
+        ledger.record(event, uow)
+        if event.event_id == bad.event_id:
+            raise RuntimeError("a handler bug")
+
+    dlq = MagicMock()
+    sent: list[tuple[str, bytes]] = []
+
+    async def send_and_wait(topic: str, value: bytes, **kwargs: Any) -> None:
+        sent.append((topic, dict(kwargs["headers"])["dlq-reason"]))
+
+    dlq.send_and_wait = send_and_wait
+    handlers = Handlers({DossierReceived: record_or_fail})
+    consumer = consumer_of(ledger.app, ledger.store, handlers, dlq)
+    good = [received(LAND, LAND_FORM) for _ in range(3)]
+    batch = [contract_record(e, n) for n, e in enumerate([good[0], bad, *good[1:]])]
+
+    asyncio.run(consumer.apply_batch(batch))
+
+    assert sorted(r["event_id"] for r in ledger.rows()) == sorted(str(e.event_id) for e in good)
+    assert sent == [("c.dlq", b"handler failed: RuntimeError('a handler bug')")]
+    row = ledger.store.read_one("SELECT next_offset FROM {consumer_offsets}")
+    assert row == {"next_offset": 4}
+    assert (consumer.applied, consumer.dead_lettered) == (3, 1)
+
+
+async def _no_wait(_: float) -> None:
+    return None
+
+
+def test_saving_past_the_unit_of_work_fails_loudly(tmp_path: Path) -> None:
+    app: Application[uuid.UUID] = Application(store_env(None, str(tmp_path), "t"))
+    store = Store(app.recorder)  # type: ignore[arg-type]
+    event = received(LAND, LAND_FORM)
+
+    def forgets_the_unit_of_work(event: Envelope, uow: UnitOfWork) -> None:
+        bill = Bill(
+            dossier_id=event.dossier_id,
+            dossier_code="x",
+            procedure_id=LAND,
+            procedure_name="x",
+            level=4,
+            agencies=["a"],
+            payer={},
+            payment_code=None,
+            items=[],
+            amount_vnd=0,
+            waived_reason="free",
+            correlation_id="t",
+        )
+        app.save(bill)  # its events would commit without the consumer's positions
+
+    def writes_past_it(event: Envelope, uow: UnitOfWork) -> None:
+        store.write(lambda tx: None)
+
+    for handler in (forgets_the_unit_of_work, writes_past_it):
+        consumer = consumer_of(app, store, Handlers({DossierReceived: handler}))
+        with pytest.raises(OutsideUnitOfWork, match="save through the unit of work"):
+            consumer.apply_in_store([contract_record(event, 1)])
+    assert store.read("SELECT * FROM {consumer_offsets}") == []
+    assert app.recorder.max_notification_id() is None
+
+
+def test_rows_written_earlier_in_the_batch_are_read_back_in_it(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    counts: list[int] = []
+
+    def count_then_record(event: Envelope, uow: UnitOfWork) -> None:
+        row = uow.read_one("SELECT COUNT(*) AS n FROM {ledger}")
+        counts.append(int(row["n"]) if row else -1)
+        ledger.record(event, uow)
+
+    consumer = consumer_of(ledger.app, ledger.store, Handlers({DossierReceived: count_then_record}))
+    events = [received(LAND, LAND_FORM) for _ in range(3)]
+
+    consumer.apply_in_store([contract_record(e, n) for n, e in enumerate(events)])
+
+    assert counts == [0, 1, 2]
+
+
+def test_two_handlers_for_one_type_are_refused() -> None:
+    def one(event: Envelope, uow: UnitOfWork) -> None: ...
+
+    with pytest.raises(ValueError, match="two handlers for DossierReceived"):
+        Handlers({DossierReceived: one, (DossierReceived, DossierWithdrawn): one})
