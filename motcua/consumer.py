@@ -426,11 +426,22 @@ class _ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        stored = await asyncio.to_thread(self.owner.stored_offsets, set(assigned))
-        await asyncio.to_thread(self.owner.load_watermarks, set(assigned))
-        for tp in assigned:
-            if tp in stored:
-                self.owner.consumer.seek(tp, stored[tp])
-            else:
-                await self.owner.consumer.seek_to_beginning(tp)
+        """Seek to the stored positions. aiokafka only logs a listener's exception and
+        then reads from Kafka's committed offsets, not ours: so the store is asked again
+        until it answers, and nothing escapes."""
+        delay = 0.2
+        while True:
+            try:
+                stored = await asyncio.to_thread(self.owner.stored_offsets, set(assigned))
+                await asyncio.to_thread(self.owner.load_watermarks, set(assigned))
+                break
+            except Exception as error:  # the store is away: the partitions wait for it
+                log.warning("stored positions unreadable; retrying", error=repr(error))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        for tp in assigned & stored.keys():
+            self.owner.consumer.seek(tp, stored[tp])
+        fresh = assigned - stored.keys()
+        if fresh:  # one call: a call per partition makes aiokafka read one of them twice
+            await self.owner.consumer.seek_to_beginning(*fresh)
         log.info("partitions assigned", consumer=self.owner.name, resume=len(stored))

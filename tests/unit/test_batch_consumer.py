@@ -12,16 +12,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from unittest.mock import MagicMock
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from eventsourcing.application import Application
 
 from contracts.envelope import Envelope
-from contracts.events import EVENT_TYPES
 from contracts.intake import DossierReceived, DossierWithdrawn
-from motcua.consumer import TrackedConsumer
+from motcua.consumer import TrackedConsumer, _ResumeFromStore
 from motcua.handlers import Handlers
 from motcua.store import OutsideUnitOfWork, Store, store_env
 from motcua.unit_of_work import UnitOfWork
@@ -106,9 +106,11 @@ def test_records_of_types_not_handled_are_tracked_without_being_decoded(
     unhandled.headers = [*unhandled.headers[:2], ("type", b"NoticeDelivered")]
     unhandled.value = b"not even JSON: never looked at"
     decoded: list[bytes] = []
-    monkeypatch.setattr(
-        "motcua.consumer.decode", lambda payload: decoded.append(payload) or EVENT_TYPES
-    )
+
+    def spy(payload: bytes) -> None:
+        decoded.append(payload)
+
+    monkeypatch.setattr("motcua.consumer.decode", spy)
     dlq = MagicMock()
     consumer = consumer_of(ledger.app, ledger.store, handlers, dlq)
 
@@ -161,7 +163,9 @@ def test_a_failing_record_rolls_its_batch_back_and_alone_goes_to_the_dlq(
 
     asyncio.run(consumer.apply_batch(batch))
 
-    assert sorted(r["event_id"] for r in ledger.rows()) == sorted(str(e.event_id) for e in good)
+    assert sorted(str(r["event_id"]) for r in ledger.rows()) == sorted(
+        str(e.event_id) for e in good
+    )
     assert sent == [("c.dlq", b"handler failed: RuntimeError('a handler bug')")]
     row = ledger.store.read_one("SELECT next_offset FROM {consumer_offsets}")
     assert row == {"next_offset": 4}
@@ -227,3 +231,43 @@ def test_two_handlers_for_one_type_are_refused() -> None:
 
     with pytest.raises(ValueError, match="two handlers for DossierReceived"):
         Handlers({DossierReceived: one, (DossierReceived, DossierWithdrawn): one})
+
+
+class SeekRecorder:
+    """Stands in for aiokafka's consumer: records the seeks the listener asks for."""
+
+    def __init__(self) -> None:
+        self.seeks: list[tuple[str, int, int]] = []
+        self.to_beginning: list[set[int]] = []
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp.topic, tp.partition, offset))
+
+    async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        self.to_beginning.append({tp.partition for tp in partitions})
+
+
+def test_an_assignment_resumes_from_the_store_even_after_it_failed_to_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = Ledger(tmp_path)
+    consumer = consumer_of(ledger.app, ledger.store, ledger.handlers())
+    consumer.apply_in_store([contract_record(received(LAND, LAND_FORM), 41, partition=0)])
+    recorder = SeekRecorder()
+    consumer.consumer = cast(AIOKafkaConsumer, recorder)
+    answers = iter([RuntimeError("store away"), None])
+    stored = consumer.stored_offsets
+
+    def flaky(partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
+        if error := next(answers):
+            raise error
+        return stored(partitions)
+
+    monkeypatch.setattr(consumer, "stored_offsets", flaky)
+    monkeypatch.setattr("motcua.consumer.asyncio.sleep", _no_wait)
+    assigned = {TopicPartition("dossier-events", p) for p in (0, 1, 2)}
+
+    asyncio.run(_ResumeFromStore(consumer).on_partitions_assigned(assigned))
+
+    assert recorder.seeks == [("dossier-events", 0, 42)]
+    assert recorder.to_beginning == [{1, 2}]  # in one call
