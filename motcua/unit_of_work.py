@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
@@ -43,14 +43,59 @@ class UnitOfWork:
     def get(self, aggregate_id: UUID, kind: type[A] = Aggregate) -> A | None:  # type: ignore[assignment]
         """The aggregate as this batch left it, or ``None`` if there is none."""
         if aggregate_id not in self._loaded:
-            try:
-                self._loaded[aggregate_id] = self.app.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                self._loaded[aggregate_id] = None
+            self._loaded[aggregate_id] = self._load(aggregate_id)
         found = self._loaded[aggregate_id]
         if found is not None and not isinstance(found, kind):
             raise TypeError(f"{aggregate_id} is a {type(found).__name__}, not a {kind.__name__}")
         return found
+
+    def _load(self, aggregate_id: UUID) -> Aggregate | None:
+        """The stored aggregate, read in the batch's own transaction (latest snapshot,
+        then the events after it), as the repository reads it.
+
+        Not through the repository: that takes a connection of its own from the pool,
+        and on SQLite a writer queued for the write lock this transaction holds also
+        holds the pool's queue, so the read would wait for the writer, which waits for
+        this transaction: stalls until the pool's timeout."""
+        key = aggregate_id.hex if self.tx.dialect == "sqlite" else aggregate_id
+        after, snapshot = 0, []
+        if self.app.snapshots is not None:
+            rows = self._stored(self._snapshots, aggregate_id, key, 0, "DESC LIMIT 1")
+            snapshot, after = rows, (rows[0].originator_version if rows else 0)
+        events = self._stored(self._events, aggregate_id, key, after, "ASC")
+        mapper = self.app.mapper
+        aggregate: Aggregate | None = project_aggregate(
+            None, (mapper.to_domain_event(e) for e in [*snapshot, *events])
+        )
+        return aggregate
+
+    def _stored(
+        self, table: str, aggregate_id: UUID, key: object, after: int, order: str
+    ) -> list[StoredEvent]:
+        self.tx.execute(
+            f"SELECT originator_version, topic, state FROM {{{table}}} "
+            f"WHERE originator_id = ? AND originator_version > ? "
+            f"ORDER BY originator_version {order}",
+            (key, after),
+        )
+        return [
+            StoredEvent(
+                originator_id=aggregate_id,
+                originator_version=int(row["originator_version"]),
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in self.tx.fetchall()
+        ]
+
+    @property
+    def _events(self) -> str:
+        return str(self.app.recorder.events_table_name)  # type: ignore[attr-defined]
+
+    @property
+    def _snapshots(self) -> str:
+        assert self.app.snapshots is not None
+        return str(self.app.snapshots.recorder.events_table_name)  # type: ignore[attr-defined]
 
     def save(self, *aggregates: Aggregate | None, writes: Sequence[Write] = ()) -> None:
         """Keep the aggregates' new events for the commit; run ``writes`` now."""

@@ -18,15 +18,18 @@ from unittest.mock import MagicMock
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
 
 from contracts.envelope import Envelope
 from contracts.intake import DossierReceived, DossierWithdrawn
 from motcua.consumer import TrackedConsumer, _ResumeFromStore
 from motcua.handlers import Handlers
-from motcua.store import OutsideUnitOfWork, Store, store_env
+from motcua.store import OutsideUnitOfWork, Store, Tx, store_env
 from motcua.unit_of_work import UnitOfWork
+from services.intake.catalogue import load_catalogue
 from services.payment.application import PaymentApplication
-from services.payment.domain import Bill
+from services.payment.domain import Bill, Counter
+from services.payment.settings import PaymentSettings
 from tests.ledger import Ledger, contract_record, offline_consumer
 from tests.unit.test_payment import LAND, LAND_FORM, Clock, StandInGateway, make_app, received
 
@@ -271,3 +274,32 @@ def test_an_assignment_resumes_from_the_store_even_after_it_failed_to_answer(
 
     assert recorder.seeks == [("dossier-events", 0, 42)]
     assert recorder.to_beginning == [{1, 2}]  # in one call
+
+
+def test_the_unit_of_work_loads_an_aggregate_from_its_snapshot_and_later_events(
+    database_url: str | None, tmp_path: Path
+) -> None:
+    app = PaymentApplication(
+        store_env(database_url, str(tmp_path), "payment"),
+        catalogue=load_catalogue(),
+        gateway=StandInGateway(),
+        settings=PaymentSettings(),
+        clock=Clock(),
+    )
+    counter = Counter("code:260302")
+    for _ in range(130):  # a snapshot at 100 (payment's interval), 30 events after it
+        counter.issue()
+        app.save(counter)
+    assert app.snapshots is not None
+    assert list(app.snapshots.get(counter.id))
+    loaded: list[Counter | None] = []
+
+    def work(tx: Tx) -> list[StoredEvent]:
+        loaded.append(UnitOfWork(app, tx).get(counter.id, Counter))
+        return []
+
+    app.store.record_unit(work)
+
+    assert loaded[0] is not None
+    assert (loaded[0].last, loaded[0].version) == (130, counter.version)
+    app.close()
