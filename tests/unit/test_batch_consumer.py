@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 from unittest.mock import MagicMock
@@ -31,7 +30,15 @@ from services.payment.application import PaymentApplication
 from services.payment.domain import Bill, Counter
 from services.payment.settings import PaymentSettings
 from tests.ledger import Ledger, contract_record, offline_consumer
-from tests.unit.test_payment import LAND, LAND_FORM, Clock, StandInGateway, make_app, received
+from tests.unit.test_payment import (
+    LAND,
+    LAND_FORM,
+    Clock,
+    StandInGateway,
+    make_app,
+    received,
+    withdrawal_of,
+)
 
 
 @pytest.fixture
@@ -39,18 +46,6 @@ def payment(tmp_path: Path) -> Iterator[PaymentApplication]:
     app = make_app(tmp_path, StandInGateway(), Clock())
     yield app
     app.close()
-
-
-def withdrawn(event: DossierReceived) -> DossierWithdrawn:
-    return DossierWithdrawn(
-        event_id=uuid.uuid4(),
-        dossier_id=event.dossier_id,
-        occurred_at=datetime.now(UTC),
-        producer="workflow",
-        correlation_id="t",
-        reason="đổi ý",
-        withdrawn_by="citizen-1",
-    )
 
 
 def consumer_of(app: Any, store: Store, handlers: Handlers, dlq: Any = None) -> TrackedConsumer:
@@ -77,7 +72,7 @@ def test_a_handler_sees_what_an_earlier_message_of_its_batch_did(
     event = received(LAND, LAND_FORM)
     consumer = consumer_of(payment, payment.store, payment.handlers())
 
-    consumer.apply_in_store([contract_record(event, 1), contract_record(withdrawn(event), 2)])
+    consumer.apply_in_store([contract_record(event, 1), contract_record(withdrawal_of(event), 2)])
 
     bill: Bill = payment.repository.get(event.dossier_id)
     assert bill.closed_reason == "withdrawn"  # the withdrawal found the bill of the batch

@@ -156,6 +156,19 @@ def consume(app: PaymentApplication, *events: Envelope) -> None:
     consume_batch(app, app.store, app.handlers(), *events, name="payment")
 
 
+def withdrawal_of(event: DossierReceived) -> DossierWithdrawn:
+    """The applicant's withdrawal of the dossier, as workflow publishes it."""
+    return DossierWithdrawn(
+        event_id=uuid.uuid4(),
+        dossier_id=event.dossier_id,
+        occurred_at=datetime.now(UTC),
+        producer="workflow",
+        correlation_id="t",
+        reason="đổi ý",
+        withdrawn_by="citizen-1",
+    )
+
+
 def bill_of(app: PaymentApplication, event: DossierReceived) -> Bill:
     bill: Bill = app.repository.get(event.dossier_id)
     return bill
@@ -528,15 +541,7 @@ def test_withdrawal_refunds_only_refundable_items(
     consume(app, event)
     total = bill_of(app, event).amount_vnd
     pay_online(app, event, total)
-    withdrawn = DossierWithdrawn(
-        event_id=uuid.uuid4(),
-        dossier_id=event.dossier_id,
-        occurred_at=datetime.now(UTC),
-        producer="workflow",
-        correlation_id="t",
-        reason="đổi ý",
-        withdrawn_by="citizen-1",
-    )
+    withdrawn = withdrawal_of(event)
     consume(app, withdrawn)
     consume(app, withdrawn)  # twice: still one refund
     bill = bill_of(app, event)

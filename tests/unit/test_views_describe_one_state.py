@@ -10,18 +10,14 @@ bill tests (tests/unit/test_payment.py).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from contracts.envelope import Applicant
-from contracts.intake import DossierReceived
 from motcua.auth import Caller
 from motcua.settings import Settings
 from services.intake.application import IntakeApplication
-from services.intake.catalogue import load_catalogue
 from services.intake.domain import Dossier
 from services.intake.main import create_app as create_intake
 from services.workflow.application import WorkflowApplication
@@ -29,6 +25,7 @@ from services.workflow.domain import Process
 from services.workflow.main import create_app as create_workflow
 from tests.dossiers import BIRTH, officer, submit_birth
 from tests.ledger import deliver
+from tests.unit.test_payment import received
 
 
 def test_intake_lookup_of_a_dossier_loaded_before_acceptance_shows_it_unaccepted(
@@ -52,37 +49,11 @@ def test_intake_lookup_of_a_dossier_loaded_before_acceptance_shows_it_unaccepted
     assert [e["event"] for e in after.timeline] == ["Submitted", "Received"]
 
 
-def _received(procedure_id: str) -> DossierReceived:
-    procedure = load_catalogue().get(procedure_id)
-    assert procedure is not None
-    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-    return DossierReceived(
-        event_id=uuid.uuid4(),
-        dossier_id=uuid.uuid4(),
-        occurred_at=now,
-        producer="intake",
-        correlation_id="test",
-        procedure_id=procedure.id,
-        procedure_name=procedure.name,
-        level=procedure.level,
-        agency_code=procedure.receiving_agency.code,
-        channel="online",
-        applicant=Applicant(account="citizen-1", full_name="NGUYỄN VĂN A", id_number="0" * 12),
-        form_data={},
-        documents=(),
-        code=f"{procedure.receiving_agency.code}-260302-0001",
-        received_at=now,
-        appointment_date=date(2026, 3, 20),
-        time_limit_working_days=procedure.time_limit_working_days,
-        received_by="officer-1",
-    )
-
-
 def test_workflow_timeline_history_stops_at_the_state_loaded(tmp_path: Path) -> None:
     client = TestClient(create_workflow(Settings(var_dir=tmp_path)))
     app: Any = client.app
     workflow: WorkflowApplication = app.state.workflow
-    event = _received(BIRTH)
+    event = received(BIRTH)
     deliver(workflow, workflow.store, workflow.handlers(), event, name="workflow")
     loaded_before: Process = workflow.repository.get(event.dossier_id)
     agency = Caller(sub="officer-1", role="officer", agency=loaded_before.agency)
