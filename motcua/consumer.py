@@ -228,8 +228,7 @@ class TrackedConsumer:
         if not fresh:
             return
         try:
-            with metrics.HANDLER_SECONDS.labels(self.name).time():
-                outcome = await asyncio.to_thread(self.apply_in_store, fresh)
+            outcome = await asyncio.to_thread(self.apply_in_store, fresh)
         except Exception as error:  # one record spoils the batch: isolate it
             log.info("batch rolled back; applying its records one by one", error=repr(error))
             for record in fresh:
@@ -259,8 +258,9 @@ class TrackedConsumer:
 
     def apply_in_store(self, records: list[ConsumerRecord[bytes, bytes]]) -> Outcome:
         """Decode what this service handles (before the transaction: no lock is held
-        while parsing), then apply it in one unit of work."""
-        return self._commit_decoded([(r, self._decode(r)) for r in records])
+        while parsing), then apply it in one unit of work (timed, failed or not)."""
+        with metrics.HANDLER_SECONDS.labels(self.name).time():
+            return self._commit_decoded([(r, self._decode(r)) for r in records])
 
     @retry_on_conflict
     def _commit_decoded(self, decoded: list[tuple[ConsumerRecord[bytes, bytes], Any]]) -> Outcome:

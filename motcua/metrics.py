@@ -33,7 +33,7 @@ DEAD_LETTERED = Counter(
 )
 HANDLER_SECONDS = Histogram(
     "motcua_consumer_handler_seconds",
-    "Time to apply one unit of work (a fetched batch): handlers and tracking in one transaction",
+    "Time to apply one unit of work (a fetched batch, or one record of a failed batch)",
     ["service"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
