@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from motcua.auth import Caller
-from motcua.kafka import ensure_topics, start_producer
-from motcua.settings import Settings
-from motcua.topic_reader import open_topic
+from motcua.runtime.kafka import ensure_topics, start_producer
+from motcua.runtime.settings import Settings
+from motcua.runtime.topic_reader import open_topic
 from services.intake.application import IntakeApplication
 from services.intake.publishing import IntakePublisher
 from tests.dossiers import BIRTH_AGENCY, intake_relay, make_intake, submit

@@ -41,7 +41,7 @@ from bench.cpu import Snapshot, per_dossier, snapshot
 from bench.intake import percentile, raw_broker
 from motcua.load import Driver, Trace, Urls
 from motcua.load_checks import all_notices, read_events
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from motcua.stack import IMPLEMENTED_SERVICES, Stack, running_supervisor
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.json"

@@ -22,7 +22,7 @@ from pydantic.json_schema import models_json_schema
 
 from contracts.events import EVENT_TYPES
 from contracts.interagency import INTERAGENCY_EVENT_TYPES
-from motcua.settings import SERVICE_NAMES, Settings
+from motcua.runtime.settings import SERVICE_NAMES, Settings
 
 DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.json"
 MINISTRIES = Path(__file__).resolve().parent.parent / "services/interagency/data/ministries.json"

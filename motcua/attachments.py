@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from motcua.errors import Invalid, NotFound
-from motcua.store import Store, Tx
+from motcua.runtime.store import Store, Tx
 
 
 def create_table(tx: Tx) -> None:

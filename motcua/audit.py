@@ -28,11 +28,11 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.chain import Break, Head, verify
-from motcua import topic_reader
 from motcua.calendar import VIETNAM_TZ
-from motcua.chaining import create_table
 from motcua.republish import Source
-from motcua.settings import Settings
+from motcua.runtime import topic_reader
+from motcua.runtime.chaining import create_table
+from motcua.runtime.settings import Settings
 
 PUBLISHERS = ("intake", "workflow", "payment", "notify")
 

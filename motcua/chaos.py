@@ -33,7 +33,7 @@ from rich.table import Table
 
 from motcua.load import Driver, Stuck, Trace, Urls
 from motcua.load_checks import Endpoints, Verdict, verify
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from motcua.stack import IMPLEMENTED_SERVICES, Child, Stack
 
 

@@ -20,7 +20,7 @@ from rich.table import Table
 from motcua.auth import ROLES, issue_token
 from motcua.logging import configure_logging
 from motcua.money import money_vnd
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from motcua.stack import Stack, running_supervisor, stop_supervisor
 
 app = typer.Typer(help="motcua: the single-window (một cửa) backend.", no_args_is_help=True)

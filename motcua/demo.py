@@ -19,8 +19,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from motcua.auth import issue_token
-from motcua.settings import Settings
-from motcua.topic_reader import open_topic
+from motcua.runtime.settings import Settings
+from motcua.runtime.topic_reader import open_topic
 
 PDF = b"%PDF-1.4\n% scanned original\n"
 

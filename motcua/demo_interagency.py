@@ -15,8 +15,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from motcua.settings import Settings
-from motcua.topic_reader import read_topic
+from motcua.runtime.settings import Settings
+from motcua.runtime.topic_reader import read_topic
 from motcua.waiting import wait_for
 
 QUIET_SECONDS = 1.5

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from motcua.demo import APPLICANTS, DemoClient
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from services.notify.settings import NotifySettings
 
 

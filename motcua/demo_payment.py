@@ -14,7 +14,7 @@ from rich.table import Table
 from motcua.calendar import local_date
 from motcua.demo import DemoClient
 from motcua.money import money_vnd
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from motcua.waiting import wait_for
 
 LAND = "1.004227"

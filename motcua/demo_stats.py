@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from motcua.money import money_vnd
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from motcua.waiting import wait_for
 
 

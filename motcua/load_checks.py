@@ -29,8 +29,8 @@ from typing import Any
 import httpx
 
 from motcua.load import LAND, Driver, Trace
-from motcua.settings import Settings
-from motcua.topic_reader import Record, TopicMissing, open_topic
+from motcua.runtime.settings import Settings
+from motcua.runtime.topic_reader import Record, TopicMissing, open_topic
 
 RESOLVED = ("resolved_early", "resolved_on_time", "resolved_late")
 

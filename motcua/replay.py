@@ -8,7 +8,7 @@ swaps those in when it has caught up. It is safe while the stats service keeps
 consuming. A large topic is read by several processes, each taking some partitions.
 
 Why every event is then counted exactly once. The live consumer applies a message and
-records its positions in one transaction (``motcua/consumer.py``): per partition the
+records its positions in one transaction (``motcua/runtime/consumer.py``): per partition the
 next offset, per (partition, producer) the highest ``position`` applied; a message whose
 position is at or below that watermark is skipped (its transaction rolled back). The
 replay's swap is one transaction too, in this order:
@@ -61,10 +61,11 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from contracts.events import SUPPORTED_SCHEMA_VERSIONS
-from motcua.consumer import CREATE_TABLES, MAX_MESSAGE_BYTES
-from motcua.settings import Settings
-from motcua.store import Tx, Write
-from motcua.topic_reader import plain_consumer
+from motcua.runtime.consumer import MAX_MESSAGE_BYTES
+from motcua.runtime.positions import CREATE_TABLES
+from motcua.runtime.settings import Settings
+from motcua.runtime.store import Tx, Write
+from motcua.runtime.topic_reader import plain_consumer
 from services.stats.application import Rebuild, StatsApplication
 from services.stats.projection import HANDLED, Projection
 
@@ -201,7 +202,7 @@ class TopicReader:
 
 def _headers(headers: Sequence[tuple[str, bytes]]) -> tuple[bytes, bytes, bytes | None]:
     """(producer, position, type) from headers in any order; the first of each counts, as
-    for the live consumer (``motcua.kafka.header``)."""
+    for the live consumer (``motcua.runtime.kafka.header``)."""
     found: dict[str, bytes] = {}
     for name, value in headers:
         found.setdefault(name, value)

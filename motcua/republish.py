@@ -31,14 +31,14 @@ import structlog
 from eventsourcing.application import Application
 
 from contracts.events import Envelope
-from motcua.chaining import Chainer
-from motcua.consumer import CREATE_TABLES as CONSUMER_TABLES
-from motcua.kafka import ensure_topics, start_producer
-from motcua.relay import CREATE_TABLE as RELAY_TABLE
-from motcua.relay import ToContract
-from motcua.settings import Settings
-from motcua.store import Store, Tx
-from motcua.topic_reader import TopicMissing, open_topic
+from motcua.runtime.chaining import Chainer
+from motcua.runtime.kafka import ensure_topics, start_producer
+from motcua.runtime.positions import CREATE_TABLES as CONSUMER_TABLES
+from motcua.runtime.relay import CREATE_TABLE as RELAY_TABLE
+from motcua.runtime.relay import ToContract
+from motcua.runtime.settings import Settings
+from motcua.runtime.store import Store, Tx
+from motcua.runtime.topic_reader import TopicMissing, open_topic
 
 log = structlog.get_logger(__name__)
 

@@ -9,7 +9,7 @@ import sys
 import uvicorn
 
 from motcua.logging import configure_logging
-from motcua.settings import SERVICE_NAMES, Settings
+from motcua.runtime.settings import SERVICE_NAMES, Settings
 from motcua.tracing import configure as configure_tracing
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import structlog
 
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 

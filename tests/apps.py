@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from motcua.auth import issue_token
-from motcua.settings import DEV_JWT_SECRET, Settings
+from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 
 AGENCY = "000.00.22.H23"
 

@@ -10,9 +10,9 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from motcua.auth import Caller, issue_token
-from motcua.relay import OutboxRelay
-from motcua.settings import DEV_JWT_SECRET
-from motcua.store import store_env
+from motcua.runtime.relay import OutboxRelay
+from motcua.runtime.settings import DEV_JWT_SECRET
+from motcua.runtime.store import store_env
 from services.intake.application import IntakeApplication
 from services.intake.catalogue import load_catalogue
 from services.intake.publishing import IntakePublisher

@@ -19,12 +19,12 @@ from eventsourcing.application import Application
 
 from contracts.envelope import Envelope
 from contracts.events import EVENT_TYPES, encode
-from motcua.consumer import Outcome, TrackedConsumer
-from motcua.handlers import Handlers
-from motcua.kafka import ensure_topics, start_producer
-from motcua.settings import Settings
-from motcua.store import Store, Tx, store_env
-from motcua.unit_of_work import UnitOfWork
+from motcua.runtime.consumer import Outcome, TrackedConsumer
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.kafka import ensure_topics, start_producer
+from motcua.runtime.settings import Settings
+from motcua.runtime.store import Store, Tx, store_env
+from motcua.runtime.unit_of_work import UnitOfWork
 
 
 class Ledger:

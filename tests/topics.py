@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from motcua.settings import Settings
-from motcua.topic_reader import Record as KafkaRecord
-from motcua.topic_reader import open_topic
+from motcua.runtime.settings import Settings
+from motcua.runtime.topic_reader import Record as KafkaRecord
+from motcua.runtime.topic_reader import open_topic
 
 
 @dataclass(frozen=True)

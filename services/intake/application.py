@@ -24,7 +24,7 @@ from motcua.auth import Caller, agency_scope
 from motcua.calendar import add_working_days, local_date
 from motcua.clock import Clock, system_clock
 from motcua.errors import Conflict, Forbidden, Invalid, NotFound
-from motcua.store import Store, Write
+from motcua.runtime.store import Store, Write
 from motcua.transcoding import DateAsISO
 from services.intake.catalogue import ACCOUNT_CLAIMS, Catalogue, Procedure
 from services.intake.domain import DailySequence, Dossier

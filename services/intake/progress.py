@@ -19,9 +19,9 @@ from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.intake import DossierWithdrawn
 from contracts.notify import NoticeDelivered, NoticeFailed
-from motcua.handlers import Handlers
-from motcua.store import Store, Tx
-from motcua.unit_of_work import UnitOfWork
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.store import Store, Tx
+from motcua.runtime.unit_of_work import UnitOfWork
 
 # Event type -> the status the applicant sees afterwards (None: unchanged).
 PUBLIC: dict[type[Envelope], str | None] = {

@@ -7,7 +7,7 @@ of unanswered feedback never disagree with them.
 
 from __future__ import annotations
 
-from motcua.store import Tx, Write
+from motcua.runtime.store import Tx, Write
 from services.intake.domain import Dossier
 
 

@@ -5,7 +5,7 @@ involves more than one agency or a configured ministry receives it; that is deci
 when it is received (``DossierReceived``), with the configuration of that moment, so a
 ministry always gets a dossier's whole story or none of it. Each later event of a
 forwarded dossier becomes one ``Forwarded`` event of its ``ForwardedDossier``, saved
-with the consumer's positions in one transaction (``motcua/consumer.py``).
+with the consumer's positions in one transaction (``motcua/runtime/consumer.py``).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from eventsourcing.application import Application
 from contracts.envelope import Envelope
 from contracts.intake import DossierReceived
 from contracts.interagency import InteragencyEvent
-from motcua.handlers import Handlers
-from motcua.relay import CREATE_TABLE as RELAY_TABLE
-from motcua.store import Store
-from motcua.unit_of_work import UnitOfWork
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.relay import CREATE_TABLE as RELAY_TABLE
+from motcua.runtime.store import Store
+from motcua.runtime.unit_of_work import UnitOfWork
 from services.intake.catalogue import Catalogue, Procedure
 from services.interagency.curation import RULES, curate, curate_received, disclose
 from services.interagency.domain import ForwardedDossier

@@ -17,8 +17,8 @@ from eventsourcing.domain import DomainEventProtocol
 
 from contracts.envelope import Envelope
 from contracts.interagency import INTERAGENCY_EVENT_TYPES, parse
-from motcua.service import Route
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
+from motcua.runtime.workers import Route
 from services.interagency.curation import PRODUCER
 from services.interagency.ministries import Ministry
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from motcua.http import TELEMETRY, install_common
-from motcua.service import ConsumerWorker, RelayWorker, lifespan_with
-from motcua.settings import Settings
-from motcua.store import store_env
+from motcua.runtime.settings import Settings
+from motcua.runtime.store import store_env
+from motcua.runtime.workers import ConsumerWorker, RelayWorker, lifespan_with
 from services.intake.catalogue import load_catalogue
 from services.interagency.api import router
 from services.interagency.application import InteragencyApplication

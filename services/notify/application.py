@@ -26,9 +26,9 @@ from motcua import metrics
 from motcua.auth import Caller
 from motcua.clock import Clock, system_clock
 from motcua.errors import NotFound
-from motcua.handlers import Handlers
-from motcua.store import Store, Write
-from motcua.unit_of_work import UnitOfWork
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.store import Store, Write
+from motcua.runtime.unit_of_work import UnitOfWork
 from services.intake.catalogue import Catalogue
 from services.notify.channels import Channel, ChannelError
 from services.notify.domain import Notice, NoticeClosed

@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 from motcua.clock import make_clock
 from motcua.http import TELEMETRY, install_common
-from motcua.service import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
-from motcua.settings import Settings
-from motcua.store import store_env
+from motcua.runtime.settings import Settings
+from motcua.runtime.store import store_env
+from motcua.runtime.workers import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
 from services.intake.catalogue import load_catalogue
 from services.notify.api import router
 from services.notify.application import NotifyApplication

@@ -7,7 +7,7 @@ import json
 from typing import Any
 from uuid import UUID
 
-from motcua.store import Tx, Write
+from motcua.runtime.store import Tx, Write
 from services.notify.domain import Notice
 
 

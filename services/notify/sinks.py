@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Header
 from pydantic import BaseModel
 
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from services.notify.settings import NotifySettings
 
 

@@ -27,10 +27,10 @@ from motcua.auth import Caller
 from motcua.calendar import local_date
 from motcua.clock import Clock, system_clock
 from motcua.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
-from motcua.handlers import Handlers
 from motcua.retry import retry_on_conflict
-from motcua.store import Store, Tx, Write
-from motcua.unit_of_work import UnitOfWork
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.store import Store, Tx, Write
+from motcua.runtime.unit_of_work import UnitOfWork
 from services.intake.catalogue import Catalogue
 from services.payment import fees
 from services.payment.domain import Bill, BillConflict, Counter, payment_code, receipt_number

@@ -12,7 +12,7 @@ from typing import Any
 
 from motcua.calendar import local_date
 from motcua.errors import Conflict
-from motcua.store import Tx, Write
+from motcua.runtime.store import Tx, Write
 from services.payment.domain import Bill
 
 

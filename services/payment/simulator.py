@@ -50,7 +50,7 @@ from motcua.calendar import VIETNAM_TZ, local_date
 from motcua.clock import Clock, make_clock, system_clock
 from motcua.logging import configure_logging
 from motcua.money import money_vnd
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from services.payment.gateway import (
     BadSignature,
     Callback,

@@ -26,9 +26,9 @@ from contracts.envelope import Envelope
 from contracts.events import EVENT_TYPES
 from motcua.calendar import local_date
 from motcua.clock import Clock, system_clock
-from motcua.handlers import Handlers
-from motcua.store import Store, Tx, Write
-from motcua.unit_of_work import UnitOfWork
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.store import Store, Tx, Write
+from motcua.runtime.unit_of_work import UnitOfWork
 from services.stats import readmodel as rm
 from services.stats.figures import Scope, Ytd, ytd
 from services.stats.projection import (

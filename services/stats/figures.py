@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from motcua.store import Store, Tx
+from motcua.runtime.store import Store, Tx
 
 Scope = Literal["province", "agency"]
 ELIGIBLE_PERCENT = 30  # Circular 01/2018 art. 21: online share that qualifies for level 4

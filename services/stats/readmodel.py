@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
-from motcua.store import Tx
+from motcua.runtime.store import Tx
 from services.stats.projection import AgencySteps, DossierStats
 
 DOSSIERS = "stats_dossiers"

@@ -25,11 +25,11 @@ from motcua.auth import Caller, agency_scope
 from motcua.calendar import add_working_days, local_date, working_days_between
 from motcua.clock import Clock, system_clock
 from motcua.errors import Forbidden, NotFound
-from motcua.handlers import Handlers
 from motcua.retry import retry_on_conflict
-from motcua.store import Store
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.store import Store
+from motcua.runtime.unit_of_work import UnitOfWork
 from motcua.transcoding import DateAsISO
-from motcua.unit_of_work import UnitOfWork
 from services.intake.catalogue import Catalogue, Procedure
 from services.workflow.domain import (
     AlreadyMarked,

@@ -6,7 +6,7 @@ the processes whose deadlines have passed without loading every aggregate.
 
 from __future__ import annotations
 
-from motcua.store import Tx, Write
+from motcua.runtime.store import Tx, Write
 from services.workflow.domain import Process
 
 

@@ -18,7 +18,7 @@ import pytest
 from motcua.calendar import VIETNAM_TZ
 from motcua.demo import APPLICANTS, DemoClient
 from motcua.demo_workflow import wait_for_process
-from motcua.settings import DEV_JWT_SECRET
+from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.waiting import wait_for
 from tests.processes import ROOT, ServiceProcess
 

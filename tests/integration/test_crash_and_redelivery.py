@@ -12,7 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from tests.dossiers import officer, submit_birth
 from tests.ledger import Ledger, consume_until
 from tests.processes import Broker, ServiceProcess
@@ -122,7 +122,7 @@ def test_unknown_event_types_are_ignored_not_dead_lettered(
 
 
 async def _produce(broker: Broker, topic: str, payloads: list[bytes]) -> None:
-    from motcua.kafka import ensure_topics
+    from motcua.runtime.kafka import ensure_topics
 
     await ensure_topics(Settings(kafka_bootstrap_servers=broker.bootstrap), [topic])
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer
 
 from contracts.interagency import interagency_event_id
 from motcua.demo import APPLICANTS, Applicant, DemoClient
-from motcua.settings import DEV_JWT_SECRET
+from motcua.runtime.settings import DEV_JWT_SECRET
 from tests.processes import Broker, ServiceProcess
 from tests.topics import Record, read_topic, to_record
 

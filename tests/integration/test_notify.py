@@ -23,8 +23,8 @@ from aiosmtpd.controller import Controller
 from contracts.events import encode
 from contracts.payment import FeeAssessed, FeeItem
 from motcua.demo import APPLICANTS, DemoClient
-from motcua.kafka import ensure_topics
-from motcua.settings import DEV_JWT_SECRET, Settings
+from motcua.runtime.kafka import ensure_topics
+from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from tests.processes import ROOT, Broker, ServiceProcess, free_port, wait_for_port
 from tests.topics import read_topic
 

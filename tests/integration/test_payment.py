@@ -20,7 +20,7 @@ import pytest
 
 from contracts.payment import PaymentSucceeded
 from motcua.demo import APPLICANTS, DemoClient
-from motcua.settings import DEV_JWT_SECRET
+from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.waiting import wait_for
 from services.payment.gateway import signed_headers
 from services.payment.settings import DEV_GATEWAY_SECRET

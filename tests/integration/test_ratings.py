@@ -17,7 +17,7 @@ import pytest
 
 from motcua.demo import APPLICANTS, DemoClient
 from motcua.demo_workflow import birth_to_electronic_result, wait_for_process
-from motcua.settings import DEV_JWT_SECRET
+from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.waiting import wait_for
 from tests.processes import Broker, ServiceProcess
 from tests.topics import read_topic

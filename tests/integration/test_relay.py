@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from motcua.auth import Caller
-from motcua.kafka import ensure_topics, start_producer
-from motcua.settings import Settings
+from motcua.runtime.kafka import ensure_topics, start_producer
+from motcua.runtime.settings import Settings
 from tests.dossiers import intake_relay, make_intake, submit
 from tests.processes import Broker
 from tests.topics import read_topic

@@ -34,11 +34,11 @@ from motcua.demo_workflow import (
     land_to_payment_gate,
     wait_for_process,
 )
-from motcua.kafka import ensure_topics
 from motcua.replay import replay_stats
-from motcua.settings import DEV_JWT_SECRET, Settings
-from motcua.store import store_env
-from motcua.topic_reader import read_topic
+from motcua.runtime.kafka import ensure_topics
+from motcua.runtime.settings import DEV_JWT_SECRET, Settings
+from motcua.runtime.store import store_env
+from motcua.runtime.topic_reader import read_topic
 from services.stats.application import StatsApplication
 from tests.processes import ROOT, Broker, ServiceProcess, free_port
 from tests.unit.test_stats import tables

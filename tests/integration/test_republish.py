@@ -17,7 +17,7 @@ import pytest
 
 from motcua.demo import APPLICANTS, DemoClient
 from motcua.demo_workflow import has_process
-from motcua.settings import DEV_JWT_SECRET, Settings
+from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from motcua.stack import Stack
 from motcua.waiting import wait_for
 from tests.processes import (

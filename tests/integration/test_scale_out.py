@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from motcua.demo import APPLICANTS, DemoClient
-from motcua.settings import DEV_JWT_SECRET
+from motcua.runtime.settings import DEV_JWT_SECRET
 from tests.processes import Broker, Postgres, ServiceProcess
 from tests.topics import read_topic
 

@@ -23,7 +23,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from motcua.demo import APPLICANTS, DemoClient
 from motcua.demo_workflow import birth_to_electronic_result, wait_for_process
 from motcua.money import money_vnd
-from motcua.settings import DEV_JWT_SECRET
+from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.waiting import wait_for
 from tests.browser import (
     DESKTOP,

@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaProducer
 from contracts.events import encode
 from contracts.payment import PaymentSucceeded
 from motcua.demo import APPLICANTS, DemoClient
-from motcua.kafka import ensure_topics
-from motcua.settings import DEV_JWT_SECRET, Settings
+from motcua.runtime.kafka import ensure_topics
+from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from tests.processes import Broker, Postgres, ServiceProcess
 from tests.topics import Record, read_topic
 

@@ -16,7 +16,7 @@ import jsonschema
 from contracts.asyncapi import DOCUMENT, document, render
 from contracts.events import EVENT_TYPES
 from contracts.interagency import INTERAGENCY_EVENT_TYPES
-from motcua.settings import SERVICE_NAMES, Settings
+from motcua.runtime.settings import SERVICE_NAMES, Settings
 
 ASYNCAPI_3_0_0 = Path(__file__).parent.parent / "data" / "asyncapi-3.0.0.schema.json"
 

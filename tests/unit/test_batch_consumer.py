@@ -21,10 +21,10 @@ from eventsourcing.persistence import StoredEvent
 
 from contracts.envelope import Envelope
 from contracts.intake import DossierReceived, DossierWithdrawn
-from motcua.consumer import TrackedConsumer, _ResumeFromStore
-from motcua.handlers import Handlers
-from motcua.store import OutsideUnitOfWork, Store, Tx, store_env
-from motcua.unit_of_work import UnitOfWork
+from motcua.runtime.consumer import TrackedConsumer, _ResumeFromStore
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.store import OutsideUnitOfWork, Store, Tx, store_env
+from motcua.runtime.unit_of_work import UnitOfWork
 from services.intake.catalogue import load_catalogue
 from services.payment.application import PaymentApplication
 from services.payment.domain import Bill, Counter
@@ -108,7 +108,7 @@ def test_records_of_types_not_handled_are_tracked_without_being_decoded(
     def spy(payload: bytes) -> None:
         decoded.append(payload)
 
-    monkeypatch.setattr("motcua.consumer.decode", spy)
+    monkeypatch.setattr("motcua.runtime.consumer.decode", spy)
     dlq = MagicMock()
     consumer = consumer_of(ledger.app, ledger.store, handlers, dlq)
 
@@ -138,7 +138,7 @@ def test_a_record_applied_before_is_skipped_even_inside_one_batch(tmp_path: Path
 def test_a_failing_record_rolls_its_batch_back_and_alone_goes_to_the_dlq(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("motcua.consumer.asyncio.sleep", _no_wait)
+    monkeypatch.setattr("motcua.runtime.consumer.asyncio.sleep", _no_wait)
     ledger = Ledger(tmp_path)
     bad = received(LAND, LAND_FORM)
 
@@ -262,7 +262,7 @@ def test_an_assignment_resumes_from_the_store_even_after_it_failed_to_answer(
         return stored(partitions)
 
     monkeypatch.setattr(consumer, "stored_offsets", flaky)
-    monkeypatch.setattr("motcua.consumer.asyncio.sleep", _no_wait)
+    monkeypatch.setattr("motcua.runtime.consumer.asyncio.sleep", _no_wait)
     assigned = {TopicPartition("dossier-events", p) for p in (0, 1, 2)}
 
     asyncio.run(_ResumeFromStore(consumer).on_partitions_assigned(assigned))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from motcua.chaos import Monkey
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from motcua.stack import IMPLEMENTED_SERVICES, Child, Stack
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]

@@ -11,9 +11,9 @@ from eventsourcing.persistence import IntegrityError
 
 from contracts.envelope import Envelope
 from contracts.events import DossierSubmitted
-from motcua.handlers import Handlers
-from motcua.store import Store, store_env
-from motcua.unit_of_work import UnitOfWork
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.store import Store, store_env
+from motcua.runtime.unit_of_work import UnitOfWork
 from tests.ledger import contract_record, offline_consumer
 from tests.unit.test_tracing import submitted
 

@@ -23,7 +23,7 @@ import yaml
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
-from motcua.settings import DEV_JWT_SECRET, SERVICE_NAMES, Settings
+from motcua.runtime.settings import DEV_JWT_SECRET, SERVICE_NAMES, Settings
 from services.interagency.settings import InteragencySettings
 from services.notify.settings import NotifySettings
 from services.payment.settings import DEV_GATEWAY_SECRET, PaymentSettings

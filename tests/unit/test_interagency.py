@@ -16,8 +16,8 @@ from contracts import interagency as ia
 from contracts import workflow as cw
 from contracts.envelope import Applicant, Document, Envelope
 from contracts.events import encode
-from motcua.settings import Settings
-from motcua.store import store_env
+from motcua.runtime.settings import Settings
+from motcua.runtime.store import store_env
 from services.intake.catalogue import load_catalogue
 from services.interagency.application import InteragencyApplication
 from services.interagency.feeds import Feed, feeds_of

@@ -7,8 +7,8 @@ import ssl
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from motcua.kafka import EVENT_TOPIC_CONFIG, client_options, topic_configs
-from motcua.settings import Settings
+from motcua.runtime.kafka import EVENT_TOPIC_CONFIG, client_options, topic_configs
+from motcua.runtime.settings import Settings
 
 # A production cluster: TLS with SCRAM credentials (the reader's tests use it too).
 SASL_SSL = Settings(

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 
-from motcua.store import store_env
+from motcua.runtime.store import store_env
 from services.intake.catalogue import load_catalogue
 from services.notify.application import NotifyApplication
 from services.notify.domain import Notice

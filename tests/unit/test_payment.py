@@ -22,8 +22,8 @@ from contracts.intake import DossierReceived, DossierWithdrawn
 from contracts.workflow import DossierRejected
 from motcua.auth import Caller
 from motcua.errors import Conflict, Forbidden, Invalid, Unauthorized
+from motcua.runtime.store import store_env
 from motcua.sequence import SequenceExhausted
-from motcua.store import store_env
 from services.intake.catalogue import load_catalogue
 from services.payment import fees
 from services.payment.application import PaymentApplication

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from motcua.auth import issue_token, verify_token
 from motcua.errors import Unauthorized
-from motcua.settings import DEV_JWT_SECRET, Settings
+from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from services.intake.catalogue import ACCOUNT_CLAIMS, FormField, load_catalogue
 from services.intake.main import create_app
 from tests.dossiers import birth_form, citizen, submit_birth

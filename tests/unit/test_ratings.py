@@ -17,7 +17,7 @@ from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.events import decode, encode
 from motcua.errors import Conflict, Invalid, NotFound
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from services.intake.application import IntakeApplication
 from services.intake.domain import (
     AlreadyAnswered,

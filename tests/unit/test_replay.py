@@ -22,16 +22,11 @@ from bench.history import year_of_messages
 from contracts.envelope import Envelope
 from contracts.events import decode, encode
 from motcua import replay
-from motcua.consumer import (
-    CREATE_TABLES,
-    MAX_MESSAGE_BYTES,
-    TrackedConsumer,
-    position_of,
-    producer_of,
-)
 from motcua.replay import LiveAhead, TopicReader, record_positions
-from motcua.settings import Settings
-from motcua.store import Tx, store_env
+from motcua.runtime.consumer import MAX_MESSAGE_BYTES, TrackedConsumer
+from motcua.runtime.positions import CREATE_TABLES, position_of, producer_of
+from motcua.runtime.settings import Settings
+from motcua.runtime.store import Tx, store_env
 from services.stats.application import Rebuild, StatsApplication
 from services.stats.projection import Projection
 from tests.ledger import offline_consumer

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from motcua.stack import HEALTHY_SECONDS, RESTART_BACKOFF_MIN, Child, Stack, stop_all
 
 

@@ -24,8 +24,8 @@ from contracts import workflow as wf
 from contracts.envelope import Applicant, Channel, Envelope
 from contracts.events import EVENT_TYPES, decode, encode
 from contracts.intake import DossierReceived, DossierWithdrawn
-from motcua.settings import Settings
-from motcua.store import Tx, store_env
+from motcua.runtime.settings import Settings
+from motcua.runtime.store import Tx, store_env
 from services.stats import readmodel as rm
 from services.stats.api import to_csv, to_xlsx
 from services.stats.application import StatsApplication, apply_event

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from eventsourcing.application import Application
 
-from motcua.store import Store, Tx, Write, store_env
+from motcua.runtime.store import Store, Tx, Write, store_env
 
 
 def _create(tx: Tx) -> None:

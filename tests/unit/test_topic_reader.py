@@ -20,10 +20,16 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.partitioner import DefaultPartitioner
 
-from motcua import audit, demo, demo_interagency, load_checks, republish, topic_reader
-from motcua.kafka import client_options
-from motcua.settings import Settings
-from motcua.topic_reader import BrokerUnreachable, TopicMissing, TopicUnavailable, read_topic
+from motcua import audit, demo, demo_interagency, load_checks, republish
+from motcua.runtime import topic_reader
+from motcua.runtime.kafka import client_options
+from motcua.runtime.settings import Settings
+from motcua.runtime.topic_reader import (
+    BrokerUnreachable,
+    TopicMissing,
+    TopicUnavailable,
+    read_topic,
+)
 from tests.unit.test_kafka_options import SASL_SSL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -214,8 +220,8 @@ def test_every_reader_of_a_topic_connects_with_the_clusters_options(
 
 
 def test_no_other_module_builds_a_consumer_of_its_own() -> None:
-    """Tools read topics with ``motcua.topic_reader``; services with ``motcua.consumer``."""
-    allowed = {"motcua/topic_reader.py", "motcua/consumer.py"}
+    """Tools read topics with ``runtime.topic_reader``; services with ``runtime.consumer``."""
+    allowed = {"motcua/runtime/topic_reader.py", "motcua/runtime/consumer.py"}
     builders = {
         str(path.relative_to(ROOT))
         for folder in ("motcua", "bench", "services")

@@ -28,10 +28,10 @@ from opentelemetry.trace import SpanKind, StatusCode
 from contracts.envelope import Envelope
 from contracts.events import DossierSubmitted, encode
 from motcua import tracing
-from motcua.consumer import TrackedConsumer
-from motcua.handlers import Handlers
 from motcua.http import TELEMETRY, install_common
-from motcua.store import Store, store_env
+from motcua.runtime.consumer import TrackedConsumer
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.store import Store, store_env
 from motcua.tracing import current_traceparent, stored_trace
 from services.intake.publishing import IntakePublisher
 from services.notify.domain import Notice

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from motcua.auth import Caller
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
 from services.intake.main import create_app as create_intake

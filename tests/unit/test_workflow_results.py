@@ -23,7 +23,7 @@ from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived
 from contracts.workflow import ResultIssued
 from motcua.auth import issue_token
-from motcua.settings import DEV_JWT_SECRET, Settings
+from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from services.intake.catalogue import load_catalogue
 from services.notify.application import NotifyApplication
 from services.notify.main import create_app as create_notify_app

@@ -35,8 +35,8 @@ from eventsourcing.persistence import Notification
 
 from contracts.events import Envelope
 from motcua import metrics
-from motcua.chaining import Chainer, create_table, load_heads
-from motcua.store import Store, Tx, Write
+from motcua.runtime.chaining import Chainer, create_table, load_heads
+from motcua.runtime.store import Store, Tx, Write
 from motcua.tracing import stored_trace
 
 log = structlog.get_logger(__name__)

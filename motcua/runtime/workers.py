@@ -20,12 +20,12 @@ from eventsourcing.application import Application
 from fastapi import FastAPI
 
 from motcua import metrics
-from motcua.consumer import TrackedConsumer
-from motcua.handlers import Handlers
-from motcua.kafka import client_options, ensure_topics, start_producer
-from motcua.relay import OutboxRelay, ToContract
-from motcua.settings import Settings
-from motcua.store import Store
+from motcua.runtime.consumer import TrackedConsumer
+from motcua.runtime.handlers import Handlers
+from motcua.runtime.kafka import client_options, ensure_topics, start_producer
+from motcua.runtime.relay import OutboxRelay, ToContract
+from motcua.runtime.settings import Settings
+from motcua.runtime.store import Store
 
 log = structlog.get_logger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contracts.envelope import Envelope
-from motcua.unit_of_work import UnitOfWork
+from motcua.runtime.unit_of_work import UnitOfWork
 
 Handler = Callable[[Any, UnitOfWork], None]
 

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from contracts.chain import Head, event_hash
 from contracts.events import Envelope, encode
-from motcua.store import Store, Tx, Write
+from motcua.runtime.store import Store, Tx, Write
 
 CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS {chain_heads} (

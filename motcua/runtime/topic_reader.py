@@ -2,13 +2,13 @@
 the benchmarks and the tests do to look at a topic.
 
 A plain consumer: no group (nothing committed, no group join to wait for), built from
-the cluster's connection options (``motcua.kafka.client_options``: servers, TLS, SASL),
+the cluster's connection options (``motcua.runtime.kafka.client_options``: servers, TLS, SASL),
 over every partition of the topic or the ones chosen, from the beginning up to the end
 offsets of the moment ``read_to_end`` is called, so that reading ends. Calling it again
 reads what came since. Batches are taken whole: a broker that reports a partition's end
 inside its last batch (the embedded one does) loses nothing.
 
-The services consume with ``motcua.consumer``; the stats replay builds its consumer
+The services consume with ``motcua.runtime.consumer``; the stats replay builds its consumer
 here and reads with its own loop (``motcua.replay``), which is kept free of calls.
 """
 
@@ -23,8 +23,8 @@ from typing import Any, TypeAlias
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from motcua.kafka import client_options
-from motcua.settings import Settings
+from motcua.runtime.kafka import client_options
+from motcua.runtime.settings import Settings
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 # Chooses partitions among the topic's (sorted) partition numbers.

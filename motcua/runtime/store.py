@@ -155,7 +155,7 @@ def store_env(database_url: str | None, var_dir: str, service: str) -> dict[str,
     if not database_url:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "APPLICATION_RECORDER_TOPIC": "motcua.store:SQLiteRecorder",
+            "APPLICATION_RECORDER_TOPIC": "motcua.runtime.store:SQLiteRecorder",
             "SQLITE_DBNAME": f"{var_dir}/{service}.db",
             "SQLITE_LOCK_TIMEOUT": "30",
         }
@@ -165,7 +165,7 @@ def store_env(database_url: str | None, var_dir: str, service: str) -> dict[str,
     ensure_schema(database_url, service)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": "motcua.store:PostgresRecorder",
+        "APPLICATION_RECORDER_TOPIC": "motcua.runtime.store:PostgresRecorder",
         "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),

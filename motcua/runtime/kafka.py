@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.helpers import create_ssl_context
 
-from motcua.settings import Settings
+from motcua.runtime.settings import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -26,7 +26,7 @@ from eventsourcing.application import Application, ProcessingEvent, project_aggr
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
-from motcua.store import Tx, Write
+from motcua.runtime.store import Tx, Write
 
 A = TypeVar("A", bound=Aggregate)
 
