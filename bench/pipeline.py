@@ -42,7 +42,8 @@ from bench.intake import percentile, raw_broker
 from motcua.load import Driver, Trace, Urls
 from motcua.load_checks import all_notices, read_events
 from motcua.runtime.settings import Settings
-from motcua.stack import IMPLEMENTED_SERVICES, Stack, running_supervisor
+from motcua.stack import Stack, running_supervisor
+from services.registry import NAMES as IMPLEMENTED_SERVICES
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.json"
 DRIVER = "load driver"  # this process: the driver, and the polling of stats

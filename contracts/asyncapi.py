@@ -22,7 +22,8 @@ from pydantic.json_schema import models_json_schema
 
 from contracts.events import EVENT_TYPES
 from contracts.interagency import INTERAGENCY_EVENT_TYPES
-from motcua.runtime.settings import SERVICE_NAMES, Settings
+from motcua.runtime.settings import Settings
+from services.registry import CONSUMERS
 
 DOCUMENT = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.json"
 MINISTRIES = Path(__file__).resolve().parent.parent / "services/interagency/data/ministries.json"
@@ -175,7 +176,7 @@ def _channels() -> dict[str, Any]:
             "retries; its position moved on, so nothing crash-loops and nothing is dropped "
             "silently.",
             "parameters": {
-                "service": {"enum": list(SERVICE_NAMES), "description": "The consuming service"}
+                "service": {"enum": list(CONSUMERS), "description": "The consuming service"}
             },
             "messages": _refs(["DeadLetter"]),
             "bindings": _topic(partitions),

@@ -33,8 +33,9 @@ from motcua.republish import Source
 from motcua.runtime import topic_reader
 from motcua.runtime.chaining import create_table
 from motcua.runtime.settings import Settings
+from services.registry import SERVICES
 
-PUBLISHERS = ("intake", "workflow", "payment", "notify")
+PUBLISHERS = tuple(s.name for s in SERVICES if s.publishes_dossier_events)
 
 Event = Mapping[str, Any]
 

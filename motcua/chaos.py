@@ -34,7 +34,8 @@ from rich.table import Table
 from motcua.load import Driver, Stuck, Trace, Urls
 from motcua.load_checks import Endpoints, Verdict, verify
 from motcua.runtime.settings import Settings
-from motcua.stack import IMPLEMENTED_SERVICES, Child, Stack
+from motcua.stack import Child, Stack
+from services.registry import NAMES as IMPLEMENTED_SERVICES
 
 
 @dataclass

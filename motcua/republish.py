@@ -39,6 +39,7 @@ from motcua.runtime.relay import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import Store, Tx
 from motcua.runtime.topic_reader import TopicMissing, open_topic
+from services.registry import SERVICES, open_store
 
 log = structlog.get_logger(__name__)
 
@@ -87,34 +88,9 @@ class Source:
 
 def open_sources(settings: Settings) -> list[Source]:
     """Every service's store as built by its composition root (nothing is started)."""
-    from services.intake.main import build_application as intake
-    from services.intake.publishing import IntakePublisher
-    from services.interagency.main import build_application as interagency
-    from services.notify.main import build_application as notify
-    from services.notify.publishing import NotifyPublisher
-    from services.notify.settings import NotifySettings
-    from services.payment.main import build_application as payment
-    from services.payment.publishing import PaymentPublisher
-    from services.payment.settings import PaymentSettings
-    from services.stats.main import build_application as stats
-    from services.workflow.main import build_application as workflow
-    from services.workflow.publishing import WorkflowPublisher
-
-    intake_app = intake(settings)
-    workflow_app = workflow(settings)
-    payment_app = payment(settings, PaymentSettings())
-    notify_app = notify(settings, NotifySettings())
-    stats_app = stats(settings)
-    interagency_app = interagency(settings)
-    return [
-        Source("intake", intake_app, intake_app.store, IntakePublisher(intake_app)),
-        Source("workflow", workflow_app, workflow_app.store, WorkflowPublisher(workflow_app)),
-        Source("payment", payment_app, payment_app.store, PaymentPublisher(payment_app)),
-        Source("notify", notify_app, notify_app.store, NotifyPublisher(notify_app)),
-        Source("stats", stats_app, stats_app.store, None),
-        # Publishes only to the inter-agency topics, never to dossier-events.
-        Source("interagency", interagency_app, interagency_app.store, None),
-    ]
+    opened = [open_store(entry, settings) for entry in SERVICES]
+    # Stats publishes nothing, interagency only its feeds: no contract mapping here.
+    return [Source(o.service.name, o.app, o.store, o.to_contract) for o in opened]
 
 
 def merged(sources: list[Source]) -> Iterator[tuple[float, str, int, Envelope, bytes]]:

@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
 import uvicorn
 
 from motcua.logging import configure_logging
-from motcua.runtime.settings import SERVICE_NAMES, Settings
+from motcua.runtime.settings import Settings
 from motcua.tracing import configure as configure_tracing
+from services.registry import NAMES, service
 
 
 def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
-    if len(args) != 1 or args[0] not in SERVICE_NAMES:
-        sys.exit(f"usage: python -m motcua.serve {{{','.join(SERVICE_NAMES)}}}")
-    service = args[0]
+    if len(args) != 1 or args[0] not in NAMES:
+        sys.exit(f"usage: python -m motcua.serve {{{','.join(NAMES)}}}")
+    entry = service(args[0])
     settings = Settings()
-    configure_logging(settings.log_level, service=service)
+    configure_logging(settings.log_level, service=entry.name)
     # OTEL_TRACES_EXPORTER is OpenTelemetry's own variable, not one of our settings.
-    configure_tracing(service, settings.otel_spans_file, os.environ.get("OTEL_TRACES_EXPORTER", ""))
-    module = importlib.import_module(f"services.{service}.main")
-    app = module.create_app(settings)
+    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "")
+    configure_tracing(entry.name, settings.otel_spans_file, exporter)
+    app = entry.root.create_app(settings)
     uvicorn.run(
         app,
         host=settings.host,
-        port=settings.port_of(service),
+        port=entry.port(settings),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,

@@ -22,10 +22,10 @@ import httpx
 import structlog
 
 from motcua.runtime.settings import Settings
+from services.registry import NAMES, service
 
 log = structlog.get_logger(__name__)
 
-IMPLEMENTED_SERVICES = ("intake", "workflow", "payment", "notify", "stats", "interagency")
 RESTART_BACKOFF_MAX = 10.0
 RESTART_BACKOFF_MIN = 0.5
 HEALTHY_SECONDS = 30.0  # a child that ran this long before dying starts from the least delay
@@ -88,9 +88,7 @@ def broker_command(port: int) -> list[str]:
 class Stack:
     """Starts, watches and stops the broker and the services."""
 
-    def __init__(
-        self, settings: Settings, services: tuple[str, ...] = IMPLEMENTED_SERVICES
-    ) -> None:
+    def __init__(self, settings: Settings, services: tuple[str, ...] = NAMES) -> None:
         self.settings = settings
         self.services = services
         self.children: list[Child] = []
@@ -101,22 +99,13 @@ class Stack:
             self.children.append(
                 Child("broker", broker_command(settings.embedded_broker_port), logs / "broker.log")
             )
-        if "notify" in services and not (
-            os.environ.get("MOTCUA_SMTP_HOST") or os.environ.get("MOTCUA_SMS_URL")
-        ):
-            # No real SMTP server or SMS provider configured: local sinks that keep messages.
-            self.children.append(
-                Child("sinks", [sys.executable, "-m", "services.notify.sinks"], logs / "sinks.log")
-            )
-        if "payment" in services and not os.environ.get("MOTCUA_PAYMENT_GATEWAY_URL"):
-            # No real payment gateway configured: the simulator plays the national platform.
-            self.children.append(
-                Child(
-                    "gateway-sim",
-                    [sys.executable, "-m", "services.payment.simulator"],
-                    logs / "gateway-sim.log",
-                )
-            )
+        for name in services:
+            # No real outside system configured (SMTP, SMS, the payment gateway): a local
+            # stand-in plays it (sinks that keep the messages, the gateway simulator).
+            companion = service(name).companion
+            if companion and not any(os.environ.get(v) for v in companion.replaced_by):
+                argv = [sys.executable, "-m", companion.module]
+                self.children.append(Child(companion.name, argv, logs / f"{companion.name}.log"))
         self.children += [
             Child(name, [sys.executable, "-m", "motcua.serve", name], logs / f"{name}.log")
             for name in services

@@ -7,21 +7,19 @@ start with the ASGI lifespan, which these tests never run: no broker is needed.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from motcua.auth import issue_token
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
+from services import registry
 
 AGENCY = "000.00.22.H23"
 
 
 def make_app(service: str, tmp_path: Path) -> FastAPI:
-    module = importlib.import_module(f"services.{service}.main")
-    app: FastAPI = module.create_app(Settings(var_dir=tmp_path / "var"))
-    return app
+    return registry.service(service).root.create_app(Settings(var_dir=tmp_path / "var"))
 
 
 def roles() -> dict[str, str]:

@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICE_NAMES = ("intake", "workflow", "payment", "notify", "stats", "interagency")
 DEV_JWT_SECRET = "motcua-dev-secret-not-for-production"  # documented dev key
 
 

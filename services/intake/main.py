@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from motcua.clock import make_clock
 from motcua.http import TELEMETRY, install_common
+from motcua.runtime.relay import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, RelayWorker, lifespan_with
@@ -19,6 +20,11 @@ def build_application(settings: Settings) -> IntakeApplication:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = store_env(settings.database_url, str(settings.var_dir), PRODUCER)
     return IntakeApplication(env, catalogue=load_catalogue(), clock=make_clock(settings.clock_file))
+
+
+def to_contract(app: IntakeApplication) -> ToContract:
+    """How this service's stored events become events on ``dossier-events``."""
+    return IntakePublisher(app)
 
 
 def create_app(settings: Settings) -> FastAPI:

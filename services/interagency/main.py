@@ -35,6 +35,11 @@ def build_application(
     )
 
 
+def to_contract(app: InteragencyApplication) -> None:
+    """Nothing of this service goes to ``dossier-events``: only its inter-agency feeds."""
+    return None
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The interagency HTTP app; its workers consume dossier-events and publish the feeds."""
     interagency = build_application(settings)

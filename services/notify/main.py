@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from motcua.clock import make_clock
 from motcua.http import TELEMETRY, install_common
+from motcua.runtime.relay import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
@@ -18,8 +19,11 @@ from services.notify.rules import Rules
 from services.notify.settings import NotifySettings
 
 
-def build_application(settings: Settings, notify: NotifySettings) -> NotifyApplication:
+def build_application(
+    settings: Settings, notify: NotifySettings | None = None
+) -> NotifyApplication:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    notify = notify or NotifySettings()
     channels: dict[str, Channel] = {
         "email": EmailChannel(notify),
         "sms": HttpChannel(notify.sms_url, notify.sms_token),
@@ -36,6 +40,11 @@ def build_application(settings: Settings, notify: NotifySettings) -> NotifyAppli
         clock=make_clock(settings.clock_file),
         rules=Rules.from_file(notify.notify_rules_file),
     )
+
+
+def to_contract(app: NotifyApplication) -> ToContract:
+    """How this service's stored events become events on ``dossier-events``."""
+    return NotifyPublisher(app)
 
 
 def create_app(settings: Settings) -> FastAPI:

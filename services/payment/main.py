@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from motcua.clock import make_clock
 from motcua.http import TELEMETRY, install_common
+from motcua.runtime.relay import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
@@ -17,8 +18,11 @@ from services.payment.publishing import PRODUCER, PaymentPublisher
 from services.payment.settings import PaymentSettings
 
 
-def build_application(settings: Settings, payment: PaymentSettings) -> PaymentApplication:
+def build_application(
+    settings: Settings, payment: PaymentSettings | None = None
+) -> PaymentApplication:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    payment = payment or PaymentSettings()
     env = store_env(settings.database_url, str(settings.var_dir), PRODUCER)
     gateway = load_gateway(
         payment.payment_gateway_class,
@@ -34,6 +38,11 @@ def build_application(settings: Settings, payment: PaymentSettings) -> PaymentAp
         public_url=payment.payment_public_url,
         clock=make_clock(settings.clock_file),
     )
+
+
+def to_contract(app: PaymentApplication) -> ToContract:
+    """How this service's stored events become events on ``dossier-events``."""
+    return PaymentPublisher(app)
 
 
 def create_app(settings: Settings) -> FastAPI:

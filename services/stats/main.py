@@ -24,6 +24,11 @@ def build_application(settings: Settings) -> StatsApplication:
     return StatsApplication(env, clock=make_clock(settings.clock_file))
 
 
+def to_contract(app: StatsApplication) -> None:
+    """Nothing of this service goes to ``dossier-events``: it publishes nothing."""
+    return None
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The stats HTTP app; its consumer keeps the statistics rows from dossier-events."""
     stats = build_application(settings)

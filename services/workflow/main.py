@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from motcua.clock import make_clock
 from motcua.http import TELEMETRY, install_common
+from motcua.runtime.relay import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
@@ -21,6 +22,11 @@ def build_application(settings: Settings) -> WorkflowApplication:
     return WorkflowApplication(
         env, catalogue=load_catalogue(), clock=make_clock(settings.clock_file)
     )
+
+
+def to_contract(app: WorkflowApplication) -> ToContract:
+    """How this service's stored events become events on ``dossier-events``."""
+    return WorkflowPublisher(app)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -16,7 +16,8 @@ import jsonschema
 from contracts.asyncapi import DOCUMENT, document, render
 from contracts.events import EVENT_TYPES
 from contracts.interagency import INTERAGENCY_EVENT_TYPES
-from motcua.runtime.settings import SERVICE_NAMES, Settings
+from motcua.runtime.settings import Settings
+from services.registry import CONSUMERS
 
 ASYNCAPI_3_0_0 = Path(__file__).parent.parent / "data" / "asyncapi-3.0.0.schema.json"
 
@@ -55,7 +56,7 @@ def test_addresses_are_the_topics_the_services_use() -> None:
     assert channels["ministryEvents"]["address"] == f"{s.interagency_topic}.{{ministry}}"
     assert channels["ministryEvents"]["parameters"]["ministry"]["examples"] == ["bca", "btnmt"]
     assert channels["deadLetters"]["address"] == s.dlq_topic("{service}")
-    assert channels["deadLetters"]["parameters"]["service"]["enum"] == list(SERVICE_NAMES)
+    assert channels["deadLetters"]["parameters"]["service"]["enum"] == list(CONSUMERS)
 
 
 def test_messages_name_their_key_and_headers() -> None:

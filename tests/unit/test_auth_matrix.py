@@ -22,7 +22,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from motcua.auth import issue_token
-from motcua.runtime.settings import DEV_JWT_SECRET, SERVICE_NAMES
+from motcua.runtime.settings import DEV_JWT_SECRET
+from services.registry import NAMES as SERVICE_NAMES
 from tests.apps import make_app, roles
 
 PROBES = {"/healthz", "/readyz", "/metrics"}

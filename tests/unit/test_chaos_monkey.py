@@ -12,7 +12,8 @@ import pytest
 
 from motcua.chaos import Monkey
 from motcua.runtime.settings import Settings
-from motcua.stack import IMPLEMENTED_SERVICES, Child, Stack
+from motcua.stack import Child, Stack
+from services.registry import NAMES as IMPLEMENTED_SERVICES
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 

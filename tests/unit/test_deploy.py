@@ -23,10 +23,11 @@ import yaml
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
-from motcua.runtime.settings import DEV_JWT_SECRET, SERVICE_NAMES, Settings
+from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from services.interagency.settings import InteragencySettings
 from services.notify.settings import NotifySettings
 from services.payment.settings import DEV_GATEWAY_SECRET, PaymentSettings
+from services.registry import NAMES as SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

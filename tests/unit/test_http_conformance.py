@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from motcua.runtime.settings import SERVICE_NAMES
+from services.registry import NAMES as SERVICE_NAMES
 from tests.apps import make_app, roles
 
 

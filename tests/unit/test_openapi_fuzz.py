@@ -58,7 +58,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from motcua.runtime.settings import SERVICE_NAMES
+from services.registry import NAMES as SERVICE_NAMES
 from tests.apps import make_app, roles
 
 
