@@ -21,6 +21,7 @@ from rich.table import Table
 
 from motcua.auth import Caller
 from motcua.runtime.kafka import ensure_topics, start_producer
+from motcua.runtime.mapping import contracts_of
 from motcua.runtime.settings import Settings
 from motcua.runtime.topic_reader import open_topic
 from services.intake.application import IntakeApplication
@@ -106,11 +107,10 @@ def main() -> None:
             results: dict[str, Any] = commands(intake)
         with console.status("publishing them through the outbox relay…"):
             results |= asyncio.run(relay_rate(intake, settings))
-        publish = IntakePublisher(intake)
-        events = [
-            publish(intake.mapper.to_domain_event(n))
-            for n in intake.recorder.select_notifications(1, 10)
+        stored = [
+            intake.mapper.to_domain_event(n) for n in intake.recorder.select_notifications(1, 10)
         ]
+        events = contracts_of(stored, IntakePublisher(intake), intake.repository)
         sizes = [len(e.model_dump_json()) for e in events if e is not None]
         size = round(statistics.mean(sizes))
         results["event_bytes"] = size

@@ -33,9 +33,9 @@ from eventsourcing.application import Application
 from contracts.events import Envelope
 from motcua.runtime.chaining import Chainer
 from motcua.runtime.kafka import ensure_topics, start_producer
+from motcua.runtime.mapping import ToContract, contracts_of
 from motcua.runtime.positions import CREATE_TABLES as CONSUMER_TABLES
 from motcua.runtime.relay import CREATE_TABLE as RELAY_TABLE
-from motcua.runtime.relay import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import Store, Tx
 from motcua.runtime.topic_reader import TopicMissing, open_topic
@@ -61,14 +61,16 @@ class Source:
 
     def events(self) -> Iterator[tuple[float, str, int, Envelope, bytes]]:
         """(occurred_at, producer, position, event, message) in position order, linked
-        into the dossiers' chains from the first event, as the relay linked them."""
+        into the dossiers' chains from the first event, as the relay linked them. A page is
+        mapped as the relay maps a batch: each aggregate rebuilt once for it."""
         assert self.to_contract is not None
         self.chainer = Chainer(self.name)
         start = 1
         while True:
             page = self.app.recorder.select_notifications(start, PAGE)
-            for notification in page:
-                event = self.to_contract(self.app.mapper.to_domain_event(notification))
+            stored = [self.app.mapper.to_domain_event(n) for n in page]
+            contracts = contracts_of(stored, self.to_contract, self.app.repository)
+            for notification, event in zip(page, contracts, strict=True):
                 if event is not None:
                     linked, payload = self.chainer.link(event)
                     yield (

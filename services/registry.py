@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from eventsourcing.application import Application
     from fastapi import FastAPI
 
-    from motcua.runtime.relay import ToContract
+    from motcua.runtime.mapping import ToContract
     from motcua.runtime.settings import Settings
     from motcua.runtime.store import Store
 

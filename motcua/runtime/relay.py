@@ -14,6 +14,10 @@ Each record's headers carry the trace context its event was created in (``tracep
 ``tracestate``; see ``tracing.py``), beside ``producer``, ``position`` and ``type``: the
 consumers continue that trace. The envelope (and so the chain) does not change.
 
+A batch is mapped to contract events as a whole (``mapping.py``): each aggregate whose
+facts the messages carry is rebuilt once per batch, not once per event. Its records are
+all handed to the producer before the acknowledgements are awaited together.
+
 Only one relay per store publishes at a time: it holds a lease row in the store,
 so two service instances sharing a PostgreSQL database do not both publish.
 """
@@ -24,24 +28,22 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from eventsourcing.application import Application
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
 
-from contracts.events import Envelope
 from motcua import metrics
 from motcua.runtime.chaining import Chainer, create_table, load_heads
+from motcua.runtime.mapping import ToContract, contracts_of
 from motcua.runtime.store import Store, Tx, Write
 from motcua.tracing import stored_trace
 
 log = structlog.get_logger(__name__)
 
-ToContract = Callable[[DomainEventProtocol[UUID]], Envelope | None]
 LEASE_SECONDS = 10.0
 
 CREATE_TABLE = """
@@ -133,11 +135,13 @@ class OutboxRelay:
 
     async def _send(self, notifications: Sequence[Notification]) -> Chainer:
         """Send the batch's contract events, linked; the chainer holds the moved heads."""
-        events = []
-        for n in notifications:
-            stored = self.app.mapper.to_domain_event(n)
-            if (contract := self.to_contract(stored)) is not None:
-                events.append((n, contract, stored_trace(stored)))
+        stored = [self.app.mapper.to_domain_event(n) for n in notifications]
+        contracts = contracts_of(stored, self.to_contract, self.app.repository)
+        events = [
+            (n, contract, stored_trace(event))
+            for n, event, contract in zip(notifications, stored, contracts, strict=True)
+            if contract is not None
+        ]
         ids = {e.dossier_id for _, e, _ in events}
         chainer = Chainer(
             self.name, await asyncio.to_thread(load_heads, self.store, self.name, ids)

@@ -23,7 +23,8 @@ from motcua import metrics
 from motcua.runtime.consumer import TrackedConsumer
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.kafka import client_options, ensure_topics, start_producer
-from motcua.runtime.relay import OutboxRelay, ToContract
+from motcua.runtime.mapping import ToContract
+from motcua.runtime.relay import OutboxRelay
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import Store
 

@@ -10,6 +10,7 @@ from eventsourcing.domain import DomainEventProtocol
 from contracts import events as contract
 from contracts import intake as ci
 from motcua.publishing import envelope
+from motcua.runtime.mapping import BatchAggregates
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
 
@@ -22,15 +23,15 @@ class IntakePublisher:
     def __init__(self, app: IntakeApplication) -> None:
         self.app = app
 
-    def __call__(self, event: DomainEventProtocol[UUID]) -> contract.Envelope | None:
+    def __call__(
+        self, event: DomainEventProtocol[UUID], aggregates: BatchAggregates
+    ) -> contract.Envelope | None:
         if not isinstance(event, Dossier.Event):
             return None  # e.g. DailySequence: internal bookkeeping
         fields_of = envelope(PRODUCER, event)
         kind = type(event).__name__
         if kind in ("Submitted", "Received"):
-            dossier: Dossier = self.app.repository.get(
-                event.originator_id, version=event.originator_version
-            )
+            dossier: Dossier = aggregates.at(event)
             fields_of.update(_facts(dossier))
         fields = {k: v for k, v in vars(event).items() if k in _FIELDS[kind]}
         model = _MODELS[kind]

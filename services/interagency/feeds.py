@@ -17,6 +17,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from contracts.envelope import Envelope
 from contracts.interagency import INTERAGENCY_EVENT_TYPES, parse
+from motcua.runtime.mapping import BatchAggregates
 from motcua.runtime.settings import Settings
 from motcua.runtime.workers import Route
 from services.interagency.curation import PRODUCER
@@ -31,8 +32,9 @@ class Feed:
     topic: str
     ministry: str | None = None
 
-    def to_contract(self, event: DomainEventProtocol[UUID]) -> Envelope | None:
-        """The curated event of a ``Forwarded`` event for this feed; None otherwise."""
+    def to_contract(self, event: DomainEventProtocol[UUID], _: BatchAggregates) -> Envelope | None:
+        """The curated event of a ``Forwarded`` event for this feed; None otherwise. The
+        message was curated when the event was stored: no aggregate is needed."""
         if type(event).__name__ != "Forwarded":
             return None
         forwarded: Any = event  # ForwardedDossier.Forwarded, a class made by eventsourcing

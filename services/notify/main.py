@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from motcua.clock import make_clock
 from motcua.http import TELEMETRY, install_common
-from motcua.runtime.relay import ToContract
+from motcua.runtime.mapping import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with

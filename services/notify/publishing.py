@@ -13,6 +13,7 @@ from eventsourcing.domain import DomainEventProtocol
 from contracts.envelope import Envelope
 from contracts.notify import NoticeDelivered, NoticeFailed
 from motcua.publishing import envelope
+from motcua.runtime.mapping import BatchAggregates
 from services.notify.application import NotifyApplication
 from services.notify.domain import Notice
 
@@ -32,11 +33,13 @@ class NotifyPublisher:
     def __init__(self, app: NotifyApplication) -> None:
         self.app = app
 
-    def __call__(self, event: DomainEventProtocol[UUID]) -> Envelope | None:
+    def __call__(
+        self, event: DomainEventProtocol[UUID], aggregates: BatchAggregates
+    ) -> Envelope | None:
         kind = type(event).__name__
         if kind not in ("Delivered", "Failed"):
             return None
-        n: Notice = self.app.repository.get(event.originator_id, version=event.originator_version)
+        n: Notice = aggregates.at(event)
         fields = {
             **envelope(PRODUCER, event),
             "dossier_id": n.dossier_id,

@@ -11,6 +11,7 @@ from eventsourcing.domain import DomainEventProtocol
 from contracts import payment as cp
 from contracts.envelope import Envelope
 from motcua.publishing import envelope
+from motcua.runtime.mapping import BatchAggregates
 from services.payment.application import PaymentApplication
 from services.payment.domain import Bill
 
@@ -91,18 +92,16 @@ class PaymentPublisher:
     def __init__(self, app: PaymentApplication) -> None:
         self.app = app
 
-    def __call__(self, event: DomainEventProtocol[UUID]) -> Envelope | None:
+    def __call__(
+        self, event: DomainEventProtocol[UUID], aggregates: BatchAggregates
+    ) -> Envelope | None:
         name = type(event).__name__
         if name == "Assessed":
-            bill = self._bill(event)
+            bill: Bill = aggregates.at(event)
             model, fields = _assessed(event, bill, self.app.public_url)
         elif name in RULES:
-            bill = self._bill(event)
+            bill = aggregates.at(event)
             model, fields = RULES[name](event, bill)
         else:
             return None  # counters, attempts started, closing: internal
         return model.model_validate({**envelope(PRODUCER, event), **fields})
-
-    def _bill(self, event: DomainEventProtocol[UUID]) -> Bill:
-        bill: Bill = self.app.repository.get(event.originator_id, version=event.originator_version)
-        return bill

@@ -12,6 +12,7 @@ from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.intake import DossierWithdrawn
 from motcua.publishing import envelope
+from motcua.runtime.mapping import BatchAggregates
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 
@@ -154,12 +155,12 @@ class WorkflowPublisher:
     def __init__(self, app: WorkflowApplication) -> None:
         self.app = app
 
-    def __call__(self, event: DomainEventProtocol[UUID]) -> Envelope | None:
+    def __call__(
+        self, event: DomainEventProtocol[UUID], aggregates: BatchAggregates
+    ) -> Envelope | None:
         rule = RULES.get(type(event).__name__)
         if rule is None:
             return None  # Started, PaymentRecorded: internal
         model, build = rule
-        process: Process = self.app.repository.get(
-            event.originator_id, version=event.originator_version
-        )
+        process: Process = aggregates.at(event)
         return model.model_validate({**envelope(PRODUCER, event), **build(event, process)})

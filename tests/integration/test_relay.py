@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +73,36 @@ def test_relay_position_survives_restart_so_nothing_is_published_twice(
     assert (first, second) == (1, 3)  # the acceptance: 2 sequence events + Received
     records = read_topic(broker.bootstrap, topic, lambda rs: len(rs) >= 2, settle=1.0)
     assert [r.event["type"] for r in records] == ["DossierSubmitted", "DossierReceived"]
+
+
+def test_a_batch_rebuilds_each_dossier_once_not_once_per_event(
+    broker: Broker, topic: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    intake = make_intake(None, tmp_path / "var")
+    officer = Caller(sub="o", role="officer", agency="001.20.51.H23")
+    dossiers = [submit(intake) for _ in range(3)]
+    for dossier_id in dossiers:
+        intake.accept(officer, dossier_id, correlation_id="t")
+    settings = Settings(kafka_bootstrap_servers=broker.bootstrap, dossier_topic=topic)
+    loaded: list[uuid.UUID] = []
+    get = intake.repository.get
+
+    def counted(aggregate_id: uuid.UUID, **options: Any) -> Any:
+        loaded.append(aggregate_id)
+        return get(aggregate_id, **options)
+
+    monkeypatch.setattr(intake.repository, "get", counted)
+
+    async def publish() -> int:
+        await ensure_topics(settings, [topic])
+        producer = await start_producer(settings)
+        published = await intake_relay(intake, producer, topic).publish_once()
+        await producer.stop()
+        return published
+
+    assert asyncio.run(publish()) >= 6  # one batch: the dossiers' events and the sequence's
+    records = read_topic(broker.bootstrap, topic, lambda rs: len(rs) >= 6, settle=1.0)
+    assert sorted(r.event["type"] for r in records) == sorted(
+        ["DossierSubmitted", "DossierReceived"] * 3
+    )
+    assert sorted(loaded) == sorted(dossiers)  # each dossier rebuilt once for its two events

@@ -16,6 +16,7 @@ from contracts import interagency as ia
 from contracts import workflow as cw
 from contracts.envelope import Applicant, Document, Envelope
 from contracts.events import encode
+from motcua.runtime.mapping import contracts_of
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from services.intake.catalogue import load_catalogue
@@ -172,8 +173,11 @@ class Harness:
         return list(self._published(self.feeds[ministry]))
 
     def _published(self, feed: Feed) -> Iterator[ia.InteragencyEvent]:
-        for n in self.app.recorder.select_notifications(1, 10_000):
-            event = feed.to_contract(self.app.mapper.to_domain_event(n))
+        stored = [
+            self.app.mapper.to_domain_event(n)
+            for n in self.app.recorder.select_notifications(1, 10_000)
+        ]
+        for event in contracts_of(stored, feed.to_contract, self.app.repository):
             if event is not None:
                 assert isinstance(event, ia.InteragencyEvent)
                 yield event

@@ -22,6 +22,7 @@ from contracts.intake import DossierReceived, DossierWithdrawn
 from contracts.workflow import DossierRejected
 from motcua.auth import Caller
 from motcua.errors import Conflict, Forbidden, Invalid, Unauthorized
+from motcua.runtime.mapping import contracts_of
 from motcua.runtime.store import store_env
 from motcua.sequence import SequenceExhausted
 from services.intake.catalogue import load_catalogue
@@ -196,14 +197,9 @@ def deliver(app: PaymentApplication, cb: Callback, secret: str = SECRET) -> str:
 
 
 def contract_types(app: PaymentApplication) -> list[str]:
-    publisher = PaymentPublisher(app)
-    out = []
-    for notification in app.recorder.select_notifications(start=1, limit=10_000):
-        event = app.mapper.to_domain_event(notification)
-        contract = publisher(event)
-        if contract is not None:
-            out.append(contract.type)  # type: ignore[attr-defined]
-    return out
+    stored = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 10_000)]
+    contracts = contracts_of(stored, PaymentPublisher(app), app.repository)
+    return [c.type for c in contracts if c is not None]  # type: ignore[attr-defined]
 
 
 # -- fee assessment ------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.events import decode, encode
 from motcua.errors import Conflict, Invalid, NotFound
+from motcua.runtime.mapping import BatchAggregates
 from motcua.runtime.settings import Settings
 from services.intake.application import IntakeApplication
 from services.intake.domain import (
@@ -174,9 +175,12 @@ def test_the_publisher_maps_rating_and_feedback_to_contract_events() -> None:
     _rate(dossier, 3)
     _send(dossier)
     _answer(dossier)
-    publish = IntakePublisher(app=None)  # type: ignore[arg-type]  # only facts need the app
+    events = dossier.collect_events()[1:]
+    # Ratings and feedback carry no facts of the dossier: nothing is loaded from a store.
+    publish = IntakePublisher(app=None)  # type: ignore[arg-type]
+    no_store = BatchAggregates(repository=None, events=events)  # type: ignore[arg-type]
 
-    published = [publish(e) for e in dossier.collect_events()[1:]]
+    published = [publish(e, no_store) for e in events]
 
     rated, sent, answered = (decode(encode(e)) for e in published if e is not None)
     assert isinstance(rated, ci.DossierRated)

@@ -31,6 +31,7 @@ from motcua import tracing
 from motcua.http import TELEMETRY, install_common
 from motcua.runtime.consumer import TrackedConsumer
 from motcua.runtime.handlers import Handlers
+from motcua.runtime.mapping import contracts_of
 from motcua.runtime.store import Store, store_env
 from motcua.tracing import current_traceparent, stored_trace
 from services.intake.publishing import IntakePublisher
@@ -181,7 +182,9 @@ def submitted(var_dir: Path) -> Envelope:
     intake = make_intake(None, var_dir)
     submit(intake)
     (stored,) = intake.recorder.select_notifications(1, 10)
-    event = IntakePublisher(intake)(intake.mapper.to_domain_event(stored))
+    (event,) = contracts_of(
+        [intake.mapper.to_domain_event(stored)], IntakePublisher(intake), intake.repository
+    )
     assert event is not None
     return event
 
