@@ -14,11 +14,17 @@ retried, and a refused action (409) sends the officer back to read the state, so
 action that did take effect the first time is never done twice. Submissions carry an
 ``Idempotency-Key`` for the same reason. The driver keeps the ground truth that
 ``motcua.load_checks`` compares the services' outcomes with.
+
+Its HTTP client is aiohttp's: the driver stands in for thousands of users, and on a
+2-core machine its own CPU counts against the services'. Measured on one request with a
+JSON answer, httpx's async client costs about 2.2 ms of CPU and aiohttp's 0.22 ms; with
+httpx the driver was the busiest process of the pipeline benchmark.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 import uuid
@@ -26,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from motcua.auth import Role, issue_token
 from motcua.demo import Applicant, sample_form
@@ -34,7 +40,31 @@ from motcua.demo import Applicant, sample_form
 BIRTH, LAND = "1.001193", "1.004227"
 PROCEDURES = (BIRTH, LAND)
 PDF = b"%PDF-1.4\n% load driver scan\n"
-RETRYABLE = (httpx.TransportError,)
+RETRYABLE = (aiohttp.ClientError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response read in full (the connection is back in the pool at once)."""
+
+    method: str
+    path: str
+    status_code: int
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode(errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _form(files: dict[str, tuple[str, bytes, str]]) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for name, (filename, data, content_type) in files.items():
+        form.add_field(name, data, filename=filename, content_type=content_type)
+    return form
 
 
 class Stuck(Exception):
@@ -78,17 +108,19 @@ class Driver:
     patience: float = 180.0  # seconds one dossier may make no progress before Stuck
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     traces: list[Trace] = field(default_factory=list)
-    http: httpx.AsyncClient = field(init=False)
+    http: aiohttp.ClientSession = field(init=False)
     procedures: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     async def __aenter__(self) -> Driver:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), limits=limits)
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200),
+            timeout=aiohttp.ClientTimeout(total=30.0, connect=5.0),
+        )
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self.http.aclose()
+        await self.http.close()
 
     # -- running many -----------------------------------------------------------------
 
@@ -285,14 +317,20 @@ class Driver:
 
     async def send(
         self, t: Trace | None, method: str, url: str, headers: dict[str, str], **kw: Any
-    ) -> httpx.Response:
+    ) -> Answer:
         """The answer to the request; unreachable services and 5xx are retried with a
-        growing delay (a killed service is back within seconds) until the patience ends."""
+        growing delay (a killed service is back within seconds) until the patience ends.
+        ``files`` (name: (filename, bytes, content type)) is sent as a multipart form."""
         deadline = time.monotonic() + self.patience
         delay = 0.1
+        files = kw.pop("files", None)
         while True:
             try:
-                response = await self.http.request(method, url, headers=headers, **kw)
+                data = _form(files) if files else None  # a form is read once: one per try
+                async with self.http.request(
+                    method, url, headers=headers, data=data, **kw
+                ) as answer:
+                    response = Answer(method, answer.url.path, answer.status, await answer.read())
                 if response.status_code < 500:
                     return response
                 problem = f"{response.status_code} {response.text[:200]}"
@@ -314,10 +352,9 @@ class Driver:
         return response.json()
 
     @staticmethod
-    def refuse_unexpected(response: httpx.Response) -> None:
-        request = response.request
+    def refuse_unexpected(response: Answer) -> None:
         raise Stuck(
-            f"{request.method} {request.url.path}: {response.status_code} {response.text[:300]}"
+            f"{response.method} {response.path}: {response.status_code} {response.text[:300]}"
         )
 
     # -- who is calling ---------------------------------------------------------------
