@@ -33,7 +33,7 @@ from eventsourcing.application import Application
 from contracts.events import Envelope
 from motcua.runtime.chaining import Chainer
 from motcua.runtime.kafka import ensure_topics, start_producer
-from motcua.runtime.mapping import ToContract, contracts_of
+from motcua.runtime.mapping import Held, ToContract, contracts_of
 from motcua.runtime.positions import CREATE_TABLES as CONSUMER_TABLES
 from motcua.runtime.relay import CREATE_TABLE as RELAY_TABLE
 from motcua.runtime.settings import Settings
@@ -65,11 +65,12 @@ class Source:
         mapped as the relay maps a batch: each aggregate rebuilt once for it."""
         assert self.to_contract is not None
         self.chainer = Chainer(self.name)
+        held = Held()  # across pages too
         start = 1
         while True:
             page = self.app.recorder.select_notifications(start, PAGE)
             stored = [self.app.mapper.to_domain_event(n) for n in page]
-            contracts = contracts_of(stored, self.to_contract, self.app.repository)
+            contracts = contracts_of(stored, self.to_contract, self.app.repository, held)
             for notification, event in zip(page, contracts, strict=True):
                 if event is not None:
                     linked, payload = self.chainer.link(event)

@@ -38,7 +38,7 @@ from eventsourcing.persistence import Notification
 
 from motcua import metrics
 from motcua.runtime.chaining import Chainer, create_table, load_heads
-from motcua.runtime.mapping import ToContract, contracts_of
+from motcua.runtime.mapping import Held, ToContract, contracts_of
 from motcua.runtime.store import Store, Tx, Write
 from motcua.tracing import stored_trace
 
@@ -78,6 +78,7 @@ class OutboxRelay:
         self.exit_after_publish = exit_after_publish
         self.owner = uuid.uuid4().hex
         self.published = 0
+        self.held = Held()  # aggregates rebuilt by earlier batches (mapping.py)
         self._renew_at = 0.0
         store.write(lambda tx: tx.execute(CREATE_TABLE))
         store.write(self._insert_row)
@@ -136,7 +137,7 @@ class OutboxRelay:
     async def _send(self, notifications: Sequence[Notification]) -> Chainer:
         """Send the batch's contract events, linked; the chainer holds the moved heads."""
         stored = [self.app.mapper.to_domain_event(n) for n in notifications]
-        contracts = contracts_of(stored, self.to_contract, self.app.repository)
+        contracts = contracts_of(stored, self.to_contract, self.app.repository, self.held)
         events = [
             (n, contract, stored_trace(event))
             for n, event, contract in zip(notifications, stored, contracts, strict=True)

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from motcua.republish import Source
 from motcua.runtime.chaining import Chainer
-from motcua.runtime.mapping import BatchAggregates
+from motcua.runtime.mapping import BatchAggregates, Held, contracts_of
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 from services.workflow.publishing import WorkflowPublisher
@@ -107,3 +107,35 @@ def test_a_version_missing_from_the_batch_is_loaded_from_the_store(
     process: Process = earlier
     reloaded: Process = workflow.repository.get(first, version=2)
     assert vars(process) == vars(reloaded)
+
+
+def test_aggregates_held_from_a_batch_serve_the_next_without_a_load(
+    workflow: WorkflowApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish = WorkflowPublisher(workflow)
+    stored = [
+        workflow.mapper.to_domain_event(n)
+        for n in workflow.recorder.select_notifications(1, 10_000)
+    ]
+    first = stored[0].originator_id
+    own = [e for e in stored if e.originator_id == first]
+    alone = [publish(e, BatchAggregates(workflow.repository, [e])) for e in own]
+    loads = Loads(workflow, monkeypatch)
+    held = Held()
+
+    batches = [own[:2], own[2:3], own[3:]]  # as a relay keeping up would see them
+    batched = [contracts_of(batch, publish, workflow.repository, held) for batch in batches]
+
+    assert loads.ids == [first]  # the first batch loaded it; the next two moved it on
+    assert [c for batch in batched for c in batch] == alone
+
+
+def test_the_least_recently_used_aggregate_goes_first() -> None:
+    held = Held(keep=2)
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    held.put(a, "a")
+    held.put(b, "b")
+    held.get(a)  # a was used after b
+    held.put(c, "c")
+
+    assert (held.get(a), held.get(b), held.get(c), len(held)) == ("a", None, "c", 2)
