@@ -254,15 +254,24 @@ class Driver:
         self, t: Trace, action: str, officer: dict[str, str], body: dict[str, Any]
     ) -> None:
         """One officer action. 409 means the state moved (perhaps by the first try of
-        this very action): the caller reads the timeline again and decides afresh."""
+        this very action): the caller reads the timeline again and decides afresh. So
+        does a 403 once the dossier is at another agency: a hand-over whose first try
+        took effect before the service was killed leaves this officer nothing to do."""
         url = f"{self.urls.workflow}/v1/dossiers/{t.dossier_id}/{action}"
         response = await self.send(t, "POST", url, officer, json=body)
         t.actions += 1
-        if response.status_code == 409:
+        if response.status_code == 409 or (
+            response.status_code == 403 and await self.moved_away(t, officer)
+        ):
             t.retries += 1
             await asyncio.sleep(0.05)
         elif response.status_code != 204:
             self.refuse_unexpected(response)
+
+    async def moved_away(self, t: Trace, officer: dict[str, str]) -> bool:
+        """The dossier is now held by an agency other than this officer's."""
+        agency = (await self.timeline(t))["agency_code"]
+        return officer != self.officer(agency)
 
     async def pay(self, t: Trace) -> None:
         """The applicant pays the bill online, approving one order at the gateway."""
