@@ -41,13 +41,13 @@ from rich.table import Table
 
 from bench.history import Message, year_of_messages
 from motcua.logging import configure_logging
+from motcua.processes import start_broker
 from motcua.replay import FETCH_MAX_BYTES, MAX_RECORDS, PARTITION_FETCH_BYTES, replay_stats
 from motcua.runtime.kafka import client_options, ensure_topics
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.topic_reader import open_topic
 from services.stats.application import StatsApplication
-from tests.processes import start_broker
 
 TARGET_SECONDS = 10.0
 RESULTS = Path(__file__).parent / "results"
