@@ -22,7 +22,7 @@ import itertools
 import json
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -84,8 +84,14 @@ class Life:
         return event_id
 
 
-def year_of_messages(count: int, seed: int = 1, partitions: int = 6) -> Iterator[Message]:
-    """``count`` messages of dossiers received over a year, in publication order."""
+def year_of_messages(
+    count: int, seed: int = 1, partitions: int = 6, left_out: Collection[str] = ()
+) -> Iterator[Message]:
+    """``count`` messages of dossiers received over a year, in publication order.
+
+    The events of the producers ``left_out`` are not among them, as a service that was
+    down finds the topic: the others went on publishing, it did not (the catch-up
+    benchmark). Positions number each producer's messages as they are published."""
     rng = random.Random(seed)
     procedures = list(load_catalogue())
     spacing = timedelta(days=365) * EVENTS_PER_DOSSIER / max(count, 1)
@@ -98,7 +104,10 @@ def year_of_messages(count: int, seed: int = 1, partitions: int = 6) -> Iterator
         while pending and pending[0][0] <= received_at:
             if emitted == count:
                 return
-            yield _message(heapq.heappop(pending), positions)
+            entry = heapq.heappop(pending)
+            if entry[2] in left_out:
+                continue
+            yield _message(entry, positions)
             emitted += 1
         life = dossier_life(rng, rng.choice(procedures), received_at)
         for at, producer, kind, body in life.events:
