@@ -101,7 +101,7 @@ REPLAY_FETCH = {
 
 
 async def raw_consume(
-    settings: Settings, max_records: int | None = MAX_RECORDS, fetch: dict[str, int] | None = None
+    settings: Settings, max_records: int | None = MAX_RECORDS, fetch: dict[str, Any] | None = None
 ) -> dict[str, float]:
     """aiokafka alone: the whole topic with the replay's fetch settings (or ``fetch``, and
     ``max_records`` a batch); msgs/s and MB/s."""
