@@ -32,7 +32,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import importlib
+import io
 import json
+import pstats
 import shutil
 import sqlite3
 import subprocess
@@ -41,10 +45,11 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from unittest import mock
 
 import httpx
 from rich.console import Console
@@ -313,6 +318,57 @@ def run_one(
     return result
 
 
+# -- where the time goes ----------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+async def _inline(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``asyncio.to_thread`` run in the loop's own thread, for cProfile to see it."""
+    return function(*args, **kwargs)
+
+
+def profile(
+    name: str, settings: Settings, outside: Outside, work: Path, out: Path, timeout: float
+) -> dict[str, Any]:
+    """The service's workers (as its composition root builds them) in this process under
+    cProfile until its consumer has applied the topic. Everything ``asyncio.to_thread``
+    would run elsewhere runs inline, so the profile covers the store's work too; the
+    figures are the profile's, not the benchmark's (cProfile slows Python code down)."""
+    ends = asyncio.run(end_offsets(settings))
+    var_dir = work / f"{name}-profiled"
+    service = settings.model_copy(
+        update={"var_dir": var_dir, "consumer_group_prefix": f"{var_dir.name}-"}
+    )
+
+    async def until_caught_up() -> float:
+        app = importlib.import_module(f"services.{name}.main").create_app(service)
+        started = time.perf_counter()
+        async with app.router.lifespan_context(app):
+            while remaining(
+                stored_offsets(var_dir / f"{name}.db", name, service.dossier_topic), ends
+            ):
+                if time.perf_counter() - started > timeout:
+                    raise TimeoutError(f"{name} (profiled) did not catch up in {timeout}s")
+                await asyncio.sleep(POLL_SECONDS)
+        return time.perf_counter() - started
+
+    with mock.patch.dict("os.environ", outside.env), mock.patch("asyncio.to_thread", _inline):
+        profiler = cProfile.Profile()
+        profiler.enable()
+        seconds = asyncio.run(until_caught_up())
+        profiler.disable()
+    profiler.dump_stats(out)
+    return {"service": name, "seconds": seconds, "events": sum(ends.values()), "file": str(out)}
+
+
+def print_profile(console: Console, path: Path, lines: int = 30) -> None:
+    for order in ("tottime", "cumulative"):
+        text = io.StringIO()
+        pstats.Stats(str(path), stream=text).sort_stats(order).print_stats(lines)
+        console.print(text.getvalue())
+
+
 def print_results(console: Console, results: dict[str, Any]) -> None:
     table = Table(
         title=f"catch-up: {results['events']:,} events on the topic, each service on an empty "
@@ -363,6 +419,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--services", nargs="+", choices=CONSUMERS, default=list(CONSUMERS))
+    parser.add_argument(
+        "--profile",
+        choices=CONSUMERS,
+        help="then also cProfile this service catching up in-process "
+        "(bench/results/catchup-<service>.prof)",
+    )
     args = parser.parse_args()
     configure_logging("WARNING")
     console = Console(width=max(120, shutil.get_terminal_size().columns))  # thirteen columns
@@ -376,11 +438,20 @@ def main() -> None:
             run_one(console, name, settings, broker, outside, work, args.events, args.seed)
             for name in args.services
         ]
+        if args.profile:
+            topic = f"catchup-profile-{uuid.uuid4().hex[:8]}"
+            profiled = settings.model_copy(update={"dossier_topic": topic})
+            fill(profiled, args.events, args.seed, left_out=args.profile)
+            out = RESULTS.parent / f"catchup-{args.profile}.prof"
+            RESULTS.parent.mkdir(exist_ok=True)
+            results["profile"] = profile(args.profile, profiled, outside, work, out, 1800.0)
     finally:
         outside.stop()
         broker.stop()
         shutil.rmtree(work, ignore_errors=True)
     print_results(console, results)
+    if "profile" in results:
+        print_profile(console, Path(results["profile"]["file"]))
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     console.print(f"saved {RESULTS}")
