@@ -432,29 +432,28 @@ def main() -> None:
     broker = start_broker(work)
     outside = start_outside(work, broker)
     results: dict[str, Any] = {"events": args.events, "target_events_per_s": TARGET_EVENTS_PER_S}
+    RESULTS.parent.mkdir(exist_ok=True)
     try:
         settings = Settings(kafka_bootstrap_servers=broker.bootstrap, log_level="WARNING")
         results["services"] = [
             run_one(console, name, settings, broker, outside, work, args.events, args.seed)
             for name in args.services
         ]
+        print_results(console, results)
+        RESULTS.write_text(json.dumps(results, indent=2))  # before the (long) profile
+        console.print(f"saved {RESULTS}")
         if args.profile:
             topic = f"catchup-profile-{uuid.uuid4().hex[:8]}"
             profiled = settings.model_copy(update={"dossier_topic": topic})
             fill(profiled, args.events, args.seed, left_out=args.profile)
             out = RESULTS.parent / f"catchup-{args.profile}.prof"
-            RESULTS.parent.mkdir(exist_ok=True)
-            results["profile"] = profile(args.profile, profiled, outside, work, out, 1800.0)
+            results["profile"] = profile(args.profile, profiled, outside, work, out, 3600.0)
+            RESULTS.write_text(json.dumps(results, indent=2))
+            print_profile(console, out)
     finally:
         outside.stop()
         broker.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print_results(console, results)
-    if "profile" in results:
-        print_profile(console, Path(results["profile"]["file"]))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2))
-    console.print(f"saved {RESULTS}")
 
 
 if __name__ == "__main__":

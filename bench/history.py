@@ -1,13 +1,14 @@
 """A synthetic year on ``dossier-events``: the messages the pipeline would have published.
 
-The replay benchmark needs a million realistic messages in seconds, far faster than the
-services (or pydantic) can make them, so each event is built here as the JSON form of
-its contract, with the shapes, sizes and mix the pipeline gives: the catalogue's
-procedures and their multi-agency processes, intake's submission and receipt, every
-step started, claimed and completed, hand-overs, supplements, overdue steps and
-dossiers, apologies, fees paid or waived, refunds, refusals, withdrawals, results, and
-the notices notify delivers on each applicant's channels, and ratings. A unit test checks every
-generated event against the contracts (``tests/unit/test_replay.py``).
+The replay and catch-up benchmarks need realistic messages by the hundred thousand in
+seconds, far faster than the services (or pydantic) can make them, so each event is
+built here as the JSON form of its contract, with the shapes, sizes and mix the pipeline
+gives: the catalogue's procedures and their multi-agency processes, intake's submission
+and receipt, every step started, claimed and completed, hand-overs, supplements, overdue
+steps and dossiers, apologies, fees paid or waived, refunds, refusals, withdrawals,
+results, and the notices notify delivers on each applicant's channels, and ratings. A
+unit test checks every generated event against the contracts
+(``tests/unit/test_replay.py``).
 
 Messages are keyed by dossier id and carry the ``producer``, ``position`` and ``type``
 headers the outbox relay sets; each producer's positions ascend in topic order and a
