@@ -72,10 +72,11 @@ schemas: install        ## re-export contracts/schemas and docs/asyncapi.json af
 	$(BIN)/python -m contracts.export
 	$(BIN)/python -m contracts.asyncapi
 
-bench: install          ## the full pipeline beside the raw broker, intake alone, then replay stats of a year (EVENTS=100000 for a quick run)
+bench: install          ## the full pipeline beside the raw broker, intake alone, replay stats of a year, each service catching up (EVENTS=100000 CATCHUP_EVENTS=20000 for a quick run)
 	$(BIN)/python -m bench.pipeline $(PIPELINE_ARGS)
 	$(BIN)/python -m bench.intake
 	$(BIN)/python -m bench.replay --events $(or $(EVENTS),1000000)
+	$(BIN)/python -m bench.catchup --events $(or $(CATCHUP_EVENTS),100000)
 
 clean:
 	rm -rf .venv .uv var .pytest_cache .mypy_cache .ruff_cache

@@ -1,13 +1,14 @@
 """A synthetic year on ``dossier-events``: the messages the pipeline would have published.
 
-The replay benchmark needs a million realistic messages in seconds, far faster than the
-services (or pydantic) can make them, so each event is built here as the JSON form of
-its contract, with the shapes, sizes and mix the pipeline gives: the catalogue's
-procedures and their multi-agency processes, intake's submission and receipt, every
-step started, claimed and completed, hand-overs, supplements, overdue steps and
-dossiers, apologies, fees paid or waived, refunds, refusals, withdrawals, results, and
-the notices notify delivers on each applicant's channels, and ratings. A unit test checks every
-generated event against the contracts (``tests/unit/test_replay.py``).
+The replay and catch-up benchmarks need realistic messages by the hundred thousand in
+seconds, far faster than the services (or pydantic) can make them, so each event is
+built here as the JSON form of its contract, with the shapes, sizes and mix the pipeline
+gives: the catalogue's procedures and their multi-agency processes, intake's submission
+and receipt, every step started, claimed and completed, hand-overs, supplements, overdue
+steps and dossiers, apologies, fees paid or waived, refunds, refusals, withdrawals,
+results, and the notices notify delivers on each applicant's channels, and ratings. A
+unit test checks every generated event against the contracts
+(``tests/unit/test_replay.py``).
 
 Messages are keyed by dossier id and carry the ``producer``, ``position`` and ``type``
 headers the outbox relay sets; each producer's positions ascend in topic order and a
@@ -22,7 +23,7 @@ import itertools
 import json
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -84,8 +85,14 @@ class Life:
         return event_id
 
 
-def year_of_messages(count: int, seed: int = 1, partitions: int = 6) -> Iterator[Message]:
-    """``count`` messages of dossiers received over a year, in publication order."""
+def year_of_messages(
+    count: int, seed: int = 1, partitions: int = 6, left_out: Collection[str] = ()
+) -> Iterator[Message]:
+    """``count`` messages of dossiers received over a year, in publication order.
+
+    The events of the producers ``left_out`` are not among them, as a service that was
+    down finds the topic: the others went on publishing, it did not (the catch-up
+    benchmark). Positions number each producer's messages as they are published."""
     rng = random.Random(seed)
     procedures = list(load_catalogue())
     spacing = timedelta(days=365) * EVENTS_PER_DOSSIER / max(count, 1)
@@ -98,7 +105,10 @@ def year_of_messages(count: int, seed: int = 1, partitions: int = 6) -> Iterator
         while pending and pending[0][0] <= received_at:
             if emitted == count:
                 return
-            yield _message(heapq.heappop(pending), positions)
+            entry = heapq.heappop(pending)
+            if entry[2] in left_out:
+                continue
+            yield _message(entry, positions)
             emitted += 1
         life = dossier_life(rng, rng.choice(procedures), received_at)
         for at, producer, kind, body in life.events:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from motcua.auth import Caller
+from motcua.processes import start_broker
 from motcua.runtime.kafka import ensure_topics, start_producer
 from motcua.runtime.mapping import contracts_of
 from motcua.runtime.settings import Settings
@@ -27,7 +28,6 @@ from motcua.runtime.topic_reader import open_topic
 from services.intake.application import IntakeApplication
 from services.intake.publishing import IntakePublisher
 from tests.dossiers import BIRTH_AGENCY, intake_relay, make_intake, submit
-from tests.processes import start_broker
 
 DOSSIERS = 1000
 OFFICER = Caller(sub="bench-officer", role="officer", agency=BIRTH_AGENCY)

@@ -41,13 +41,13 @@ from rich.table import Table
 
 from bench.history import Message, year_of_messages
 from motcua.logging import configure_logging
+from motcua.processes import start_broker
 from motcua.replay import FETCH_MAX_BYTES, MAX_RECORDS, PARTITION_FETCH_BYTES, replay_stats
 from motcua.runtime.kafka import client_options, ensure_topics
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.topic_reader import open_topic
 from services.stats.application import StatsApplication
-from tests.processes import start_broker
 
 TARGET_SECONDS = 10.0
 RESULTS = Path(__file__).parent / "results"
@@ -94,16 +94,21 @@ async def produce(settings: Settings, messages: Iterable[Message]) -> int:
         await producer.stop()
 
 
-async def raw_consume(settings: Settings) -> dict[str, float]:
-    """aiokafka alone: the whole topic with the replay's fetch settings; msgs/s and MB/s."""
-    async with open_topic(
-        settings,
-        settings.dossier_topic,
-        fetch_max_bytes=FETCH_MAX_BYTES,
-        max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
-    ) as reader:
+REPLAY_FETCH = {
+    "fetch_max_bytes": FETCH_MAX_BYTES,
+    "max_partition_fetch_bytes": PARTITION_FETCH_BYTES,
+}
+
+
+async def raw_consume(
+    settings: Settings, max_records: int | None = MAX_RECORDS, fetch: dict[str, Any] | None = None
+) -> dict[str, float]:
+    """aiokafka alone: the whole topic with the replay's fetch settings (or ``fetch``, and
+    ``max_records`` a batch); msgs/s and MB/s."""
+    options = REPLAY_FETCH if fetch is None else fetch
+    async with open_topic(settings, settings.dossier_topic, **options) as reader:
         start, got, size = time.perf_counter(), 0, 0
-        async for records in reader.batches(MAX_RECORDS):  # up to the ends, as the replay
+        async for records in reader.batches(max_records):  # up to the ends, as the replay
             got += len(records)
             size += sum(len(r.value or b"") for r in records)
         seconds = time.perf_counter() - start
