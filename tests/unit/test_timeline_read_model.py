@@ -103,6 +103,10 @@ class Lifecycle:
         assert answer.status_code == 200, answer.text
         expected = self.replayed(dossier_id)
         assert answer.json() == expected
+        kept = self.workflow.store.read_one(
+            "SELECT version FROM {workflow_timelines} WHERE dossier_id = ?", (dossier_id,)
+        )
+        assert kept == {"version": self.process(dossier_id).version}
         self.recorded.update(entry["event"] for entry in expected["history"])
 
 
