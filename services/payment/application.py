@@ -33,6 +33,7 @@ from motcua.runtime.store import Store, Tx, Write
 from motcua.runtime.unit_of_work import UnitOfWork
 from services.intake.catalogue import Catalogue
 from services.payment import fees
+from services.payment.bill_view import PUBLIC_FIELDS, bill_view, find_view, view_row
 from services.payment.domain import Bill, BillConflict, Counter, payment_code, receipt_number
 from services.payment.gateway import (
     BadSignature,
@@ -472,42 +473,33 @@ class PaymentApplication(Application[UUID]):
 
     def public_bill(self, ref: str) -> dict[str, Any]:
         """What anyone holding the payment code may see: no personal data."""
-        return self._public_view(self._bill(ref))
+        view = self._view(ref)["view"]
+        return {k: view[k] for k in PUBLIC_FIELDS}
 
     def bill_for(self, caller: Caller, ref: str) -> dict[str, Any]:
-        bill = self._bill(ref)
-        self._check_may_see(caller, bill)
-        return self.view_bill(bill)
+        """The bill's view from its read model, for the payer, its agencies, an admin."""
+        found = self._view(ref)
+        view: dict[str, Any] = found["view"]
+        self._check_may_see_as(caller, found["applicant_account"], view["agencies"])
+        return view
 
     def view_bill(self, bill: Bill) -> dict[str, Any]:
         """The whole bill, every field read from this one state of it (never a second load:
         a payment saved in between would give a paid status beside an unpaid amount)."""
-        return {
-            **self._public_view(bill),
-            "dossier_id": str(bill.id),
-            "procedure_id": bill.procedure_id,
-            "agencies": bill.agencies,
-            "paid_vnd": bill.paid_vnd,
-            "refunded_vnd": bill.refunded_vnd,
-            "closed_reason": bill.closed_reason,
-            "attempts": list(bill.attempts.values()),
-            "payments": list(bill.payments.values()),
-            "refunds": list(bill.refunds.values()),
-        }
+        return bill_view(bill)
 
-    @staticmethod
-    def _public_view(bill: Bill) -> dict[str, Any]:
-        return {
-            "payment_code": bill.payment_code,
-            "dossier_code": bill.dossier_code,
-            "procedure_name": bill.procedure_name,
-            "level": bill.level,
-            "items": bill.items,
-            "amount_vnd": bill.amount_vnd,
-            "outstanding_vnd": bill.outstanding_vnd,
-            "status": bill.status,
-            "waived_reason": bill.waived_reason,
-        }
+    def _view(self, ref: str) -> dict[str, Any]:
+        """The bill's id, payer's account and view by payment code, dossier code or id.
+
+        A bill saved before the views existed gets its view from the aggregate, kept."""
+        found = find_view(self.store, ref)
+        if found is None:
+            raise NotFound(f"no bill with payment code or dossier {ref}")
+        if found["view"] is None:
+            bill = self._get(UUID(found["dossier_id"]))
+            self.store.write(view_row(bill))
+            found["view"] = bill_view(bill)
+        return found
 
     def attempt_status(self, attempt_id: str) -> dict[str, Any]:
         row = self.store.read_one(
@@ -598,12 +590,17 @@ class PaymentApplication(Application[UUID]):
             raise NotFound(f"no bill with payment code or dossier {ref}")
         return self._get(UUID(row["dossier_id"]))
 
+    @classmethod
+    def _check_may_see(cls, caller: Caller, bill: Bill) -> None:
+        cls._check_may_see_as(caller, bill.payer.get("account"), bill.agencies)
+
     @staticmethod
-    def _check_may_see(caller: Caller, bill: Bill) -> None:
+    def _check_may_see_as(caller: Caller, payer_account: str | None, agencies: list[str]) -> None:
+        """The payer, an officer of one of the dossier's agencies, an admin; else 404."""
         allowed = (
             caller.role == "admin"
-            or (caller.role == "citizen" and bill.payer.get("account") == caller.sub)
-            or (caller.role == "officer" and caller.agency in bill.agencies)
+            or (caller.role == "citizen" and payer_account == caller.sub)
+            or (caller.role == "officer" and caller.agency in agencies)
         )
         if not allowed:
             raise NotFound("no such bill")

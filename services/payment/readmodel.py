@@ -13,6 +13,8 @@ from typing import Any
 from motcua.calendar import local_date
 from motcua.errors import Conflict
 from motcua.runtime.store import Tx, Write
+from services.payment.bill_view import create_table as create_view_table
+from services.payment.bill_view import view_row
 from services.payment.domain import Bill
 
 
@@ -95,6 +97,7 @@ def create_tables(tx: Tx) -> None:
         )
         """
     )
+    create_view_table(tx)
 
 
 class ReferenceTaken(Conflict):
@@ -120,7 +123,8 @@ def _day(moment: datetime | None) -> str | None:
 
 
 def bill_rows(bill: Bill) -> Write:
-    """Rows of the bill, its attempts, payments and refunds, as they now stand."""
+    """Rows of the bill, its attempts, payments and refunds, as they now stand, and the
+    bill's view (``bill_view.py``)."""
     dossier_id = str(bill.id)
 
     def write(tx: Tx) -> None:
@@ -175,5 +179,6 @@ def bill_rows(bill: Bill) -> Write:
                 "day": _day(r["outcome_at"]),
             }
             _upsert(tx, "payment_refunds", "refund_id", row)
+        view_row(bill)(tx)
 
     return write

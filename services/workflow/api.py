@@ -17,7 +17,6 @@ from motcua.auth import CallerDep, OptionalCallerDep
 from motcua.errors import Invalid
 from motcua.http import ERROR_RESPONSES, CorrelationId, ErrorBody, Limit, Offset, file_responses
 from services.workflow.application import WorkflowApplication
-from services.workflow.domain import Process
 
 
 def get_application(request: Request) -> WorkflowApplication:
@@ -184,37 +183,7 @@ def agency_queue(
 @router.get("/dossiers/{ref}/timeline", tags=["timeline"])
 def timeline(workflow: Flow, caller: CallerDep, ref: str) -> Timeline:
     """Every step with agency, officer, start, due, end, pauses and overdue marks."""
-    process = workflow.view(caller, ref)
-    return _timeline(workflow, process)
-
-
-def _timeline(workflow: WorkflowApplication, p: Process) -> Timeline:
-    blocked = None
-    if p.status == "in_progress" and p.is_last_step:
-        if not p.approved:
-            blocked = "waiting for approval"
-        elif not p.paid:
-            blocked = "waiting for payment of the fee (no payment recorded yet)"
-    return Timeline(
-        dossier_id=p.id,
-        code=p.code,
-        procedure_name=p.procedure_name,
-        status=p.status,
-        agency_code=p.agency,
-        received_on=p.received_on,
-        appointment_date=p.appointment_date,
-        overdue=p.overdue,
-        responsible_agency=p.responsible_agency,
-        paid=p.paid,
-        approved=p.approved,
-        steps=[
-            Step(index=i, **{k: s.get(k) for k in Step.model_fields if k != "index"})
-            for i, s in enumerate(p.steps)
-        ],
-        pauses=[Pause.model_validate(x) for x in p.pauses],
-        history=[HistoryEntry(**h) for h in workflow.history(p)],
-        blocked=blocked,
-    )
+    return Timeline.model_validate(workflow.timeline(caller, ref))
 
 
 @router.post("/attachments", status_code=201, tags=["attachments"])

@@ -12,7 +12,7 @@ import hmac
 import math
 from datetime import date
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -27,7 +27,7 @@ from motcua.clock import Clock, system_clock
 from motcua.errors import Forbidden, NotFound
 from motcua.retry import retry_on_conflict
 from motcua.runtime.handlers import Handlers
-from motcua.runtime.store import Store
+from motcua.runtime.store import Store, Write
 from motcua.runtime.unit_of_work import UnitOfWork
 from motcua.transcoding import DateAsISO
 from services.intake.catalogue import Catalogue, Procedure
@@ -38,6 +38,7 @@ from services.workflow.domain import (
     check_result_kind,
 )
 from services.workflow.readmodel import create_tables, process_row
+from services.workflow.timeline import Timelines, history_entry
 
 # The one answer to an unknown code and to a caller who may not have the dossier.
 NO_SUCH_DOSSIER = "no dossier matches that code and ID number"
@@ -56,6 +57,7 @@ class WorkflowApplication(Application[UUID]):
         self.clock: Clock = clock or system_clock
         self.store = Store(self.recorder)  # type: ignore[arg-type]
         self.store.write(create_tables)
+        self.timelines = Timelines(self, self.store)
         self.attachments = Attachments(self.store)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -103,7 +105,7 @@ class WorkflowApplication(Application[UUID]):
             due_date=steps[0]["due_date"],
             correlation_id=str(event.event_id),
         )
-        uow.save(process, writes=[process_row(process)])
+        uow.save(process, writes=self._rows(process))
 
     def open_payment_gate(self, event: PaymentSucceeded | FeeWaived, uow: UnitOfWork) -> None:
         process = uow.get(event.dossier_id, Process)
@@ -114,7 +116,7 @@ class WorkflowApplication(Application[UUID]):
         process.record_payment(
             payment_code=code, amount_vnd=amount, correlation_id=str(event.event_id)
         )
-        uow.save(process, writes=[process_row(process)])
+        uow.save(process, writes=self._rows(process))
 
     # -- officers ---------------------------------------------------------------------
 
@@ -354,6 +356,21 @@ class WorkflowApplication(Application[UUID]):
             (*params, limit, offset),
         )
 
+    def timeline(self, caller: Caller, ref: str) -> dict[str, Any]:
+        """The timeline's document by dossier id or code, for whoever may ``view`` it.
+
+        Read from the process's timeline row; a process saved before those rows existed
+        is built from the aggregate once, and its row kept."""
+        found = self.timelines.find(ref)
+        if found is None:
+            process = self.view(caller, ref)
+            return self.timelines.keep(process, self.history(process))
+        applicant_account, document = found
+        agencies = {step["agency_code"] for step in document["steps"]}
+        if not self._may_see_as(caller, applicant_account, agencies):
+            raise NotFound("no such dossier in process")
+        return document
+
     def view(self, caller: Caller, ref: str) -> Process:
         """The process by dossier id or code, for the applicant, its agencies, an admin."""
         process = self._by_ref(ref)
@@ -413,19 +430,16 @@ class WorkflowApplication(Application[UUID]):
 
         Bounded by the process's version so that the timeline describes the same state
         as the steps beside it, even when an officer saves a new event in between."""
-        return [
-            {
-                "event": type(e).__qualname__.split(".")[-1],
-                "at": cast(Any, e).timestamp,
-                "by": getattr(e, "officer", None) or getattr(e, "by", None),
-            }
-            for e in self.events.get(process.id, lte=process.version)
-        ]
+        return [history_entry(e) for e in self.events.get(process.id, lte=process.version)]
 
     # -- helpers ----------------------------------------------------------------------
 
     def _save(self, process: Process) -> None:
-        self.save(process, writes=[process_row(process)])
+        self.save(process, writes=self._rows(process))
+
+    def _rows(self, process: Process) -> list[Write]:
+        """The process's read-model rows: its queue row and its timeline."""
+        return [process_row(process), self.timelines.row(process)]
 
     def _process(self, dossier_id: UUID) -> Process:
         try:
@@ -492,15 +506,19 @@ class WorkflowApplication(Application[UUID]):
             )
         )
 
+    @classmethod
+    def _may_see(cls, caller: Caller, process: Process) -> bool:
+        agencies = {s["agency_code"] for s in process.steps}
+        return cls._may_see_as(caller, process.applicant_account, agencies)
+
     @staticmethod
-    def _may_see(caller: Caller, process: Process) -> bool:
+    def _may_see_as(caller: Caller, applicant_account: str | None, agencies: set[str]) -> bool:
+        """The applicant, an officer of an agency of one of the steps, an admin."""
         if caller.role == "admin":
             return True
         if caller.role == "citizen":
-            return process.applicant_account == caller.sub
-        return caller.role == "officer" and any(
-            s["agency_code"] == caller.agency for s in process.steps
-        )
+            return applicant_account == caller.sub
+        return caller.role == "officer" and caller.agency in agencies
 
 
 def planned_steps(procedure: Procedure, received_on: date) -> list[dict[str, Any]]:

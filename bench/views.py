@@ -1,0 +1,108 @@
+"""What one GET of the screens' most called views costs, on a dossier with a long history.
+
+Officers' and applicants' screens poll the workflow timeline and the payment bill; the
+cost of one answer should not grow with the dossier's history. Each view is asked
+``--requests`` times through FastAPI's TestClient (in-process, SQLite) on a dossier of
+``--events`` events, and the CPU time of this process (``time.process_time``) is
+divided by the requests. Figures, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from motcua.auth import Caller, issue_token
+from motcua.runtime.settings import DEV_JWT_SECRET, Settings
+from services.payment.application import PaymentApplication
+from services.payment.gateway import Order
+from services.payment.main import create_app as create_payment
+from services.workflow.application import WorkflowApplication
+from services.workflow.main import create_app as create_workflow
+from tests.ledger import deliver
+from tests.unit.test_payment import LAND, LAND_FORM, received
+
+ADMIN = {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, sub='a', role='admin')}"}
+
+
+class Gateway:
+    """Takes every order; nothing else is asked of it here."""
+
+    def create_order(self, order: Order) -> str:
+        return f"https://gateway.test/pay/{order.order_id}"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def cpu_ms_per_get(client: TestClient, url: str, requests: int) -> float:
+    assert client.get(url, headers=ADMIN).status_code == 200  # warm
+    start = time.process_time()
+    for _ in range(requests):
+        response = client.get(url, headers=ADMIN)
+        assert response.status_code == 200, response.text
+    return (time.process_time() - start) * 1000 / requests
+
+
+def timeline(folder: Path, events: int, requests: int) -> float:
+    """A dossier whose current step was claimed and reassigned ``events`` times."""
+    client = TestClient(create_workflow(Settings(var_dir=folder)))
+    workflow: WorkflowApplication = client.app.state.workflow  # type: ignore[attr-defined]
+    event = received(LAND, LAND_FORM)
+    deliver(workflow, workflow.store, workflow.handlers(), event, name="workflow")
+    agency: str = workflow.repository.get(event.dossier_id).agency
+    officer = Caller(sub="officer-1", role="officer", agency=agency)
+    for i in range(events - 2):
+        workflow.claim(officer, event.dossier_id, f"officer-{i % 5}", "bench")
+    return cpu_ms_per_get(client, f"/v1/dossiers/{event.dossier_id}/timeline", requests)
+
+
+def bill(folder: Path, events: int, requests: int) -> float:
+    """A bill with ``events // 2`` online attempts, each started and then expired."""
+    client = TestClient(create_payment(Settings(var_dir=folder)))
+    payment: PaymentApplication = client.app.state.payment  # type: ignore[attr-defined]
+    clock = Clock()
+    payment.gateway, payment.clock = Gateway(), clock  # type: ignore[assignment]
+    event = received(LAND, LAND_FORM)
+    deliver(payment, payment.store, payment.handlers(), event, name="payment")
+    for _ in range(events // 2):
+        payment.checkout(str(event.dossier_id), "bench")
+        clock.now += timedelta(days=1)
+        payment.expire_attempts()
+    return cpu_ms_per_get(client, f"/v1/payments/{event.dossier_id}", requests)
+
+
+VIEWS: Mapping[str, Callable[[Path, int, int], float]] = {
+    "GET /v1/dossiers/{ref}/timeline": timeline,
+    "GET /v1/payments/{ref}": bill,
+}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args(argv)
+    figures: dict[str, Any] = {"events": args.events, "day": datetime.now(UTC).date().isoformat()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, (name, run) in enumerate(VIEWS.items()):
+            figures[name] = run(Path(tmp) / str(n), args.events, args.requests)
+    for name, value in figures.items():
+        print(f"{name:40} {value:.2f} ms CPU" if isinstance(value, float) else f"{name:40} {value}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

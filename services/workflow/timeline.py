@@ -1,0 +1,185 @@
+"""Workflow's timeline read model: the whole answer of ``GET …/timeline`` in one row.
+
+Officers' and applicants' screens poll the timeline; built from the aggregate, each
+answer replayed the process and read its events a second time for the history, a cost
+that grows with the dossier's life. The ``workflow_timelines`` row holds the answer's
+document instead, written in the transaction of every save of the process (``row``),
+its history extended by the events of that save. One row is one state: the steps and
+the history beside them always belong to the same version.
+
+A process saved before the table existed has no row: its first read builds the
+document from the aggregate and keeps it (``keep``); a save that finds no row (or an
+older one than its events follow) takes the earlier history from the stored events, in
+its own transaction. Both writes keep the newer version when they race.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
+
+from motcua.documents import decode_document, encode_document
+from motcua.runtime.store import Store, Tx, Write
+from services.workflow.domain import Process
+
+STEP_FIELDS = (
+    "id",
+    "name",
+    "agency_code",
+    "agency_name",
+    "role",
+    "working_days",
+    "status",
+    "officer",
+    "started_on",
+    "due_date",
+    "completed_on",
+    "overdue",
+)
+
+
+def create_table(tx: Tx) -> None:
+    tx.execute(
+        """
+        CREATE TABLE IF NOT EXISTS {workflow_timelines} (
+            dossier_id TEXT PRIMARY KEY,
+            code TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            applicant_account TEXT,
+            document TEXT NOT NULL
+        )
+        """
+    )
+    tx.execute("CREATE INDEX IF NOT EXISTS workflow_timelines_code ON {workflow_timelines} (code)")
+
+
+def history_entry(event: Any) -> dict[str, Any]:
+    """One workflow event as the timeline's history shows it: what, when, by whom."""
+    return {
+        "event": type(event).__qualname__.split(".")[-1],
+        "at": cast(Any, event).timestamp,
+        "by": getattr(event, "officer", None) or getattr(event, "by", None),
+    }
+
+
+def timeline_document(process: Process, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The timeline of this state of the process, with the history given for it."""
+    blocked = None
+    if process.status == "in_progress" and process.is_last_step:
+        if not process.approved:
+            blocked = "waiting for approval"
+        elif not process.paid:
+            blocked = "waiting for payment of the fee (no payment recorded yet)"
+    return {
+        "dossier_id": process.id,
+        "code": process.code,
+        "procedure_name": process.procedure_name,
+        "status": process.status,
+        "agency_code": process.agency,
+        "received_on": process.received_on,
+        "appointment_date": process.appointment_date,
+        "overdue": process.overdue,
+        "responsible_agency": process.responsible_agency,
+        "paid": process.paid,
+        "approved": process.approved,
+        "steps": [
+            {"index": i, **{k: step.get(k) for k in STEP_FIELDS}}
+            for i, step in enumerate(process.steps)
+        ],
+        "pauses": [dict(pause) for pause in process.pauses],
+        "history": history,
+        "blocked": blocked,
+    }
+
+
+class Timelines:
+    """Writes, reads and (for processes older than the table) builds the timeline rows."""
+
+    def __init__(self, app: Application[UUID], store: Store) -> None:
+        self.app, self.store = app, store
+        store.write(create_table)
+
+    def row(self, process: Process) -> Write:
+        """The row of the process as it now stands, to write in the transaction that
+        records its new events (taken now: ``app.save`` collects them before writing)."""
+        new = [history_entry(e) for e in process.pending_events]
+        first = process.version - len(new) + 1  # the version of the first new event
+        state = timeline_document(process, [])
+
+        def write(tx: Tx) -> None:
+            history = self._history_before(tx, process.id, first) + new
+            _upsert(tx, process, {**state, "history": history})
+
+        return write
+
+    def find(self, ref: str) -> tuple[str | None, dict[str, Any]] | None:
+        """(applicant account, document) of the dossier with that id or code."""
+        row = self.store.read_one(
+            "SELECT applicant_account, document FROM {workflow_timelines} "
+            "WHERE dossier_id = ? OR code = ?",
+            (ref, ref),
+        )
+        if row is None:
+            return None
+        return row["applicant_account"], decode_document(row["document"])
+
+    def keep(self, process: Process, history: list[dict[str, Any]]) -> dict[str, Any]:
+        """The document of a process that has no row yet, written for the next reads."""
+        document = timeline_document(process, history)
+        self.store.write(lambda tx: _upsert(tx, process, document))
+        return document
+
+    def _history_before(self, tx: Tx, dossier_id: UUID, version: int) -> list[dict[str, Any]]:
+        """The history of the events before ``version``: from the row when it has them,
+        else from the stored events (a process saved before the table existed)."""
+        if version <= 1:
+            return []
+        tx.execute(
+            "SELECT version, document FROM {workflow_timelines} WHERE dossier_id = ?",
+            (str(dossier_id),),
+        )
+        row = tx.fetchone()
+        if row is not None and int(row["version"]) >= version - 1:
+            history: list[dict[str, Any]] = decode_document(row["document"])["history"]
+            return history[: version - 1]
+        key = dossier_id.hex if tx.dialect == "sqlite" else dossier_id
+        table = str(self.app.recorder.events_table_name)  # type: ignore[attr-defined]
+        tx.execute(
+            f"SELECT originator_version, topic, state FROM {{{table}}} "
+            "WHERE originator_id = ? AND originator_version < ? ORDER BY originator_version",
+            (key, version),
+        )
+        return [
+            history_entry(
+                self.app.mapper.to_domain_event(
+                    StoredEvent(
+                        originator_id=dossier_id,
+                        originator_version=int(r["originator_version"]),
+                        topic=r["topic"],
+                        state=bytes(r["state"]),
+                    )
+                )
+            )
+            for r in tx.fetchall()
+        ]
+
+
+def _upsert(tx: Tx, process: Process, document: dict[str, Any]) -> None:
+    """Insert or replace the row; an older version never replaces a newer one."""
+    tx.execute(
+        "INSERT INTO {workflow_timelines} (dossier_id, code, version, applicant_account, "
+        "document) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dossier_id) DO UPDATE SET "
+        "code = excluded.code, version = excluded.version, "
+        "applicant_account = excluded.applicant_account, document = excluded.document "
+        "WHERE {workflow_timelines}.version < excluded.version",
+        (
+            str(process.id),
+            process.code,
+            process.version,
+            process.applicant_account,
+            encode_document(document),
+        ),
+    )
