@@ -183,9 +183,10 @@ class TrackedConsumer:
             earliest[tp] = min(earliest.get(tp, record.offset), record.offset)
         try:
             stored = await asyncio.to_thread(self.stored_offsets, set(earliest))
-        except Exception as error:  # the store is away: the batch's records are skipped
+        except Exception as error:  # the store is away: back to the batch's first offsets;
+            # what was applied of it is skipped by the watermarks when it comes again
             log.warning("stored positions unreadable; rewinding to the batch", error=repr(error))
-            stored = {}  # by their watermarks when they come again
+            stored = {}
         return {tp: stored.get(tp, offset) for tp, offset in earliest.items()}
 
     async def apply_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
