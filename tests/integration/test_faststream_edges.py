@@ -6,6 +6,7 @@ batch subscriber (``motcua/runtime/subscription.py``), and none of these may los
 * A failed batch spanning several partitions is rewound on every one of them.
 * Positions come from the store on every assignment, across a restart and a rebalance
   between two members, never from Kafka's committed offsets.
+* The DLQ, which stays on aiokafka, keeps a poison record's headers byte for byte.
 
 (``TestKafkaBroker`` gives every message offset 0 and never calls the listener: none
 of this could be tested on it.)
@@ -31,6 +32,7 @@ from motcua.runtime.consumer import TrackedConsumer
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.kafka import ensure_topics, start_producer
 from motcua.runtime.settings import Settings
+from motcua.runtime.topic_reader import read_topic as read_records
 from motcua.runtime.unit_of_work import UnitOfWork
 from tests.ledger import Ledger, consume_until, tracked
 from tests.processes import Broker, Postgres
@@ -290,3 +292,35 @@ def test_two_members_resume_from_the_store_across_rebalances(
     assert members[0].applied > 0  # both did some of it
     assert members[1].applied > 0
     assert next_offsets(ledgers[0]) == dict.fromkeys(range(6), 9)
+
+
+def test_a_dead_lettered_record_keeps_its_headers_byte_for_byte(
+    broker: Broker, topic: str, tmp_path: Path
+) -> None:
+    """Why the DLQ producer stays on aiokafka: a poison record's headers are whatever it
+    carried (here not UTF-8, and a name twice). FastStream's ``publish`` takes a
+    ``dict[str, str]``: it could keep neither."""
+    settings = settings_for(broker, topic)
+    original = [
+        ("producer", b"intake"),
+        ("position", b"1"),
+        ("type", b"DossierReceived"),
+        ("x-raw", b"\xff\xfe"),
+        ("x-raw", b"again"),
+    ]
+
+    async def produce() -> None:
+        await ensure_topics(settings, [topic])
+        producer = await start_producer(settings)
+        try:
+            await producer.send_and_wait(topic, b"\xff not json", partition=0, headers=original)
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    ledger = Ledger(tmp_path / "ledger")
+    asyncio.run(consume_until(ledger, settings, lambda c: c.dead_lettered >= 1, settle=0.2))
+
+    dead = asyncio.run(read_records(settings, settings.dlq_topic("ledger")))
+    assert [(k, bytes(v)) for k, v in dead[0].headers[: len(original)]] == original
+    assert dead[0].value == b"\xff not json"
