@@ -17,7 +17,7 @@ of that seam are kept by either client:
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiokafka import AIOKafkaProducer
 from faststream.kafka.publisher.usecase import DefaultPublisher
@@ -71,7 +71,8 @@ class AiokafkaTopic:
 
 
 def topic_of(producer: AIOKafkaProducer | Topic, name: str) -> Topic:
-    """``producer`` as a relay's topic: a producer of aiokafka's is wrapped."""
-    if isinstance(producer, AIOKafkaProducer):
-        return AiokafkaTopic(producer, name)
-    return producer
+    """``producer`` as a relay's topic: anything else than one of the topics above is
+    taken for an aiokafka producer (or a test's stand-in for one) and wrapped."""
+    if isinstance(producer, FastStreamTopic | AiokafkaTopic):
+        return producer
+    return AiokafkaTopic(cast(AIOKafkaProducer, producer), name)
