@@ -54,6 +54,11 @@ def _headers(producer: str) -> dict[str, Any]:
                 "A repeat after a relay crash has the same position and event_id",
             },
             "type": {"type": "string", "description": "The event type, as the payload's `type`"},
+            "correlation_id": {
+                "type": "string",
+                "description": "The payload's `correlation_id` (set by the relays' publisher)",
+            },
+            "content-type": {"type": "string", "const": "application/json"},
         },
         "required": ["producer", "position", "type"],
     }

@@ -31,6 +31,11 @@ DEAD_LETTERED = Counter(
     "Messages sent to the service's dead-letter topic, by reason",
     ["service", "reason"],
 )
+BATCHES_REWOUND = Counter(
+    "motcua_consumer_batches_rewound_total",
+    "Fetched batches that failed past the per-record fallback and were fetched again",
+    ["service"],
+)
 HANDLER_SECONDS = Histogram(
     "motcua_consumer_handler_seconds",
     "Time to apply one unit of work (a fetched batch, or one record of a failed batch)",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from eventsourcing.application import Application
 
 from contracts.envelope import Envelope
@@ -59,6 +59,29 @@ class Ledger:
         return self.store.read("SELECT event_id, type FROM {ledger} ORDER BY n")
 
 
+def tracked(
+    ledger: Ledger,
+    settings: Settings,
+    dlq_producer: AIOKafkaProducer,
+    *,
+    name: str = "ledger",
+    group_id: str | None = None,
+    kind: type[TrackedConsumer] = TrackedConsumer,
+) -> TrackedConsumer:
+    """A tracked consumer of the topic into ``ledger`` (not started)."""
+    return kind(
+        name=name,
+        topics=[settings.dossier_topic],
+        app=ledger.app,
+        store=ledger.store,
+        handlers=ledger.handlers(),
+        bootstrap_servers=settings.bootstrap_servers,
+        dlq_producer=dlq_producer,
+        dlq_topic=settings.dlq_topic(name),
+        group_id=group_id or f"{settings.dossier_topic}-{name}",
+    )
+
+
 async def consume_until(
     ledger: Ledger,
     settings: Settings,
@@ -68,21 +91,13 @@ async def consume_until(
     group_id: str | None = None,
     timeout: float = 30.0,
     settle: float = 1.0,
+    kind: type[TrackedConsumer] = TrackedConsumer,
+    dlq_producer: AIOKafkaProducer | None = None,
 ) -> TrackedConsumer:
     """Run a tracked consumer into ``ledger`` until ``done`` (plus ``settle`` s), then stop."""
     await ensure_topics(settings, [settings.dossier_topic, settings.dlq_topic(name)])
-    producer = await start_producer(settings)
-    consumer = TrackedConsumer(
-        name=name,
-        topics=[settings.dossier_topic],
-        app=ledger.app,
-        store=ledger.store,
-        handlers=ledger.handlers(),
-        bootstrap_servers=settings.bootstrap_servers,
-        dlq_producer=producer,
-        dlq_topic=settings.dlq_topic(name),
-        group_id=group_id or f"{settings.dossier_topic}-{name}",
-    )
+    producer = dlq_producer or await start_producer(settings)
+    consumer = tracked(ledger, settings, producer, name=name, group_id=group_id, kind=kind)
     task = asyncio.create_task(consumer.run())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -23,6 +23,11 @@ not read, or larger than any contract event) go there at once. The DLQ record ke
 original headers, trace context included. Nothing crash-loops, nothing is dropped
 silently.
 
+The consumer runs as the batch subscriber of a FastStream ``KafkaBroker``
+(``subscription.py``: manual acks, raw records, this listener, and the rewind of a batch
+that failed past the fallback above). The unit of work is here only: FastStream's
+handler calls ``apply_batch``, as the tests do without a broker.
+
 Each handled event is applied inside a CONSUMER span that continues the trace context
 of its headers (``tracing.py``): events the handler creates remember it, and the relay
 sends it on with them.
@@ -33,12 +38,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from opentelemetry import trace
@@ -47,12 +53,17 @@ from opentelemetry.trace import Span, SpanKind, StatusCode
 from contracts.events import Envelope, UndecodableEvent, decode
 from motcua import metrics
 from motcua.retry import retry_on_conflict
+from motcua.runtime.broker import kafka_broker
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.kafka import header
 from motcua.runtime.positions import CREATE_TABLES, Positions, position_of, producer_of
 from motcua.runtime.store import Store, Tx, inside_unit_of_work
+from motcua.runtime.subscription import Rewind, subscribe
 from motcua.runtime.unit_of_work import UnitOfWork
 from motcua.tracing import context_from
+
+if TYPE_CHECKING:
+    from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -105,33 +116,78 @@ class TrackedConsumer:
         # Highest applied position per (topic, partition, producer): a cheap first check.
         # The conditional update inside the transaction remains the real guarantee.
         self.watermarks: dict[tuple[str, int, str], int] = {}
-        self.consumer = AIOKafkaConsumer(
-            **(client_options or {"bootstrap_servers": bootstrap_servers}),
-            group_id=group_id or name,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
+        self.client_options = client_options or {"bootstrap_servers": bootstrap_servers}
+        self.group_id = group_id or name
+        self.subscriber: BatchSubscriber | None = None
+        self._stand_in: AIOKafkaConsumer | None = None
         store.write(*[lambda tx, s=s: tx.execute(s) for s in CREATE_TABLES])
 
+    @property
+    def consumer(self) -> AIOKafkaConsumer | None:
+        """aiokafka's consumer under the running subscriber (``None`` while stopped)."""
+        if self._stand_in is not None:
+            return self._stand_in
+        return self.subscriber.consumer if self.subscriber is not None else None
+
+    @consumer.setter
+    def consumer(self, stand_in: AIOKafkaConsumer) -> None:
+        """Tests hand the listener a recorder of seeks in its place."""
+        self._stand_in = stand_in
+
+    def listener(self) -> ConsumerRebalanceListener:
+        return _ResumeFromStore(self)
+
     async def run(self) -> None:
-        """Consume until cancelled."""
-        self.consumer.subscribe(self.topics, listener=_ResumeFromStore(self))
-        await self.consumer.start()
+        """Consume until cancelled, as the batch subscriber of a FastStream broker of its
+        own (``subscription.py``); raise if its consume loop ends (the worker restarts it)."""
+        broker = kafka_broker(self.client_options, middlewares=[Rewind(self)], consumer_only=True)
+        subscriber = subscribe(self, broker, self.group_id)
+        self.subscriber = subscriber
         try:
-            while True:
-                batches = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
-                if not batches:
-                    continue
-                await self.apply_batch([r for records in batches.values() for r in records])
-                for tp, records in batches.items():
-                    highwater = self.consumer.highwater(tp)
-                    if highwater is not None:
-                        lag = max(0, highwater - records[-1].offset - 1)
-                        metrics.CONSUMER_LAG.labels(self.name, tp.topic, tp.partition).set(lag)
-                # Informational only (lag dashboards); resuming uses the store.
-                await self.consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
+            await broker.start()
+            done, _ = await asyncio.wait(subscriber.tasks, return_when=asyncio.FIRST_COMPLETED)
+            error = next(iter(done)).exception()
+            raise RuntimeError(f"{self.name}: the consume loop ended ({error!r})") from error
         finally:
-            await self.consumer.stop()
+            await broker.stop()
+            self.subscriber = None
+
+    async def on_batch(self, records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
+        """The subscriber's handler: the batch applied, then Kafka told how far we are (for
+        lag dashboards only: resuming uses the store)."""
+        await self.apply_batch(list(records))
+        consumer = self.consumer
+        if consumer is None:
+            return
+        last: dict[TopicPartition, int] = {}
+        for record in records:
+            last[TopicPartition(record.topic, record.partition)] = record.offset
+        for tp, offset in last.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag = max(0, highwater - offset - 1)
+                metrics.CONSUMER_LAG.labels(self.name, tp.topic, tp.partition).set(lag)
+        try:
+            await consumer.commit({tp: offset + 1 for tp, offset in last.items()})
+        except KafkaError as error:  # a rebalance meanwhile: the store has the positions
+            log.info("informational commit refused", error=repr(error))
+
+    async def first_unapplied(
+        self, records: tuple[ConsumerRecord[bytes, bytes], ...]
+    ) -> dict[TopicPartition, int]:
+        """Per partition of ``records``, where to fetch again after the batch failed: the
+        store's next offset, or the batch's first offset if the store does not answer."""
+        earliest: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            earliest[tp] = min(earliest.get(tp, record.offset), record.offset)
+        try:
+            stored = await asyncio.to_thread(self.stored_offsets, set(earliest))
+        except Exception as error:  # the store is away: back to the batch's first offsets;
+            # what was applied of it is skipped by the watermarks when it comes again
+            log.warning("stored positions unreadable; rewinding to the batch", error=repr(error))
+            stored = {}
+        return {tp: stored.get(tp, offset) for tp, offset in earliest.items()}
 
     async def apply_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """The batch in one unit of work; if any record fails, the batch is rolled back
@@ -353,9 +409,12 @@ class _ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]
                 log.warning("stored positions unreadable; retrying", error=repr(error))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        consumer = self.owner.consumer
+        if consumer is None:
+            return
         for tp in assigned & stored.keys():
-            self.owner.consumer.seek(tp, stored[tp])
+            consumer.seek(tp, stored[tp])
         fresh = assigned - stored.keys()
         if fresh:  # one call: a call per partition makes aiokafka read one of them twice
-            await self.owner.consumer.seek_to_beginning(*fresh)
+            await consumer.seek_to_beginning(*fresh)
         log.info("partitions assigned", consumer=self.owner.name, resume=len(stored))

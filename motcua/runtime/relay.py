@@ -2,9 +2,10 @@
 
 A service never writes its store and then publishes separately. The relay reads
 new notifications after its recorded position, publishes them as contract events
-keyed by dossier id, waits for the broker's acknowledgement, and only then records
-the new position. A crash between the two publishes a batch again; consumers
-recognise the repeats by the ``producer``/``position`` headers (see ``consumer.py``).
+keyed by dossier id through the topic's FastStream publisher (``publishing.py``),
+waits for the broker's acknowledgement of all of them, and only then records the new
+position. A crash between the two publishes a batch again; consumers recognise the
+repeats by the ``producer``/``position`` headers (see ``consumer.py``).
 
 Each event is linked into its dossier's chain on the way out (``chaining.py``): the
 heads of the strands move in the transaction that records the position, so a batch
@@ -39,6 +40,7 @@ from eventsourcing.persistence import Notification
 from motcua import metrics
 from motcua.runtime.chaining import Chainer, create_table, load_heads
 from motcua.runtime.mapping import Held, ToContract, contracts_of
+from motcua.runtime.publishing import Topic, topic_of
 from motcua.runtime.store import Store, Tx, Write
 from motcua.tracing import stored_trace
 
@@ -63,7 +65,7 @@ class OutboxRelay:
         self,
         app: Application[UUID],
         store: Store,
-        producer: AIOKafkaProducer,
+        producer: AIOKafkaProducer | Topic,
         *,
         name: str,
         topic: str,
@@ -73,6 +75,7 @@ class OutboxRelay:
         exit_after_publish: bool = False,
     ) -> None:
         self.app, self.store, self.producer = app, store, producer
+        self.sink = topic_of(producer, topic)  # the service's FastStream publisher
         self.name, self.topic, self.to_contract = name, topic, to_contract
         self.batch_size, self.idle_seconds = batch_size, idle_seconds
         self.exit_after_publish = exit_after_publish
@@ -150,15 +153,18 @@ class OutboxRelay:
         futures = []
         for notification, unlinked, trace in events:
             event, payload = chainer.link(unlinked)
-            headers = [
-                ("producer", self.name.encode()),
-                ("position", str(notification.id).encode()),
-                ("type", type(event).__name__.encode()),
-                *((name, value.encode()) for name, value in trace.items()),
-            ]
+            headers = {
+                "producer": self.name,
+                "position": str(notification.id),
+                "type": type(event).__name__,
+                **trace,
+            }
             futures.append(
-                await self.producer.send(
-                    self.topic, payload, key=str(event.dossier_id).encode(), headers=headers
+                await self.sink.send(
+                    payload,
+                    key=str(event.dossier_id).encode(),
+                    headers=headers,
+                    correlation_id=event.correlation_id,
                 )
             )
         await asyncio.gather(*futures)

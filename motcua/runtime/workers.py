@@ -20,10 +20,12 @@ from eventsourcing.application import Application
 from fastapi import FastAPI
 
 from motcua import metrics
+from motcua.runtime.broker import kafka_broker
 from motcua.runtime.consumer import TrackedConsumer
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.kafka import client_options, ensure_topics, start_producer
 from motcua.runtime.mapping import ToContract
+from motcua.runtime.publishing import FastStreamTopic
 from motcua.runtime.relay import OutboxRelay
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import Store
@@ -31,18 +33,44 @@ from motcua.runtime.store import Store
 log = structlog.get_logger(__name__)
 
 
-@asynccontextmanager
-async def _producer(
-    settings: Settings, service: str, topics: Sequence[str] = ()
-) -> AsyncIterator[AIOKafkaProducer]:
-    """The service's topics exist and a producer is started; it is stopped on exit."""
+async def _ensure_topics(settings: Settings, service: str, topics: Sequence[str] = ()) -> None:
+    """The service's topics exist, with their retention configs (FastStream's have none)."""
     wanted = [settings.dossier_topic, settings.dlq_topic(service), *topics]
     await ensure_topics(settings, list(dict.fromkeys(wanted)))
+
+
+@asynccontextmanager
+async def _producer(settings: Settings, service: str) -> AsyncIterator[AIOKafkaProducer]:
+    """The service's topics exist and a producer is started; it is stopped on exit."""
+    await _ensure_topics(settings, service)
     producer = await start_producer(settings)
     try:
         yield producer
     finally:
         await producer.stop()
+
+
+@asynccontextmanager
+async def _publishers(
+    settings: Settings, service: str, routes: Sequence[Route]
+) -> AsyncIterator[dict[str, FastStreamTopic]]:
+    """The relays' topics as publishers declared on a FastStream broker of the service's
+    relay worker, started; stopped on exit."""
+    await _ensure_topics(settings, service, [r.topic for r in routes])
+    broker = kafka_broker(
+        client_options(settings), enable_idempotence=settings.kafka_idempotent_producer
+    )
+    publishers = {
+        r.topic: FastStreamTopic(
+            broker.publisher(r.topic, title=f"{r.name}:{r.topic}", description=r.name), r.topic
+        )
+        for r in routes
+    }
+    try:
+        await broker.start()
+        yield publishers
+    finally:
+        await broker.stop()
 
 
 @dataclass(frozen=True)
@@ -91,12 +119,12 @@ class RelayWorker:
     async def _run_once(self) -> None:
         s = self.settings
         topics = [r.topic for r in self.routes]
-        async with _producer(s, self.name, topics) as producer:
+        async with _publishers(s, self.name, self.routes) as publishers:
             relays = [
                 OutboxRelay(
                     self.app,
                     self.store,
-                    producer,
+                    publishers[r.topic],
                     name=r.name,
                     topic=r.topic,
                     to_contract=r.to_contract,

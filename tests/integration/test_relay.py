@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 
 from motcua.auth import Caller
-from motcua.runtime.kafka import ensure_topics, start_producer
+from motcua.runtime.broker import kafka_broker
+from motcua.runtime.kafka import client_options, ensure_topics, start_producer
+from motcua.runtime.publishing import FastStreamTopic
 from motcua.runtime.settings import Settings
+from motcua.runtime.topic_reader import Record as KafkaRecord
+from motcua.runtime.topic_reader import read_topic as read_records
 from tests.dossiers import intake_relay, make_intake, submit
 from tests.processes import Broker
 from tests.topics import read_topic
@@ -106,3 +110,50 @@ def test_a_batch_rebuilds_each_dossier_once_not_once_per_event(
         ["DossierSubmitted", "DossierReceived"] * 3
     )
     assert sorted(loaded) == sorted(dossiers)  # each dossier rebuilt once for its two events
+
+
+def test_a_faststream_publisher_sends_the_relays_bytes_and_headers_as_given_with_acks_all(
+    broker: Broker, topic: str
+) -> None:
+    """The relay's topics are FastStream publishers: the payload (the bytes the chain
+    hashed) and the key arrive unchanged, each record's own headers with them, and the
+    producer waits for all in-sync replicas."""
+    settings = Settings(kafka_bootstrap_servers=broker.bootstrap, dossier_topic=topic)
+    payloads = [b'{"a": 1}', b"\xff\x00 not text at all", b"{}"]
+
+    async def publish() -> tuple[Any, list[KafkaRecord]]:
+        await ensure_topics(settings, [topic])
+        faststream = kafka_broker(client_options(settings))
+        sink = FastStreamTopic(faststream.publisher(topic), topic)
+        await faststream.start()
+        try:
+            producer: Any = faststream.config.broker_config.producer
+            acks = producer._producer.producer._sender._acks  # aiokafka's, as it runs
+            futures = [
+                await sink.send(
+                    payload,
+                    key=f"k{n}".encode(),
+                    headers={"producer": "intake", "position": str(n), "type": "T"},
+                    correlation_id=f"c{n}",
+                )
+                for n, payload in enumerate(payloads)
+            ]
+            await asyncio.gather(*futures)
+        finally:
+            await faststream.stop()
+        return acks, await read_records(settings, topic)
+
+    acks, records = asyncio.run(publish())
+
+    assert acks == -1  # "all"
+    assert sorted(r.value for r in records) == sorted(payloads)
+    for r in records:
+        n = payloads.index(r.value)
+        assert r.key == f"k{n}".encode()
+        assert dict(r.headers) == {
+            "content-type": b"application/json",
+            "correlation_id": f"c{n}".encode(),
+            "producer": b"intake",
+            "position": str(n).encode(),
+            "type": b"T",
+        }

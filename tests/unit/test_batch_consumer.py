@@ -298,3 +298,23 @@ def test_the_unit_of_work_loads_an_aggregate_from_its_snapshot_and_later_events(
     assert loaded[0] is not None
     assert (loaded[0].last, loaded[0].version) == (130, counter.version)
     app.close()
+
+
+def test_a_failed_batch_is_fetched_again_from_each_partitions_first_unapplied_offset(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger(tmp_path)
+    consumer = consumer_of(ledger.app, ledger.store, ledger.handlers())
+    consumer.apply_in_store([contract_record(received(LAND, LAND_FORM), 41, partition=0)])
+    batch = (
+        *(contract_record(received(LAND, LAND_FORM), n, partition=0) for n in (40, 41, 42)),
+        *(contract_record(received(LAND, LAND_FORM), n, partition=1) for n in (6, 5)),
+    )
+
+    offsets = asyncio.run(consumer.first_unapplied(batch))
+
+    # partition 0: the store's next offset (41 was applied); 1: the batch's first
+    assert offsets == {
+        TopicPartition("dossier-events", 0): 42,
+        TopicPartition("dossier-events", 1): 5,
+    }
