@@ -17,7 +17,12 @@ Records whose ``type`` header names an event the service does not handle (most o
 topic, for most services) are never decoded: their positions advance with the batch.
 If any record of a batch fails, the batch is rolled back and applied again one record
 at a time: the failing record is retried and, in the end, sent to ``<service>.dlq``
-with the reason in the headers, and every other record is applied once. Undecodable
+with the reason in the headers, and every other record is applied once. A store that
+is away (``STORE_AWAY``: the database unreachable, or locked past its timeout) is no
+fault of the record: nothing is dead-lettered for it, the batch fails whole and the
+subscriber rewinds it after a growing pause (``subscription.py``). SQLite reports some
+errors of the SQL itself under the same name: such a bug stalls the consumer, loudly,
+rather than dead-lettering every record. Undecodable
 records of a handled type (not JSON, not a contract, a schema version this consumer does
 not read, or larger than any contract event) go there at once. The DLQ record keeps the
 original headers, trace context included. Nothing crash-loops, nothing is dropped
@@ -46,7 +51,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
@@ -69,6 +74,9 @@ log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
 
 HANDLER_ATTEMPTS = 3
+# The store away or locked past its timeout (eventsourcing's names for the drivers'
+# errors): a record that met one is not at fault and is never dead-lettered for it.
+STORE_AWAY = (OperationalError, InterfaceError)
 # Contract events are small (documents travel by hash): anything bigger is not one of
 # ours, and would cost every consumer its memory. Kept in the DLQ cut to DLQ_KEEP_BYTES.
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -219,7 +227,9 @@ class TrackedConsumer:
             except Poison as error:
                 await self._dead_letter(record, str(error))
                 return
-            except Exception as error:  # a handler bug or a store outage: retry, then DLQ
+            except STORE_AWAY:
+                raise  # no fault of the record: the subscriber rewinds the batch, later
+            except Exception as error:  # a handler bug: retry, then DLQ
                 bound.warning("handler failed", attempt=attempt, error=repr(error))
                 if attempt == HANDLER_ATTEMPTS:
                     await self._dead_letter(record, f"handler failed: {error!r}")

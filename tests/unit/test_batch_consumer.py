@@ -17,7 +17,7 @@ from unittest.mock import MagicMock
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
 
 from contracts.envelope import Envelope
 from contracts.intake import DossierReceived, DossierWithdrawn
@@ -168,6 +168,30 @@ def test_a_failing_record_rolls_its_batch_back_and_alone_goes_to_the_dlq(
     row = ledger.store.read_one("SELECT next_offset FROM {consumer_offsets}")
     assert row == {"next_offset": 4}
     assert (consumer.applied, consumer.dead_lettered) == (3, 1)
+
+
+def test_a_store_outage_dead_letters_nothing_the_batch_is_left_to_be_rewound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database away (or locked past its timeout) is no fault of the records: the
+    batch fails whole, for the subscriber to rewind and apply later, and no good record
+    goes to the dead letters."""
+    monkeypatch.setattr("motcua.runtime.consumer.asyncio.sleep", _no_wait)
+    ledger = Ledger(tmp_path)
+
+    def store_away(event: Envelope, uow: UnitOfWork) -> None:
+        raise OperationalError("could not connect to server: Connection refused")
+
+    dlq = MagicMock()
+    consumer = consumer_of(ledger.app, ledger.store, Handlers({DossierReceived: store_away}), dlq)
+    batch = [contract_record(received(LAND, LAND_FORM), n) for n in range(3)]
+
+    with pytest.raises(OperationalError):
+        asyncio.run(consumer.apply_batch(batch))
+
+    assert not dlq.send_and_wait.called
+    assert consumer.dead_lettered == 0
+    assert ledger.store.read_one("SELECT next_offset FROM {consumer_offsets}") is None
 
 
 async def _no_wait(_: float) -> None:
