@@ -10,8 +10,10 @@ of that seam are kept by either client:
   ``correlation_id`` header (we give it the event's own) and a ``content-type`` one
   (we say ``application/json``); the value is sent as given. ``publish_batch`` is of no
   use here: it sends a whole batch to one partition with one set of headers.
-* ``AiokafkaTopic``: the same over a plain aiokafka producer, for tools and tests that
-  have no broker of FastStream's (``republish`` sends the stores' events again so).
+* ``AiokafkaTopic``: the same over a plain aiokafka producer, for the tests' relays and
+  ``bench.publish``, which have no broker of FastStream's. (``motcua republish`` sends
+  with its own aiokafka producer and the ``producer``/``position``/``type`` headers
+  only: the consumers read nothing else.)
 """
 
 from __future__ import annotations
