@@ -52,6 +52,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from eventsourcing.application import Application
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from faststream.kafka import KafkaBroker
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
@@ -157,8 +158,8 @@ class TrackedConsumer:
             error = next(iter(done)).exception()
             raise RuntimeError(f"{self.name}: the consume loop ended ({error!r})") from error
         finally:
-            await broker.stop()
             self.subscriber = None
+            await _stop(broker, self.name)
 
     async def on_batch(self, records: tuple[ConsumerRecord[bytes, bytes], ...]) -> None:
         """The subscriber's handler: the batch applied, then Kafka told how far we are (for
@@ -428,3 +429,28 @@ class _ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]
         if fresh:  # one call: a call per partition makes aiokafka read one of them twice
             await consumer.seek_to_beginning(*fresh)
         log.info("partitions assigned", consumer=self.owner.name, resume=len(stored))
+
+
+# How long a stopping service waits for its consumer to leave the group.
+STOP_SECONDS = 2.0
+
+
+async def _stop(broker: KafkaBroker, name: str) -> None:
+    """Stop ``broker``; when the service itself is stopping, within ``STOP_SECONDS``.
+
+    aiokafka's ``stop`` lets a pending join finish first, and after a kill -9 a join
+    waits for the dead member's session to time out (10 s by default, longer if set):
+    a service told to stop in that window would hang for it. Abandoning the join loses
+    nothing, since positions live in the store; the broker drops the member after its
+    session timeout, as it would after a crash. A restart of the consumer within the
+    process (an error, not a cancellation) still waits, so no half-closed consumer is
+    left running beside the next one.
+    """
+    task = asyncio.current_task()
+    if task is None or not task.cancelling():
+        await broker.stop()
+        return
+    try:
+        await asyncio.wait_for(broker.stop(), STOP_SECONDS)
+    except TimeoutError:
+        log.warning("consumer stopped, its join abandoned", consumer=name)

@@ -7,6 +7,8 @@ batch subscriber (``motcua/runtime/subscription.py``), and none of these may los
 * Positions come from the store on every assignment, across a restart and a rebalance
   between two members, never from Kafka's committed offsets.
 * The DLQ, which stays on aiokafka, keeps a poison record's headers byte for byte.
+* A consumer stopped while its join waits for a dead member (after a kill -9) stops at
+  once; aiokafka alone would wait out the dead member's session.
 
 (``TestKafkaBroker`` gives every message offset 0 and never calls the listener: none
 of this could be tested on it.)
@@ -17,6 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -334,3 +339,71 @@ def test_a_dead_lettered_record_keeps_its_headers_byte_for_byte(
     ]
     assert [(k, bytes(v)) for k, v in dead[0].headers[: len(original)]] == original
     assert dead[0].value == b"\xff not json"
+
+
+DEAD_MEMBER_SESSION_MS = 30_000
+
+
+def test_a_stopping_consumer_does_not_wait_for_a_join_held_up_by_a_dead_member(
+    broker: Broker, topic: str, tmp_path: Path
+) -> None:
+    """After a kill -9 the dead member stays in the group until its session times out,
+    and a new member's join waits for it. aiokafka's ``stop`` waits for a pending join to
+    finish: a service stopped in that window (a test's teardown, a deploy after a crash)
+    would hang for the dead member's whole session. It stops at once instead; nothing is
+    lost, since positions live in the store and the join is simply abandoned."""
+    settings = settings_for(broker, topic)
+    group = f"{topic}-dead-member"
+    asyncio.run(ensure_topics(settings, [settings.dossier_topic, settings.dlq_topic("ledger")]))
+    dead = join_then_die(settings, group, DEAD_MEMBER_SESSION_MS)
+    ledger = Ledger(tmp_path / "ledger")
+
+    async def start_then_stop() -> tuple[float, bool]:
+        dlq = await start_producer(settings)
+        member = tracked(ledger, settings, dlq, group_id=group)
+        task = asyncio.create_task(member.run())
+        await asyncio.sleep(2.0)  # its JoinGroup now waits for the dead member
+        joined = bool(member.consumer is not None and member.consumer.assignment())
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        stopped = loop.time() - started
+        await dlq.stop()
+        return stopped, joined
+
+    try:
+        stopped, joined = asyncio.run(start_then_stop())
+    finally:
+        dead.kill()
+        dead.wait(10)
+
+    assert not joined, "the join did not wait for the dead member: nothing was tested"
+    assert stopped < DEAD_MEMBER_SESSION_MS / 1000 / 3, f"the stop took {stopped:.1f} s"
+
+
+def join_then_die(settings: Settings, group: str, session_ms: int) -> subprocess.Popen[bytes]:
+    """A process whose consumer joins ``group`` and is then killed with SIGKILL: it stays
+    a member, as far as the broker knows, until ``session_ms`` after its last heartbeat."""
+    script = f"""
+import asyncio, sys
+from aiokafka import AIOKafkaConsumer
+async def main():
+    c = AIOKafkaConsumer(
+        {settings.dossier_topic!r}, bootstrap_servers={settings.bootstrap_servers!r},
+        group_id={group!r}, session_timeout_ms={session_ms},
+        max_poll_interval_ms={2 * session_ms}, heartbeat_interval_ms=1000)
+    await c.start()
+    while not c.assignment():
+        await asyncio.sleep(0.05)
+    print("joined", flush=True)
+    await asyncio.sleep(3600)
+asyncio.run(main())
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == b"joined"
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    return process
