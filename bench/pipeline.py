@@ -65,6 +65,20 @@ async def drive(settings: Settings, count: int, concurrency: int, rate: float | 
     return driver
 
 
+def requests_per_dossier(settings: Settings, driver: Driver) -> dict[str, float]:
+    """The driver's HTTP requests per dossier (tries included), by the service asked:
+    what the services' CPU per dossier was spent answering."""
+    names = {f"{settings.host}:{settings.port_of(n)}": n for n in IMPLEMENTED_SERVICES}
+    counts: dict[str, int] = {}
+    for trace in driver.traces:
+        for origin, sent in trace.requests.items():
+            name = names.get(origin, "gateway simulator")
+            counts[name] = counts.get(name, 0) + sent
+    dossiers = len(driver.traces)
+    shares = {name: round(sent / dossiers, 1) for name, sent in sorted(counts.items())}
+    return shares | {"all": round(sum(counts.values()) / dossiers, 1)}
+
+
 def wait_counted(settings: Settings, resolved: int, timeout: float = 600.0) -> None:
     """Until stats counts ``resolved`` dossiers as resolved (its consumer caught up)."""
     url = f"http://{settings.host}:{settings.stats_port}/v1/stats/ytd"
@@ -132,6 +146,7 @@ def run(
             "received_to_notice_p50_s": percentile(notices, 50),
             "received_to_notice_p99_s": percentile(notices, 99),
             "paced_cpu": paced_cpu,
+            "paced_http_requests_per_dossier": requests_per_dossier(settings, slow),
         }
         with console.status(f"flat out: {dossiers} dossiers, {concurrency} in flight…"):
             before, start = cpu_now(stack), time.perf_counter()
@@ -152,6 +167,7 @@ def run(
             "events_per_dossier": len(unique) / dossiers,
             "events_per_s": len(unique) / elapsed,
             "http_requests_retried": sum(t.retries for t in fast.traces),
+            "http_requests_per_dossier": requests_per_dossier(settings, fast),
             "event_bytes": round(statistics.mean(e.size for e in unique.values())),
             "flat_out_cpu": flat_cpu,
         }

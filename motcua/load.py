@@ -28,6 +28,7 @@ import json
 import random
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,8 @@ class Trace:
     paid_vnd: int = 0
     retries: int = 0
     actions: int = 0
+    # HTTP requests sent for the dossier, tries included, by "host:port" of the service.
+    requests: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -334,6 +337,8 @@ class Driver:
         delay = 0.1
         files = kw.pop("files", None)
         while True:
+            if t is not None:
+                t.requests[url.split("/", 3)[2]] += 1
             try:
                 data = _form(files) if files else None  # a form is read once: one per try
                 async with self.http.request(

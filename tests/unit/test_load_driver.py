@@ -73,6 +73,7 @@ def test_a_403_after_the_dossier_moved_on_is_a_state_to_read_again(
     trace = _hand_over(url)
 
     assert trace.retries == 1
+    assert trace.requests == {url.removeprefix("http://"): 2}  # the refused try, the timeline
 
 
 def test_a_403_while_the_dossier_is_still_here_stops_the_dossier(
