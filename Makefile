@@ -68,9 +68,9 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-schemas: install        ## re-export contracts/schemas and docs/asyncapi.json after a deliberate contract change
+schemas: install        ## re-export contracts/schemas and docs/asyncapi.json after a deliberate change of a contract, a publisher or a subscriber
 	$(BIN)/python -m contracts.export
-	$(BIN)/python -m contracts.asyncapi
+	$(BIN)/python -m services.asyncapi
 
 bench: install          ## the full pipeline beside the raw broker, intake alone, replay stats of a year, each service catching up (EVENTS=100000 CATCHUP_EVENTS=20000 for a quick run)
 	$(BIN)/python -m bench.pipeline $(PIPELINE_ARGS)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -60,3 +61,13 @@ class Envelope(Contract):
             "same producer; null for its first"
         ),
     )
+
+
+def one_of(kinds: Iterable[type[Envelope]]) -> Any:
+    """The type of any one of the event classes ``kinds``, told apart by ``type``: what
+    the decoders validate with, and the schema a topic's publisher declares."""
+    members = tuple(kinds)
+    if len(members) == 1:
+        return members[0]  # a discriminator needs two members at least
+    union: Any = Union[members]  # noqa: UP007 (a dynamic union)
+    return Annotated[union, Field(discriminator="type")]

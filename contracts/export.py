@@ -1,8 +1,8 @@
 """Export the JSON Schema of every contract event into ``contracts/schemas/``.
 
 Both the events of ``dossier-events`` and the curated ones of the inter-agency topics
-(``contracts/interagency.py``) are exported; ``contracts/asyncapi.py`` describes which
-topic carries which.
+(``contracts/interagency.py``) are exported; the AsyncAPI document
+(``services/asyncapi.py``) describes which topic carries which.
 
 Run ``python -m contracts.export`` after changing a contract on purpose; the test
 ``test_exported_schemas_match_models`` fails until the files match the models.

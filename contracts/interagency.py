@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
 
-from contracts.envelope import Channel, Contract, Envelope, FormValue
+from contracts.envelope import Channel, Contract, Envelope, FormValue, one_of
 from contracts.workflow import ResultKind, Timeliness
 
 # The workflow's statuses, as a ministry sees them after the event.
@@ -196,10 +196,7 @@ INTERAGENCY_EVENT_TYPES: dict[str, type[InteragencyEvent]] = {
     for cls in list(globals().values())
     if isinstance(cls, type) and issubclass(cls, InteragencyEvent) and "type" in cls.model_fields
 }
-_union: Any = Union[tuple(INTERAGENCY_EVENT_TYPES.values())]  # noqa: UP007 (a dynamic union)
-_adapter: TypeAdapter[InteragencyEvent] = TypeAdapter(
-    Annotated[_union, Field(discriminator="type")]
-)
+_adapter: TypeAdapter[InteragencyEvent] = TypeAdapter(one_of(INTERAGENCY_EVENT_TYPES.values()))
 
 
 def parse(data: dict[str, Any]) -> InteragencyEvent:

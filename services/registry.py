@@ -4,8 +4,9 @@ the AsyncAPI export and the tests read instead of typing the names again.
 An entry names the service's composition root (``services/<name>/main.py``), which
 every root shapes alike (``Root``): ``build_application(settings)`` builds the store and
 the application without starting anything, ``create_app(settings)`` the HTTP app with
-its workers, ``to_contract(app)`` maps its stored events to ``dossier-events`` (None
-for a service that publishes nothing there). Roots are imported only when asked for:
+its workers (in ``app.state.workers``: the AsyncAPI document is generated from their
+brokers), ``to_contract(app)`` maps its stored events to ``dossier-events`` (None for a
+service that publishes nothing there). Roots are imported only when asked for:
 a process serving one service does not import the five others.
 
 Adding a service: its folder with those three functions, an entry here, and a

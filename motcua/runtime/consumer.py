@@ -69,6 +69,7 @@ from motcua.runtime.unit_of_work import UnitOfWork
 from motcua.tracing import context_from
 
 if TYPE_CHECKING:
+    from faststream.kafka import KafkaBroker
     from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 log = structlog.get_logger(__name__)
@@ -146,12 +147,20 @@ class TrackedConsumer:
     def listener(self) -> ConsumerRebalanceListener:
         return _ResumeFromStore(self)
 
-    async def run(self) -> None:
-        """Consume until cancelled, as the batch subscriber of a FastStream broker of its
-        own (``subscription.py``); raise if its consume loop ends (the worker restarts it)."""
+    def broker(self) -> KafkaBroker:
+        """A FastStream broker of its own with this consumer's batch subscriber declared
+        (``subscription.py``), not connected: ``run`` starts it, and the AsyncAPI document
+        is generated from it (``services/asyncapi.py``)."""
         broker = kafka_broker(self.client_options, middlewares=[Rewind(self)], consumer_only=True)
-        subscriber = subscribe(self, broker, self.group_id)
-        self.subscriber = subscriber
+        self.subscriber = subscribe(self, broker, self.group_id)
+        return broker
+
+    async def run(self) -> None:
+        """Consume until cancelled, as the batch subscriber of its broker; raise if its
+        consume loop ends (the worker restarts it)."""
+        broker = self.broker()
+        subscriber = self.subscriber
+        assert subscriber is not None
         try:
             await broker.start()
             done, _ = await asyncio.wait(subscriber.tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -22,16 +22,24 @@ class Handlers:
 
     def __init__(self, table: Mapping[type[Envelope] | tuple[type[Envelope], ...], Handler]):
         self._by_name: dict[str, Handler] = {}
+        self._kinds: list[type[Envelope]] = []
         for kinds, handler in table.items():
             for kind in kinds if isinstance(kinds, tuple) else (kinds,):
                 if kind.__name__ in self._by_name:
                     raise ValueError(f"two handlers for {kind.__name__}")
                 self._by_name[kind.__name__] = handler
+                self._kinds.append(kind)
 
     @property
     def types(self) -> frozenset[str]:
         """The names of the event types handled (as the records' ``type`` header says)."""
         return frozenset(self._by_name)
+
+    @property
+    def kinds(self) -> tuple[type[Envelope], ...]:
+        """The event classes handled, by name (the subscriber declares them as its
+        messages: ``subscription.py``)."""
+        return tuple(sorted(self._kinds, key=lambda kind: kind.__name__))
 
     def handles(self, type_name: str) -> bool:
         return type_name in self._by_name

@@ -20,12 +20,15 @@ on a ``KafkaBroker``:
   and seeks each partition of the batch back to its first unapplied offset (read from
   the store). ``NACK_ON_ERROR`` would redeliver at once, with no backoff, and does not
   cover a parser failure. ``tests/integration/test_faststream_edges.py`` shows both.
+* **described for the AsyncAPI document** (``services/asyncapi.py``): a title, a
+  description, and as its messages the contract events its handlers apply.
 """
 
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
+from collections.abc import Awaitable, Callable
+from types import GenericAlias, TracebackType
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -36,6 +39,7 @@ from faststream.kafka.message import KafkaAckableMessage
 from faststream.kafka.schemas import Topic
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
+from contracts.envelope import one_of
 from motcua import metrics
 
 if TYPE_CHECKING:
@@ -138,6 +142,24 @@ class RewindOnFailure(BaseMiddleware):
         return False  # FastStream logs it and goes on; the rewind made that safe
 
 
+def _described(owner: TrackedConsumer) -> Callable[[Records], Awaitable[None]]:
+    """``owner.on_batch``, annotated with the events its handlers apply.
+
+    FastStream 0.7.8 describes a subscriber's messages only by its handler's parameters
+    (``subscriber()`` takes no ``schema=``, unlike ``publisher()``); for ``on_batch``'s
+    raw records it would write aiokafka's ``ConsumerRecord``. The annotation is read for
+    the document alone: the broker applies no types (``apply_types=False``), so the
+    handler still gets the records as fetched.
+    """
+
+    async def on_batch(records: Records) -> None:
+        await owner.on_batch(records)
+
+    if owner.handlers.kinds:  # a consumer that handles nothing (bench.consumer) keeps its own
+        on_batch.__annotations__["records"] = GenericAlias(list, one_of(owner.handlers.kinds))
+    return on_batch
+
+
 def subscribe(owner: TrackedConsumer, broker: KafkaBroker, group_id: str) -> BatchSubscriber:
     """Declare ``owner``'s batch subscriber on ``broker``; its handler applies a batch."""
     subscriber = broker.subscriber(
@@ -151,7 +173,10 @@ def subscribe(owner: TrackedConsumer, broker: KafkaBroker, group_id: str) -> Bat
         ack_policy=AckPolicy.MANUAL,
         parser=_parse,
         decoder=_decode,
-        title=f"{owner.name}:{','.join(owner.topics)}",
+        title=f"{owner.name}-consumer",
+        description=f"{owner.name} applies each event of the types it handles once, in one "
+        "unit of work per batch; it reads every record and skips the other types by their "
+        "`type` header, undecoded",
     )
-    subscriber(owner.on_batch)
+    subscriber(_described(owner))
     return subscriber

@@ -18,7 +18,10 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from eventsourcing.application import Application
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
+from contracts.envelope import Envelope, one_of
+from contracts.events import EVENTS_OF
 from motcua import metrics
 from motcua.runtime.broker import kafka_broker
 from motcua.runtime.consumer import TrackedConsumer
@@ -50,6 +53,33 @@ async def _producer(settings: Settings, service: str) -> AsyncIterator[AIOKafkaP
         await producer.stop()
 
 
+def relay_broker(
+    settings: Settings, routes: Sequence[Route]
+) -> tuple[KafkaBroker, dict[str, FastStreamTopic]]:
+    """A FastStream broker with a publisher declared per route, by topic; not connected.
+
+    Each publisher is described for the AsyncAPI document (``services/asyncapi.py``):
+    its title, the route's description and, as its message schema, the contract events
+    the route publishes.
+    """
+    broker = kafka_broker(
+        client_options(settings), enable_idempotence=settings.kafka_idempotent_producer
+    )
+    publishers = {
+        r.topic: FastStreamTopic(
+            broker.publisher(
+                r.topic,
+                title=f"{r.name.replace('.', '-')}-relay",
+                description=r.description or None,
+                schema=one_of(r.events) if r.events else None,
+            ),
+            r.topic,
+        )
+        for r in routes
+    }
+    return broker, publishers
+
+
 @asynccontextmanager
 async def _publishers(
     settings: Settings, service: str, routes: Sequence[Route]
@@ -57,15 +87,7 @@ async def _publishers(
     """The relays' topics as publishers declared on a FastStream broker of the service's
     relay worker, started; stopped on exit."""
     await _ensure_topics(settings, service, [r.topic for r in routes])
-    broker = kafka_broker(
-        client_options(settings), enable_idempotence=settings.kafka_idempotent_producer
-    )
-    publishers = {
-        r.topic: FastStreamTopic(
-            broker.publisher(r.topic, title=f"{r.name}:{r.topic}", description=r.name), r.topic
-        )
-        for r in routes
-    }
+    broker, publishers = relay_broker(settings, routes)
     try:
         await broker.start()
         yield publishers
@@ -75,11 +97,14 @@ async def _publishers(
 
 @dataclass(frozen=True)
 class Route:
-    """One relay of a store: its name (the events' ``producer``), topic and mapping."""
+    """One relay of a store: its name (the events' ``producer``), topic and mapping; the
+    contract events it publishes and what it is, as the AsyncAPI document states them."""
 
     name: str
     topic: str
     to_contract: ToContract
+    events: tuple[type[Envelope], ...] = ()
+    description: str = ""
 
 
 class RelayWorker:
@@ -101,7 +126,16 @@ class RelayWorker:
     ) -> None:
         self.settings, self.app, self.store = settings, app, store
         self.name = name
-        self.routes = list(routes) or [Route(name, settings.dossier_topic, to_contract)]
+        self.routes = list(routes) or [
+            Route(
+                name,
+                settings.dossier_topic,
+                to_contract,
+                EVENTS_OF.get(name, ()),
+                f"{name}'s outbox relay publishes its events in the order of its store, at "
+                "least once: a repeat after a crash has the same `event_id` and `position`",
+            )
+        ]
         self.relay: OutboxRelay | None = None
         self.connected = False
         metrics.on_scrape(self._measure_lag)
@@ -115,6 +149,11 @@ class RelayWorker:
             log.warning("relay disabled by settings: events stay in the store unpublished")
             return
         await _forever(self._run_once, self)
+
+    def declared(self) -> KafkaBroker:
+        """The broker its relays publish through, with their publishers declared and
+        nothing connected: what the AsyncAPI document is generated from."""
+        return relay_broker(self.settings, self.routes)[0]
 
     async def _run_once(self) -> None:
         s = self.settings
@@ -170,21 +209,30 @@ class ConsumerWorker:
     async def run(self) -> None:
         await _forever(self._run_once, self)
 
-    async def _run_once(self) -> None:
+    def _tracked(self, dlq_producer: AIOKafkaProducer) -> TrackedConsumer:
         s = self.settings
-        async with _producer(s, self.name) as producer:
-            self.consumer = TrackedConsumer(
-                name=self.name,
-                topics=[s.dossier_topic],
-                app=self.app,
-                store=self.store,
-                handlers=self.handlers,
-                bootstrap_servers=s.bootstrap_servers,
-                client_options=client_options(s),
-                dlq_producer=producer,
-                dlq_topic=s.dlq_topic(self.name),
-                group_id=f"{s.consumer_group_prefix}{self.name}",
-            )
+        return TrackedConsumer(
+            name=self.name,
+            topics=[s.dossier_topic],
+            app=self.app,
+            store=self.store,
+            handlers=self.handlers,
+            bootstrap_servers=s.bootstrap_servers,
+            client_options=client_options(s),
+            dlq_producer=dlq_producer,
+            dlq_topic=s.dlq_topic(self.name),
+            group_id=f"{s.consumer_group_prefix}{self.name}",
+        )
+
+    def declared(self) -> KafkaBroker:
+        """The broker its consumer runs on, with the subscriber declared and nothing
+        connected: what the AsyncAPI document is generated from. That consumer never runs,
+        so it gets no dead-letter producer."""
+        return self._tracked(_NeverStarted()).broker()
+
+    async def _run_once(self) -> None:
+        async with _producer(self.settings, self.name) as producer:
+            self.consumer = self._tracked(producer)
             self.running = True
             try:
                 await self.consumer.run()
@@ -193,6 +241,13 @@ class ConsumerWorker:
 
     def problems(self) -> list[str]:
         return [] if self.running else ["consumer not connected to the Kafka broker yet"]
+
+
+class _NeverStarted:
+    """The dead-letter producer of a consumer declared for the document, never run."""
+
+    async def send_and_wait(self, *_: Any, **__: Any) -> None:
+        raise RuntimeError("a consumer declared for the AsyncAPI document does not run")
 
 
 class PeriodicWorker:

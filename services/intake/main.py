@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan_with(relay, consumer),
     )
     app.state.settings = settings
+    app.state.workers = (relay, consumer)
     app.state.intake = intake
     app.state.relay = relay
     install_common(app, ready=lambda: relay.problems() + consumer.problems())

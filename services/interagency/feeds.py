@@ -31,6 +31,7 @@ class Feed:
     name: str
     topic: str
     ministry: str | None = None
+    description: str = ""  # what it carries, for the AsyncAPI document
 
     def to_contract(self, event: DomainEventProtocol[UUID], _: BatchAggregates) -> Envelope | None:
         """The curated event of a ``Forwarded`` event for this feed; None otherwise. The
@@ -54,15 +55,38 @@ def _known(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def routes(feeds: list[Feed]) -> list[Route]:
-    return [Route(f.name, f.topic, f.to_contract) for f in feeds]
+    events = tuple(INTERAGENCY_EVENT_TYPES.values())
+    return [Route(f.name, f.topic, f.to_contract, events, f.description) for f in feeds]
 
 
 def feeds_of(settings: Settings, ministries: tuple[Ministry, ...]) -> list[Feed]:
-    default = Feed(PRODUCER, settings.interagency_topic)
+    default = Feed(
+        PRODUCER,
+        settings.interagency_topic,
+        description="interagency publishes the curated events of every forwarded dossier, "
+        "without personal data: the optional personal fields are null",
+    )
     return [
         default,
         *(
-            Feed(f"{PRODUCER}.{m.code}", f"{settings.interagency_topic}.{m.code}", m.code)
+            Feed(
+                f"{PRODUCER}.{m.code}",
+                f"{settings.interagency_topic}.{m.code}",
+                m.code,
+                _description(m),
+            )
             for m in ministries
         ),
     ]
+
+
+def _description(ministry: Ministry) -> str:
+    receives = [
+        *(f"procedure {p}" for p in ministry.procedures),
+        *(f"every dossier through agency {a}" for a in ministry.agencies),
+    ]
+    return (
+        f"interagency publishes the feed of {ministry.name} (`{ministry.code}`): the "
+        f"forwarded dossiers it receives ({', '.join(receives) or 'none'}), with the "
+        f"personal fields its entry allows ({', '.join(ministry.fields) or 'none'})"
+    )

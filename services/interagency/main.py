@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan_with(relay, consumer),
     )
     app.state.settings = settings
+    app.state.workers = (relay, consumer)
     app.state.interagency = interagency
     app.state.feeds = feeds
     install_common(app, ready=lambda: relay.problems() + consumer.problems())

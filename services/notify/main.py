@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan_with(relay, consumer, sender),
     )
     app.state.settings = settings
+    app.state.workers = (relay, consumer, sender)
     app.state.notify = notify
     install_common(app, ready=lambda: relay.problems() + consumer.problems())
     app.include_router(router)

@@ -67,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan_with(relay, consumer, expiry, refunds),
     )
     app.state.settings = settings
+    app.state.workers = (relay, consumer, expiry, refunds)
     app.state.payment = payment
     install_common(app, ready=lambda: relay.problems() + consumer.problems())
     app.include_router(router)

@@ -46,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan_with(consumer),
     )
     app.state.settings = settings
+    app.state.workers = (consumer,)
     app.state.stats = stats
     install_common(app, ready=consumer.problems)
     app.include_router(router)

@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan_with(relay, consumer, clock),
     )
     app.state.settings = settings
+    app.state.workers = (relay, consumer, clock)
     app.state.workflow = workflow
     install_common(app, ready=lambda: relay.problems() + consumer.problems())
     app.include_router(router)
