@@ -69,7 +69,6 @@ from motcua.runtime.unit_of_work import UnitOfWork
 from motcua.tracing import context_from
 
 if TYPE_CHECKING:
-    from faststream.kafka import KafkaBroker
     from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 log = structlog.get_logger(__name__)
