@@ -1,10 +1,11 @@
 """What one GET of the screens' most called views costs, on a dossier with a long history.
 
-Officers' and applicants' screens poll the workflow timeline and the payment bill; the
-cost of one answer should not grow with the dossier's history. Each view is asked
-``--requests`` times through FastAPI's TestClient (in-process, SQLite) on a dossier of
-``--events`` events, and the CPU time of this process (``time.process_time``) is
-divided by the requests. Figures, not assertions.
+Officers' and applicants' screens poll the workflow timeline, the payment bill and
+intake's lookup (as a party, and in public by code and ID number); the cost of one
+answer should not grow with the dossier's history. Each view is asked ``--requests``
+times through FastAPI's TestClient (in-process, SQLite) on a dossier of ``--events``
+events, and the CPU time of this process (``time.process_time``) is divided by the
+requests. Figures, not assertions.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from fastapi.testclient import TestClient
 
 from motcua.auth import Caller, issue_token
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
+from services.intake.application import IntakeApplication
+from services.intake.main import create_app as create_intake
 from services.payment.application import PaymentApplication
 from services.payment.gateway import Order
 from services.payment.main import create_app as create_payment
 from services.workflow.application import WorkflowApplication
 from services.workflow.main import create_app as create_workflow
+from tests.dossiers import BIRTH_AGENCY, CITIZEN, CITIZEN_ID, submit
 from tests.ledger import deliver
 from tests.unit.test_payment import LAND, LAND_FORM, received
 
@@ -47,11 +51,13 @@ class Clock:
         return self.now
 
 
-def cpu_ms_per_get(client: TestClient, url: str, requests: int) -> float:
-    assert client.get(url, headers=ADMIN).status_code == 200  # warm
+def cpu_ms_per_get(
+    client: TestClient, url: str, requests: int, headers: Mapping[str, str] = ADMIN
+) -> float:
+    assert client.get(url, headers=headers).status_code == 200  # warm
     start = time.process_time()
     for _ in range(requests):
-        response = client.get(url, headers=ADMIN)
+        response = client.get(url, headers=headers)
         assert response.status_code == 200, response.text
     return (time.process_time() - start) * 1000 / requests
 
@@ -84,9 +90,46 @@ def bill(folder: Path, events: int, requests: int) -> float:
     return cpu_ms_per_get(client, f"/v1/payments/{event.dossier_id}", requests)
 
 
+def intake_dossier(folder: Path, events: int) -> tuple[TestClient, str, str]:
+    """An accepted dossier whose applicant sent ``(events - 2) // 2`` feedback, each
+    answered by the agency: (client, dossier id, code)."""
+    client = TestClient(create_intake(Settings(var_dir=folder)))
+    intake: IntakeApplication = client.app.state.intake  # type: ignore[attr-defined]
+    dossier_id = submit(intake)
+    officer = Caller(sub="officer-1", role="officer", agency=BIRTH_AGENCY)
+    code = intake.accept(officer, dossier_id, correlation_id="bench")
+    for _ in range((events - 2) // 2):
+        feedback_id = intake.send_feedback(
+            CITIZEN,
+            str(dossier_id),
+            None,
+            kind="feedback",
+            text="Xin cho biết hồ sơ đang ở bước nào",
+            correlation_id="bench",
+        )
+        intake.answer_feedback(
+            officer, dossier_id, feedback_id, answer="Hồ sơ đang được xử lý", correlation_id="b"
+        )
+    return client, str(dossier_id), code
+
+
+def lookup(folder: Path, events: int, requests: int) -> float:
+    """Intake's lookup by id as a party (an admin): the view with the form and documents."""
+    client, dossier_id, _ = intake_dossier(folder, events)
+    return cpu_ms_per_get(client, f"/v1/dossiers/{dossier_id}", requests)
+
+
+def public_lookup(folder: Path, events: int, requests: int) -> float:
+    """Intake's public lookup, without a token: the dossier code and the ID number."""
+    client, _, code = intake_dossier(folder, events)
+    return cpu_ms_per_get(client, f"/v1/dossiers/{code}", requests, {"X-Id-Number": CITIZEN_ID})
+
+
 VIEWS: Mapping[str, Callable[[Path, int, int], float]] = {
     "GET /v1/dossiers/{ref}/timeline": timeline,
     "GET /v1/payments/{ref}": bill,
+    "GET /v1/dossiers/{ref} (party)": lookup,
+    "GET /v1/dossiers/{code} (public)": public_lookup,
 }
 
 

@@ -4,14 +4,28 @@ A view read from its row must answer byte for byte as the view built from the ag
 so its datetimes, dates, UUIDs and decimals must come back as those types, not as the
 strings plain JSON would leave. The types are those of the event store's own
 transcoder, so a document decodes to what a replay of the aggregate would hold.
+
+A document may hold one entry per event of its aggregate (workflow's timeline history,
+intake's lookup timeline); a save extends it with the entries of its own events, the
+earlier ones taken from the row (``entries_before``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, UUIDAsHex
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    StoredEvent,
+    UUIDAsHex,
+)
 
+from motcua.runtime.store import Tx
 from motcua.transcoding import DateAsISO
 
 _transcoder = JSONTranscoder()
@@ -25,3 +39,49 @@ def encode_document(document: Any) -> str:
 
 def decode_document(text: str) -> Any:
     return _transcoder.decode(text.encode("utf8"))
+
+
+def entries_before(
+    app: Application[UUID],
+    tx: Tx,
+    table: str,
+    field: str,
+    dossier_id: UUID,
+    version: int,
+    entry: Callable[[Any], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The entries of the aggregate's events before ``version`` (one per event).
+
+    From the ``field`` list of the document in the aggregate's row of ``table``
+    (``dossier_id``, ``version``, ``document``) when the row has them all; else, for an
+    aggregate saved before the table existed (or by an older instance), from its stored
+    events read in ``tx``, each made an entry by ``entry``."""
+    if version <= 1:
+        return []
+    tx.execute(
+        f"SELECT version, document FROM {{{table}}} WHERE dossier_id = ?", (str(dossier_id),)
+    )
+    row = tx.fetchone()
+    if row is not None and int(row["version"]) >= version - 1:
+        entries: list[dict[str, Any]] = decode_document(row["document"])[field]
+        return entries[: version - 1]
+    key = dossier_id.hex if tx.dialect == "sqlite" else dossier_id
+    events = str(app.recorder.events_table_name)  # type: ignore[attr-defined]
+    tx.execute(
+        f"SELECT originator_version, topic, state FROM {{{events}}} "
+        "WHERE originator_id = ? AND originator_version < ? ORDER BY originator_version",
+        (key, version),
+    )
+    return [
+        entry(
+            app.mapper.to_domain_event(
+                StoredEvent(
+                    originator_id=dossier_id,
+                    originator_version=int(r["originator_version"]),
+                    topic=r["topic"],
+                    state=bytes(r["state"]),
+                )
+            )
+        )
+        for r in tx.fetchall()
+    ]

@@ -28,13 +28,11 @@ from services.intake.schemas import (
     FeedbackCreated,
     FeedbackIn,
     FeedbackRow,
-    FeedbackView,
     ProcedureSummary,
     Rating,
     Reason,
     Resubmission,
     Submission,
-    TimelineEntry,
 )
 
 
@@ -171,32 +169,7 @@ def get_dossier(
     ] = None,
 ) -> DossierView:
     """Status and timeline by code or id; for the applicant, the agency, or code + ID number."""
-    dossier = intake.find(ref, caller, x_id_number)
-    return _view(intake, dossier, intake.is_party(caller, dossier))
-
-
-def _view(intake: IntakeApplication, dossier: Dossier, privileged: bool) -> DossierView:
-    progress = intake.public_progress(dossier)
-    return DossierView(
-        id=dossier.id,
-        code=dossier.code,
-        status=progress.status,
-        procedure_id=dossier.procedure_id,
-        procedure_name=dossier.procedure_name,
-        agency_code=dossier.agency_code,
-        channel=dossier.channel,
-        applicant_name=dossier.applicant["full_name"],
-        received_at=dossier.received_at,
-        appointment_date=progress.appointment_date,
-        reason=dossier.reason,
-        rating=dossier.rating,
-        feedback=[
-            FeedbackView(feedback_id=UUID(fid), **item) for fid, item in dossier.feedback.items()
-        ],
-        timeline=[TimelineEntry(**e) for e in progress.timeline],
-        form_data=dossier.form_data if privileged else None,
-        documents=dossier.documents if privileged else None,
-    )
+    return DossierView.model_validate(intake.lookup(caller, ref, x_id_number))
 
 
 @router.post("/dossiers/{dossier_id}/accept", tags=["one-stop"])

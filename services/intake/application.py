@@ -2,8 +2,9 @@
 and what the applicant says afterwards: the rating and feedback with its answers.
 
 Commands load aggregates, change them and save them together with the read-model
-row of the dossier (``intake_dossiers``) in one transaction, so the lookup tables
-can never disagree with the events.
+rows of the dossier (its lookup row in ``intake_dossiers``, its view in
+``intake_dossier_views``) in one transaction, so the lookup tables can never disagree
+with the events. The lookup itself reads those rows, never the aggregate.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from motcua.runtime.store import Store, Write
 from motcua.transcoding import DateAsISO
 from services.intake.catalogue import ACCOUNT_CLAIMS, Catalogue, Procedure
 from services.intake.domain import DailySequence, Dossier
+from services.intake.dossier_view import DossierViews, timeline_entry
 from services.intake.forms import check_documents, check_form
 from services.intake.progress import Progress
 from services.intake.readmodel import create_tables, dossier_row, feedback_row
@@ -40,13 +42,36 @@ def _submission_id(submitter: str, idempotency_key: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"motcua:intake:submission:{submitter}:{idempotency_key}")
 
 
-@dataclass(frozen=True)
-class PublicProgress:
-    """Where a dossier stands for its applicant: the lookup's status, date and timeline."""
+NO_MATCH = "no dossier matches that code and ID number"
 
-    status: str
-    appointment_date: date | None
-    timeline: list[dict[str, Any]]
+
+@dataclass(frozen=True)
+class Parties:
+    """What the access rules ask of a dossier: its applicant's account and ID number,
+    its agency and its code (from the aggregate, or from the dossier's view)."""
+
+    account: str | None
+    id_number: str
+    agency_code: str
+    code: str | None
+
+    @classmethod
+    def of(cls, dossier: Dossier) -> Parties:
+        return cls(
+            dossier.applicant.get("account"),
+            dossier.applicant["id_number"],
+            dossier.agency_code,
+            dossier.code,
+        )
+
+    @classmethod
+    def of_view(cls, document: dict[str, Any]) -> Parties:
+        return cls(
+            document["applicant_account"],
+            document["applicant_id_number"],
+            document["agency_code"],
+            document["code"],
+        )
 
 
 class IntakeApplication(Application[UUID]):
@@ -69,6 +94,7 @@ class IntakeApplication(Application[UUID]):
         self.store.write(create_tables)
         self.attachments = Attachments(self.store)
         self.progress = Progress(self.store)
+        self.views = DossierViews(self, self.store)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -126,7 +152,7 @@ class IntakeApplication(Application[UUID]):
             correlation_id=correlation_id,
         )
         try:
-            self.save(dossier, writes=[dossier_row(dossier)])
+            self.save(dossier, writes=self._rows(dossier))
         except IntegrityError:
             if dossier_id is None or self._existing(dossier_id) is None:
                 raise
@@ -169,7 +195,7 @@ class IntakeApplication(Application[UUID]):
             requested_by=caller.sub,
             correlation_id=correlation_id,
         )
-        self.save(dossier, writes=[dossier_row(dossier)])
+        self.save(dossier, writes=self._rows(dossier))
 
     def resubmit(
         self,
@@ -181,7 +207,8 @@ class IntakeApplication(Application[UUID]):
         correlation_id: str,
     ) -> None:
         dossier = self._dossier(dossier_id)
-        if not self._is_applicant(caller, dossier) and not self._is_officer_of(caller, dossier):
+        parties = Parties.of(dossier)
+        if not self._is_applicant(caller, parties) and not self._is_officer_of(caller, parties):
             raise NotFound("no such dossier")
         procedure = self.procedure(dossier.procedure_id)
         dossier.resubmit(
@@ -190,7 +217,7 @@ class IntakeApplication(Application[UUID]):
             resubmitted_by=caller.sub,
             correlation_id=correlation_id,
         )
-        self.save(dossier, writes=[dossier_row(dossier)])
+        self.save(dossier, writes=self._rows(dossier))
 
     def accept(self, caller: Caller, dossier_id: UUID, *, correlation_id: str) -> str:
         """Accept at the one-stop: assign the code and the appointment date (I-1, I-2)."""
@@ -211,7 +238,7 @@ class IntakeApplication(Application[UUID]):
                 correlation_id=correlation_id,
             )
             try:
-                self.save(sequence, dossier, writes=[dossier_row(dossier)])
+                self.save(sequence, dossier, writes=self._rows(dossier))
             except IntegrityError:
                 # Another acceptance took the same number first: reload and retry.
                 time.sleep(random.uniform(0, 0.01))
@@ -223,16 +250,16 @@ class IntakeApplication(Application[UUID]):
     def refuse(self, caller: Caller, dossier_id: UUID, *, reason: str, correlation_id: str) -> None:
         dossier = self._for_officer(caller, dossier_id)
         dossier.refuse(reason=reason, refused_by=caller.sub, correlation_id=correlation_id)
-        self.save(dossier, writes=[dossier_row(dossier)])
+        self.save(dossier, writes=self._rows(dossier))
 
     def withdraw(
         self, caller: Caller, dossier_id: UUID, *, reason: str, correlation_id: str
     ) -> None:
         dossier = self._dossier(dossier_id)
-        if not self._is_applicant(caller, dossier):
+        if not self._is_applicant(caller, Parties.of(dossier)):
             raise NotFound("no such dossier")
         dossier.withdraw(reason=reason, withdrawn_by=caller.sub, correlation_id=correlation_id)
-        self.save(dossier, writes=[dossier_row(dossier)])
+        self.save(dossier, writes=self._rows(dossier))
 
     # -- after the result: rating and feedback (S-3, F-1) ------------------------------
 
@@ -257,7 +284,7 @@ class IntakeApplication(Application[UUID]):
                 result_issued=self.progress.result_issued(str(d.id)),
                 correlation_id=correlation_id,
             )
-            return []  # the lookup row keeps workflow's status: nothing to write
+            return []  # the lookup row keeps workflow's status: only the view is written
 
         self._change(dossier.id, change)
 
@@ -337,17 +364,19 @@ class IntakeApplication(Application[UUID]):
         account identifies with the lookup's credentials: the code and their ID number.
         """
         dossier = self.find(ref, caller, id_number)
-        if caller is not None and self._is_applicant(caller, dossier):
+        parties = Parties.of(dossier)
+        if caller is not None and self._is_applicant(caller, parties):
             return dossier, caller.sub
         stranger_role = caller is not None and caller.role != "citizen"
-        if not stranger_role and _holds_lookup(dossier, ref, id_number):
+        if not stranger_role and _holds_lookup(parties, ref, id_number):
             return dossier, None
         raise Forbidden(
             f"Chỉ người nộp hồ sơ mới được {act_vi}. Only the dossier's applicant may {act} here"
         )
 
     def _change(self, dossier_id: UUID, change: Callable[[Dossier], list[Write]]) -> None:
-        """Load, change and save the dossier; a concurrent save makes it start again.
+        """Load, change and save the dossier with its view; a concurrent save makes it
+        start again.
 
         The rerun sees the other change, so two simultaneous ratings end with one saved and
         the other refused as a second rating (409), never with a server error.
@@ -356,7 +385,7 @@ class IntakeApplication(Application[UUID]):
             dossier = self._dossier(dossier_id)
             writes = change(dossier)
             try:
-                self.save(dossier, writes=writes)
+                self.save(dossier, writes=[*writes, self.views.row(dossier)])
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.01))
                 continue
@@ -365,62 +394,56 @@ class IntakeApplication(Application[UUID]):
 
     # -- queries ----------------------------------------------------------------------
 
-    def find(self, ref: str, caller: Caller | None, id_number: str | None) -> Dossier:
-        """The dossier by id or code, if the caller may see it; ``NotFound`` otherwise.
+    def lookup(self, caller: Caller | None, ref: str, id_number: str | None) -> dict[str, Any]:
+        """The lookup's answer by id or code, if the caller may see it; ``NotFound`` otherwise.
 
-        Strangers get the same answer for a wrong code as for a wrong ID number, so a
-        lookup never reveals that a code exists.
+        Read from the dossier's view row with the other services' reports, in one store
+        snapshot; the form and the documents only for the parties. A dossier saved before
+        those rows existed is built from the aggregate once, and its row kept. Strangers
+        get the same answer for a wrong code as for a wrong ID number, so a lookup never
+        reveals that a code exists.
         """
+        found = self.views.find(ref)
+        if found is not None and found.document is None:
+            dossier = self._dossier(found.dossier_id)
+            if self._may_see(caller, Parties.of(dossier), ref, id_number):
+                self.views.keep(dossier, self.own_timeline(dossier))
+                found = self.views.find(ref)
+        if found is None or found.document is None:
+            raise NotFound(NO_MATCH)
+        parties = Parties.of_view(found.document)
+        if not self._may_see(caller, parties, ref, id_number):
+            raise NotFound(NO_MATCH)
+        return found.answer(privileged=self.is_party(caller, parties))
+
+    def find(self, ref: str, caller: Caller | None, id_number: str | None) -> Dossier:
+        """The dossier by id or code, if the caller may see it (as for the lookup), for
+        the commands and the receipt; ``NotFound`` otherwise."""
         row = self.store.read_one(
             "SELECT id FROM {intake_dossiers} WHERE code = ? OR id = ?", (ref, ref)
         )
         dossier = self._dossier(UUID(row["id"])) if row else None
-        if dossier is None or not self._may_see(caller, dossier, ref, id_number):
-            raise NotFound("no dossier matches that code and ID number")
+        if dossier is None or not self._may_see(caller, Parties.of(dossier), ref, id_number):
+            raise NotFound(NO_MATCH)
         return dossier
 
-    def is_party(self, caller: Caller | None, dossier: Dossier) -> bool:
+    def is_party(self, caller: Caller | None, parties: Parties) -> bool:
         """The applicant, an officer of the dossier's agency, or an admin: sees everything."""
         return caller is not None and (
             caller.role == "admin"
-            or self._is_applicant(caller, dossier)
-            or self._is_officer_of(caller, dossier)
+            or self._is_applicant(caller, parties)
+            or self._is_officer_of(caller, parties)
         )
 
     def _may_see(
-        self, caller: Caller | None, dossier: Dossier, ref: str, id_number: str | None
+        self, caller: Caller | None, parties: Parties, ref: str, id_number: str | None
     ) -> bool:
-        return self.is_party(caller, dossier) or _holds_lookup(dossier, ref, id_number)
+        return self.is_party(caller, parties) or _holds_lookup(parties, ref, id_number)
 
-    def public_progress(self, dossier: Dossier) -> PublicProgress:
-        """Status, appointment and timeline as the applicant sees them, of one state.
-
-        Intake's own events are read up to the version of the dossier given, never a
-        newer one; workflow's progress and the status and appointment it sets come from
-        one snapshot of the read model. Before acceptance the dossier itself is the truth.
-        The timeline is sorted by time because intake's own events also come after the
-        others' (a rating follows the result, feedback may come at any moment)."""
-        with self.store.snapshot() as tx:
-            tx.execute(
-                "SELECT status, appointment_date FROM {intake_dossiers} WHERE id = ?",
-                (str(dossier.id),),
-            )
-            row = tx.fetchone()
-            later = self.progress.timeline(tx, str(dossier.id))
-        own = [
-            {
-                "event": type(e).__qualname__.split(".")[-1],
-                "at": cast(Any, e).timestamp,
-                "by": _actor(e),
-                "details": _public_details(e),
-            }
-            for e in self.events.get(dossier.id, lte=dossier.version)
-        ]
-        timeline = sorted(own + later, key=lambda entry: entry["at"])
-        if dossier.appointment_date is None or row is None or row["appointment_date"] is None:
-            return PublicProgress(dossier.status, dossier.appointment_date, timeline)
-        appointment = date.fromisoformat(row["appointment_date"])
-        return PublicProgress(row["status"], appointment, timeline)
+    def own_timeline(self, dossier: Dossier) -> list[dict[str, Any]]:
+        """Intake's events of the dossier as the public timeline shows them, up to the
+        state loaded: never a newer one, so the document built with it is one state."""
+        return [timeline_entry(e) for e in self.events.get(dossier.id, lte=dossier.version)]
 
     def list_for_applicant(self, account: str, limit: int, offset: int) -> list[dict[str, Any]]:
         return self.store.read(
@@ -463,6 +486,10 @@ class IntakeApplication(Application[UUID]):
 
     # -- helpers ----------------------------------------------------------------------
 
+    def _rows(self, dossier: Dossier) -> list[Write]:
+        """The dossier's read-model rows: its lookup row and its view."""
+        return [dossier_row(dossier), self.views.row(dossier)]
+
     def procedure(self, procedure_id: str) -> Procedure:
         """The catalogue entry, or ``NotFound``."""
         procedure = self.catalogue.get(procedure_id)
@@ -496,12 +523,12 @@ class IntakeApplication(Application[UUID]):
             raise Forbidden(f"the dossier is at agency {agency_code}; you act for {caller.agency}")
 
     @staticmethod
-    def _is_applicant(caller: Caller, dossier: Dossier) -> bool:
-        return caller.role == "citizen" and dossier.applicant.get("account") == caller.sub
+    def _is_applicant(caller: Caller, parties: Parties) -> bool:
+        return caller.role == "citizen" and parties.account == caller.sub
 
     @staticmethod
-    def _is_officer_of(caller: Caller, dossier: Dossier) -> bool:
-        return caller.role == "officer" and caller.agency == dossier.agency_code
+    def _is_officer_of(caller: Caller, parties: Parties) -> bool:
+        return caller.role == "officer" and caller.agency == parties.agency_code
 
 
 def _applicant(form: dict[str, Any], account: str | None, notify_by: list[str]) -> dict[str, Any]:
@@ -515,44 +542,6 @@ def _applicant(form: dict[str, Any], account: str | None, notify_by: list[str]) 
     }
 
 
-def _holds_lookup(dossier: Dossier, ref: str, id_number: str | None) -> bool:
+def _holds_lookup(parties: Parties, ref: str, id_number: str | None) -> bool:
     """The public lookup's credentials: the dossier's code and the applicant's ID number."""
-    return (
-        id_number is not None
-        and dossier.code == ref
-        and id_number.strip() == dossier.applicant["id_number"]
-    )
-
-
-def _actor(event: Any) -> str | None:
-    if hasattr(event, "answered_by"):
-        agency: str = event.agency_code  # the agency answers; its officer stays internal
-        return agency
-    for name in ("submitted_by", "requested_by", "resubmitted_by", "received_by", "refused_by"):
-        if hasattr(event, name):
-            value: str = getattr(event, name)
-            return value
-    for name in ("rated_by", "sent_by"):
-        if hasattr(event, name):
-            account: str | None = getattr(event, name)
-            return account
-    return getattr(event, "withdrawn_by", None)
-
-
-_DETAILS = (
-    "code",
-    "appointment_date",
-    "reason",
-    "missing_documents",
-    "channel",
-    "rating",
-    "comment",
-    "feedback_id",
-    "kind",
-    "text",
-    "answer",
-)
-
-
-def _public_details(event: Any) -> dict[str, Any]:
-    return {k: getattr(event, k) for k in _DETAILS if hasattr(event, k)}
+    return id_number is not None and parties.code == ref and id_number.strip() == parties.id_number

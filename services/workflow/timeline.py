@@ -19,9 +19,8 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
 
-from motcua.documents import decode_document, encode_document
+from motcua.documents import decode_document, encode_document, entries_before
 from motcua.runtime.store import Store, Tx, Write
 from services.workflow.domain import Process
 
@@ -135,36 +134,9 @@ class Timelines:
     def _history_before(self, tx: Tx, dossier_id: UUID, version: int) -> list[dict[str, Any]]:
         """The history of the events before ``version``: from the row when it has them,
         else from the stored events (a process saved before the table existed)."""
-        if version <= 1:
-            return []
-        tx.execute(
-            "SELECT version, document FROM {workflow_timelines} WHERE dossier_id = ?",
-            (str(dossier_id),),
+        return entries_before(
+            self.app, tx, "workflow_timelines", "history", dossier_id, version, history_entry
         )
-        row = tx.fetchone()
-        if row is not None and int(row["version"]) >= version - 1:
-            history: list[dict[str, Any]] = decode_document(row["document"])["history"]
-            return history[: version - 1]
-        key = dossier_id.hex if tx.dialect == "sqlite" else dossier_id
-        table = str(self.app.recorder.events_table_name)  # type: ignore[attr-defined]
-        tx.execute(
-            f"SELECT originator_version, topic, state FROM {{{table}}} "
-            "WHERE originator_id = ? AND originator_version < ? ORDER BY originator_version",
-            (key, version),
-        )
-        return [
-            history_entry(
-                self.app.mapper.to_domain_event(
-                    StoredEvent(
-                        originator_id=dossier_id,
-                        originator_version=int(r["originator_version"]),
-                        topic=r["topic"],
-                        state=bytes(r["state"]),
-                    )
-                )
-            )
-            for r in tx.fetchall()
-        ]
 
 
 def _upsert(tx: Tx, process: Process, document: dict[str, Any]) -> None:
