@@ -85,6 +85,9 @@ class Monkey:
     def kill(self, child: Child) -> None:
         assert child.process is not None
         child.process.send_signal(signal.SIGKILL)
+        # Reaped before going on: until then it still looks alive, and the next strike
+        # could kill it again while the supervisor has not yet seen it die.
+        child.process.wait(10)
         self.kills[child.name] += 1
         if self.loading:
             self.during_load[child.name] += 1
