@@ -26,3 +26,7 @@ def configure_logging(level: str = "INFO", *, service: str | None = None) -> Non
     )
     if service:
         structlog.contextvars.bind_contextvars(service=service)
+    # httpx logs every request it sends at INFO (notify's SMS gateway and webhooks: a
+    # line per notice); its failures reach us as exceptions, so it speaks at DEBUG only.
+    if logging.getLevelName(level.upper()) > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
