@@ -251,20 +251,37 @@ class _NeverStarted:
 
 
 class PeriodicWorker:
-    """Calls a blocking ``job`` every ``seconds`` in a thread (the workflow's clock)."""
+    """Calls a blocking ``job`` every ``seconds`` in a thread (the workflow's clock,
+    notify's delivery).
 
-    def __init__(self, name: str, seconds: float, job: Callable[[], int]) -> None:
-        self.name, self.seconds, self.job = name, seconds, job
+    A cancelled task cannot stop the thread it waits on, and the process waits for that
+    thread at exit: ``stop``, if given, is called on cancellation to tell the job to end
+    soon (notify's delivery starts no new send).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        seconds: float,
+        job: Callable[[], int],
+        stop: Callable[[], None] | None = None,
+    ) -> None:
+        self.name, self.seconds, self.job, self.stop = name, seconds, job, stop
 
     async def run(self) -> None:
-        while True:
-            try:
-                changed = await asyncio.to_thread(self.job)
-                if changed:
-                    log.info("periodic job changed state", job=self.name, changed=changed)
-            except Exception as error:  # logged and tried again next period, never silent
-                log.error("periodic job failed", job=self.name, error=repr(error))
-            await asyncio.sleep(self.seconds)
+        try:
+            while True:
+                try:
+                    changed = await asyncio.to_thread(self.job)
+                    if changed:
+                        log.info("periodic job changed state", job=self.name, changed=changed)
+                except Exception as error:  # logged and tried again next period, never silent
+                    log.error("periodic job failed", job=self.name, error=repr(error))
+                await asyncio.sleep(self.seconds)
+        except asyncio.CancelledError:
+            if self.stop is not None:
+                self.stop()
+            raise
 
     def problems(self) -> list[str]:
         return []

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import random
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -90,6 +91,7 @@ class NotifyApplication(Application[UUID]):
         self.clock: Clock = clock or system_clock
         self.store = Store(self.recorder)  # type: ignore[arg-type]
         self.store.write(create_tables)
+        self._stopping = threading.Event()
         # Threads start when first needed and wait idle between rounds.
         self._senders = ThreadPoolExecutor(
             max(1, settings.notify_senders), thread_name_prefix="notify-send"
@@ -214,6 +216,8 @@ class NotifyApplication(Application[UUID]):
         """
         attempted = 0
         for _round in range(DELIVERY_ROUNDS):
+            if self._stopping.is_set():
+                break
             rows = self.store.read(
                 "SELECT id, recipient FROM {notify_notices} "
                 "WHERE status IN ('pending', 'retrying', 'sending') "
@@ -233,7 +237,9 @@ class NotifyApplication(Application[UUID]):
         A send waits on the mail server or the SMS gateway, not on this machine: one at a
         time, a round of fifty took long enough that a busy day's notices queued for
         minutes. One recipient's stay in order, so the SMS flood limit counts what the
-        number was sent before each send.
+        number was sent before each send. The round ends when every send of it has:
+        an error is logged and raised only then, so no next round starts while notices
+        of this one are still in flight.
         """
         by_recipient: dict[str, list[UUID]] = {}
         for row in rows:
@@ -243,11 +249,23 @@ class NotifyApplication(Application[UUID]):
             for queue in queues:
                 self._deliver_each(queue)
             return
-        list(self._senders.map(self._deliver_each, queues))  # re-raises a send's error
+        futures = [self._senders.submit(self._deliver_each, queue) for queue in queues]
+        wait(futures)
+        errors = [e for e in (f.exception() for f in futures) if e is not None]
+        for error in errors[1:]:  # the first is raised, and logged by the delivery loop
+            log.error("notice delivery failed", error=repr(error))
+        if errors:
+            raise errors[0]
 
     def _deliver_each(self, notice_ids: list[UUID]) -> None:
         for notice_id in notice_ids:
+            if self._stopping.is_set():
+                return
             self._deliver(notice_id)
+
+    def stop_delivering(self) -> None:
+        """The service is stopping: no new send starts (those under way finish)."""
+        self._stopping.set()
 
     def _deliver(self, notice_id: UUID) -> None:
         notice = self._notice(notice_id)
@@ -261,7 +279,10 @@ class NotifyApplication(Application[UUID]):
             return
         try:
             notice.start_attempt(at=now)
-            self._save(notice)  # recorded before the send: a restart sees it in flight
+            # Recorded before the send, and not due again before its lease ends: another
+            # delivery loop leaves it alone meanwhile; after a crash it is sent again.
+            lease = timedelta(seconds=self.settings.notify_send_lease_seconds)
+            self._save(notice, due_at=now + lease)
         except (NoticeClosed, IntegrityError):
             return  # another delivery loop took it
         try:
@@ -367,8 +388,9 @@ class NotifyApplication(Application[UUID]):
             raise NotFound("no such notice") from None
         return notice
 
-    def _save(self, notice: Notice) -> None:
-        self.save(notice, writes=[notice_row(notice)])
+    def _save(self, notice: Notice, due_at: datetime | None = None) -> None:
+        """The notice and its row; ``due_at``, when given, is the row's (a lease)."""
+        self.save(notice, writes=[notice_row(notice, due_at)])
 
 
 def _facts_of(event: ci.DossierSubmitted | ci.DossierReceived) -> dict[str, Any]:

@@ -52,7 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
     notify = build_application(settings, NotifySettings())
     relay = RelayWorker(settings, notify, notify.store, PRODUCER, NotifyPublisher(notify))
     consumer = ConsumerWorker(settings, notify, notify.store, PRODUCER, notify.handlers())
-    sender = PeriodicWorker("deliver", notify.settings.notify_poll_seconds, notify.deliver_due)
+    sender = PeriodicWorker(
+        "deliver", notify.settings.notify_poll_seconds, notify.deliver_due, notify.stop_delivering
+    )
     app = FastAPI(
         telemetry=TELEMETRY,
         title="motcua notify",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -60,7 +61,9 @@ def facts_row(dossier_id: UUID, facts: dict[str, Any]) -> Write:
     return upsert
 
 
-def notice_row(n: Notice) -> Write:
+def notice_row(n: Notice, due_at: datetime | None = None) -> Write:
+    """The upsert of the notice's row; ``due_at`` overrides the notice's own (a send's
+    lease: the row is the delivery loop's queue)."""
     values = (
         str(n.id),
         str(n.dossier_id),
@@ -74,7 +77,7 @@ def notice_row(n: Notice) -> Write:
         n.status,
         n.attempts,
         n.error,
-        n.due_at.isoformat(),
+        (due_at or n.due_at).isoformat(),
         n.read_at.isoformat() if n.read_at else None,
         n.created_on.isoformat(),
         n.modified_on.isoformat(),

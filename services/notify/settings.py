@@ -34,4 +34,8 @@ class NotifySettings(BaseSettings):
     notify_poll_seconds: float = 0.1
     # Threads sending a round's notices, one recipient each at a time.
     notify_senders: int = 8
+    # A notice being sent is not due again for this long: no other delivery loop takes
+    # it meanwhile; after a crash mid-send it is sent again once the lease has ended.
+    # Longer than a send may take (SMTP's timeout is 15 s per exchange).
+    notify_send_lease_seconds: float = 60.0
     sms_limit_per_hour: int = 20

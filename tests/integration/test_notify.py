@@ -123,6 +123,7 @@ def env(
         MOTCUA_SMS_URL=f"http://127.0.0.1:{sinks_port}/sms",
         MOTCUA_NOTIFY_RETRY_BASE_SECONDS="0.2",
         MOTCUA_NOTIFY_POLL_SECONDS="0.1",
+        MOTCUA_NOTIFY_SEND_LEASE_SECONDS="2",  # a send cut by a kill is retried after it
     )
     client = DemoClient(intake.url, "http://127.0.0.1:9", DEV_JWT_SECRET)
     yield Env(client, notify, smtp, f"http://127.0.0.1:{sinks_port}/sms", broker, topic)

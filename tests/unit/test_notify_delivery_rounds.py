@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -118,3 +118,94 @@ def test_one_recipients_notices_go_one_after_the_other_in_their_order(tmp_path: 
 
     assert gateway.sent == ["0912000001"] * 6
     assert gateway.most_at_once == 1
+
+
+class Broken(Exception):
+    """Not a channel's error: a defect, or the store gone away."""
+
+
+@dataclass
+class FailsFor:
+    """A gateway that raises for one recipient and is slow for the others."""
+
+    failing: str
+    slow: SlowSms = field(default_factory=lambda: SlowSms(seconds=0.1))
+
+    def send(self, *, key: str, recipient: str, subject: str, body: str) -> None:
+        if recipient == self.failing:
+            raise Broken(recipient)
+        self.slow.send(key=key, recipient=recipient, subject=subject, body=body)
+
+
+def test_a_failing_recipient_is_reported_once_every_other_send_of_the_round_ended(
+    tmp_path: Path,
+) -> None:
+    """Until then the others' notices are still ``sending``: a next round started at
+    once, on the error, would have sent them again."""
+    gateway = FailsFor(failing="0912000000")
+    app, _ = notify_with_due(tmp_path, 6, channel=gateway)
+
+    with pytest.raises(Broken):
+        app.deliver_due()
+
+    assert gateway.slow.in_flight == 0
+    assert len(gateway.slow.sent) == 5
+
+
+@dataclass
+class Reentrant:
+    """A gateway that, while it sends, lets another delivery loop look for due notices
+    (as a second instance of notify would)."""
+
+    app: NotifyApplication | None = None
+    sent: list[str] = field(default_factory=list)
+    found_by_the_other: int = -1
+
+    def send(self, *, key: str, recipient: str, subject: str, body: str) -> None:
+        self.sent.append(recipient)
+        if self.found_by_the_other == -1:
+            assert self.app is not None
+            self.found_by_the_other = 0
+            self.found_by_the_other = self.app.deliver_due()
+
+
+def test_a_notice_being_sent_is_not_due_for_another_loop_until_its_lease_ends(
+    tmp_path: Path,
+) -> None:
+    gateway = Reentrant()
+    app, _ = notify_with_due(tmp_path, 1, channel=gateway)
+    gateway.app = app
+
+    app.deliver_due()
+
+    assert gateway.found_by_the_other == 0
+    assert len(gateway.sent) == 1
+
+
+def test_a_notice_left_sending_by_a_crash_is_sent_again_once_its_lease_ended(
+    tmp_path: Path,
+) -> None:
+    gateway = FailsFor(failing="0912000000")
+    app, _ = notify_with_due(tmp_path, 1, channel=gateway)
+    with pytest.raises(Broken):
+        app.deliver_due()  # the notice stays "sending", as after a kill mid-send
+    gateway.failing = "nobody"
+
+    not_yet = app.deliver_due()
+    lease = timedelta(seconds=app.settings.notify_send_lease_seconds)
+    app.clock = lambda: NOW + lease + timedelta(seconds=1)
+    later = app.deliver_due()
+
+    assert (not_yet, later) == (0, 1)
+    assert gateway.slow.sent == ["0912000000"]
+
+
+def test_once_told_to_stop_no_further_notice_is_sent(tmp_path: Path) -> None:
+    """The service is stopping: the thread of a round in progress ends after the sends
+    under way rather than taking twenty more rounds."""
+    app, sms = notify_with_due(tmp_path, 3)
+
+    app.stop_delivering()
+
+    assert app.deliver_due() == 0
+    assert sms.sent == []
