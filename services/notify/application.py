@@ -211,8 +211,9 @@ class NotifyApplication(Application[UUID]):
         A full round is followed by the next at once: waiting the poll period after each
         one capped delivery at ``limit`` per period, below what a busy day plans (ten
         dossiers a second plan about seventy e-mails and SMS). At most
-        ``DELIVERY_ROUNDS`` rounds a call, since a notice another delivery loop is
-        sending stays due and would be read again and again.
+        ``DELIVERY_ROUNDS`` rounds a call: a row that stayed due without being sent (its
+        notice taken by another loop before this one could lease it) is read again, and
+        must not keep the loop from its period for ever.
         """
         attempted = 0
         for _round in range(DELIVERY_ROUNDS):
