@@ -85,3 +85,33 @@ def entries_before(
         )
         for r in tx.fetchall()
     ]
+
+
+def create_document_table(tx: Tx, table: str, *columns: str) -> None:
+    """A view's table: one document per aggregate (``dossier_id``) with the version it
+    was made at, and any further ``columns`` (their SQL) to look it up by."""
+    extra = "".join(f"{column},\n" for column in columns)
+    tx.execute(
+        f"CREATE TABLE IF NOT EXISTS {{{table}}} (\n"
+        "dossier_id TEXT PRIMARY KEY,\n"
+        f"{extra}"
+        "version INTEGER NOT NULL,\n"
+        "document TEXT NOT NULL\n"
+        ")"
+    )
+
+
+def upsert_document(
+    tx: Tx, table: str, dossier_id: UUID, version: int, document: Any, **columns: Any
+) -> None:
+    """Insert or replace the aggregate's row of ``table`` (with any further ``columns``);
+    an older version never replaces a newer one, so racing writers end on the newest."""
+    names = ["dossier_id", *columns, "version", "document"]
+    values = [str(dossier_id), *columns.values(), version, encode_document(document)]
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
+    tx.execute(
+        f"INSERT INTO {{{table}}} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"ON CONFLICT (dossier_id) DO UPDATE SET {updates} "
+        f"WHERE {{{table}}}.version < excluded.version",
+        tuple(values),
+    )

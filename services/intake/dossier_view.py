@@ -28,7 +28,12 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from motcua.documents import decode_document, encode_document, entries_before
+from motcua.documents import (
+    create_document_table,
+    decode_document,
+    entries_before,
+    upsert_document,
+)
 from motcua.runtime.store import Store, Tx, Write
 from services.intake.domain import Dossier
 from services.intake.progress import Progress
@@ -67,15 +72,7 @@ _DETAILS = (
 
 
 def create_table(tx: Tx) -> None:
-    tx.execute(
-        """
-        CREATE TABLE IF NOT EXISTS {intake_dossier_views} (
-            dossier_id TEXT PRIMARY KEY,
-            version INTEGER NOT NULL,
-            document TEXT NOT NULL
-        )
-        """
-    )
+    create_document_table(tx, "intake_dossier_views")
 
 
 def timeline_entry(event: Any) -> dict[str, Any]:
@@ -203,13 +200,7 @@ class DossierViews:
 
 
 def _upsert(tx: Tx, dossier: Dossier, document: dict[str, Any]) -> None:
-    """Insert or replace the row; an older version never replaces a newer one."""
-    tx.execute(
-        "INSERT INTO {intake_dossier_views} (dossier_id, version, document) VALUES (?, ?, ?) "
-        "ON CONFLICT (dossier_id) DO UPDATE SET version = excluded.version, "
-        "document = excluded.document WHERE {intake_dossier_views}.version < excluded.version",
-        (str(dossier.id), dossier.version, encode_document(document)),
-    )
+    upsert_document(tx, "intake_dossier_views", dossier.id, dossier.version, document)
 
 
 def _actor(event: Any) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from motcua.documents import decode_document, encode_document
+from motcua.documents import create_document_table, decode_document, upsert_document
 from motcua.runtime.store import Store, Tx, Write
 from services.payment.domain import Bill
 
@@ -33,15 +33,7 @@ PUBLIC_FIELDS = (
 
 
 def create_table(tx: Tx) -> None:
-    tx.execute(
-        """
-        CREATE TABLE IF NOT EXISTS {payment_bill_views} (
-            dossier_id TEXT PRIMARY KEY,
-            version INTEGER NOT NULL,
-            document TEXT NOT NULL
-        )
-        """
-    )
+    create_document_table(tx, "payment_bill_views")
 
 
 def public_view(bill: Bill) -> dict[str, Any]:
@@ -76,16 +68,9 @@ def bill_view(bill: Bill) -> dict[str, Any]:
 
 def view_row(bill: Bill) -> Write:
     """The upsert of the bill's view; an older version never replaces a newer one."""
-
-    def write(tx: Tx) -> None:
-        tx.execute(
-            "INSERT INTO {payment_bill_views} (dossier_id, version, document) VALUES (?, ?, ?) "
-            "ON CONFLICT (dossier_id) DO UPDATE SET version = excluded.version, "
-            "document = excluded.document WHERE {payment_bill_views}.version < excluded.version",
-            (str(bill.id), bill.version, encode_document(bill_view(bill))),
-        )
-
-    return write
+    return lambda tx: upsert_document(
+        tx, "payment_bill_views", bill.id, bill.version, bill_view(bill)
+    )
 
 
 def find_view(store: Store, ref: str) -> dict[str, Any] | None:

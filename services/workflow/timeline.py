@@ -20,7 +20,12 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from motcua.documents import decode_document, encode_document, entries_before
+from motcua.documents import (
+    create_document_table,
+    decode_document,
+    entries_before,
+    upsert_document,
+)
 from motcua.runtime.store import Store, Tx, Write
 from services.workflow.domain import Process
 
@@ -41,17 +46,7 @@ STEP_FIELDS = (
 
 
 def create_table(tx: Tx) -> None:
-    tx.execute(
-        """
-        CREATE TABLE IF NOT EXISTS {workflow_timelines} (
-            dossier_id TEXT PRIMARY KEY,
-            code TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            applicant_account TEXT,
-            document TEXT NOT NULL
-        )
-        """
-    )
+    create_document_table(tx, "workflow_timelines", "code TEXT NOT NULL", "applicant_account TEXT")
     tx.execute("CREATE INDEX IF NOT EXISTS workflow_timelines_code ON {workflow_timelines} (code)")
 
 
@@ -140,18 +135,12 @@ class Timelines:
 
 
 def _upsert(tx: Tx, process: Process, document: dict[str, Any]) -> None:
-    """Insert or replace the row; an older version never replaces a newer one."""
-    tx.execute(
-        "INSERT INTO {workflow_timelines} (dossier_id, code, version, applicant_account, "
-        "document) VALUES (?, ?, ?, ?, ?) ON CONFLICT (dossier_id) DO UPDATE SET "
-        "code = excluded.code, version = excluded.version, "
-        "applicant_account = excluded.applicant_account, document = excluded.document "
-        "WHERE {workflow_timelines}.version < excluded.version",
-        (
-            str(process.id),
-            process.code,
-            process.version,
-            process.applicant_account,
-            encode_document(document),
-        ),
+    upsert_document(
+        tx,
+        "workflow_timelines",
+        process.id,
+        process.version,
+        document,
+        code=process.code,
+        applicant_account=process.applicant_account,
     )
