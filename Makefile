@@ -19,7 +19,7 @@ $(BIN)/motcua: pyproject.toml uv.lock | $(UV)
 	touch $@
 
 demo: install           ## start the embedded stack, run the scripted demo, stop
-	$(BIN)/motcua demo
+	$(BIN)/python -m devtools demo
 
 up: install             ## run the embedded stack in the foreground (Ctrl-C stops)
 	$(BIN)/motcua up
@@ -43,7 +43,7 @@ test-postgres: install postgres browser  ## the integration tests again, every s
 	$(BIN)/pytest tests/integration --store postgres -n $(WORKERS)
 
 chaos: install          ## full lifecycle under kill -9 and a broker loss (DOSSIERS=300 for a short run)
-	$(BIN)/motcua chaos --dossiers $(or $(DOSSIERS),2000) $(CHAOS_ARGS)
+	$(BIN)/python -m devtools chaos --dossiers $(or $(DOSSIERS),2000) $(CHAOS_ARGS)
 
 # The PostgreSQL tests start their own server with pg_ctl; install it when we can.
 postgres:
@@ -62,15 +62,16 @@ browser:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy motcua contracts services tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy contracts motcua services ops devtools tests bench
 
 fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 schemas: install        ## re-export contracts/schemas and docs/asyncapi.json after a deliberate change of a contract, a publisher or a subscriber
-	$(BIN)/python -m contracts.export
-	$(BIN)/python -m services.asyncapi
+	$(BIN)/python -m devtools.export_schemas
+	$(BIN)/python -m devtools.asyncapi
 
 bench: install          ## the full pipeline beside the raw broker, intake alone, replay stats of a year, each service catching up (EVENTS=100000 CATCHUP_EVENTS=20000 for a quick run)
 	$(BIN)/python -m bench.pipeline $(PIPELINE_ARGS)

@@ -9,7 +9,7 @@ dossier id with the ``producer``, ``position`` and ``type`` headers the relays s
 * **raw**: aiokafka alone reads the whole topic with the services' consumer settings
   (aiokafka's default fetch sizes, 500 records a ``getmany``), nothing done per
   message but reading its value: the ceiling of any consumer on this broker;
-* **service**: ``python -m motcua.serve <name>``, as in production, on an empty SQLite
+* **service**: ``python -m ops.serve <name>``, as in production, on an empty SQLite
   store in a directory of its own, in a fresh consumer group, with its outside world
   local (the SMTP/SMS sinks, the payment gateway simulator). It runs as it would: its
   relay publishes what it decides (workflow's steps, payment's bills, notify's
@@ -59,8 +59,15 @@ from bench.cpu import machine_cpu, ms, process_cpu
 from bench.history import Message, year_of_messages
 from bench.pipeline import peak_rss_mb
 from bench.replay import produce, raw_consume
-from motcua.logging import configure_logging
-from motcua.processes import ROOT, LocalBroker, free_port, service_env, start_broker, wait_for_port
+from devtools.processes import (
+    ROOT,
+    LocalBroker,
+    free_port,
+    service_env,
+    start_broker,
+    wait_for_port,
+)
+from motcua.core.logging import configure_logging
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.kafka import ensure_topics
 from motcua.runtime.settings import Settings
@@ -201,7 +208,7 @@ def start_outside(work: Path, broker: LocalBroker) -> Outside:
         | env
     )
     processes = []
-    for module, port in (("services.notify.sinks", sinks), ("services.payment.simulator", gateway)):
+    for module, port in (("devtools.sinks", sinks), ("devtools.gateway_simulator", gateway)):
         log = (work / f"{module}.log").open("wb")
         processes.append(
             subprocess.Popen(
@@ -232,7 +239,7 @@ def catch_up(
     log = (work / f"{name}.log").open("wb")
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "motcua.serve", name], env=env, stdout=log, stderr=log, cwd=ROOT
+        [sys.executable, "-m", "ops.serve", name], env=env, stdout=log, stderr=log, cwd=ROOT
     )
     broker_before, machine_before = process_cpu(broker.process.pid), machine_cpu()
     first = first_cpu = None

@@ -21,8 +21,8 @@ from motcua.runtime.consumer import TrackedConsumer
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.kafka import ensure_topics, start_producer
 from motcua.runtime.settings import Settings
-from tests.ledger import Ledger
-from tests.processes import start_broker
+from tests.support.ledger import Ledger
+from tests.support.processes import start_broker
 
 IDLE_SECONDS = 15.0
 PAYLOAD = b"x" * 639  # the pipeline's mean event size (bench.pipeline)

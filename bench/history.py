@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.intake.catalogue import Procedure, load_catalogue
+from services.catalogue.procedures import Procedure, load_catalogue
 
 Headers = list[tuple[str, bytes]]
 YEAR_START = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam

@@ -19,15 +19,15 @@ from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
-from motcua.auth import Caller
-from motcua.processes import start_broker
+from devtools.processes import start_broker
 from motcua.runtime.kafka import ensure_topics, start_producer
 from motcua.runtime.mapping import contracts_of
 from motcua.runtime.settings import Settings
 from motcua.runtime.topic_reader import open_topic
+from motcua.web.auth import Caller
 from services.intake.application import IntakeApplication
-from services.intake.publishing import IntakePublisher
-from tests.dossiers import BIRTH_AGENCY, intake_relay, make_intake, submit
+from services.intake.to_contract import IntakePublisher
+from tests.support.dossiers import BIRTH_AGENCY, intake_relay, make_intake, submit
 
 DOSSIERS = 1000
 OFFICER = Caller(sub="bench-officer", role="officer", agency=BIRTH_AGENCY)

@@ -39,10 +39,10 @@ from rich.table import Table
 
 from bench.cpu import Snapshot, per_dossier, snapshot
 from bench.intake import percentile, raw_broker
-from motcua.load import Driver, Trace, Urls
-from motcua.load_checks import all_notices, read_events
+from devtools.load import Driver, Trace, Urls
+from devtools.load_checks import all_notices, read_events
 from motcua.runtime.settings import Settings
-from motcua.stack import Stack, running_supervisor
+from ops.stack import Stack, running_supervisor
 from services.registry import NAMES as IMPLEMENTED_SERVICES
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.json"

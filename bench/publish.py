@@ -21,7 +21,7 @@ from motcua.runtime.broker import kafka_broker
 from motcua.runtime.kafka import client_options, ensure_topics, start_producer
 from motcua.runtime.publishing import AiokafkaTopic, FastStreamTopic, Topic
 from motcua.runtime.settings import Settings
-from tests.processes import start_broker
+from tests.support.processes import start_broker
 
 BATCH = 500
 PAYLOAD = b"x" * 639  # the pipeline's mean event size (bench.pipeline)

@@ -5,7 +5,7 @@ Starts the embedded broker, publishes a year of realistic contract events
 
 * the raw consume rate: aiokafka alone reading the whole topic, with the replay's
   fetch settings and nothing done per message but reading its value;
-* the replay: ``motcua.replay.replay_stats`` into a fresh SQLite stats store, from
+* the replay: ``ops.replay.replay_stats`` into a fresh SQLite stats store, from
   offset 0 to the swap.
 
 Prints both side by side with the 10 s target and writes ``bench/results/replay.json``.
@@ -40,13 +40,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.history import Message, year_of_messages
-from motcua.logging import configure_logging
-from motcua.processes import start_broker
-from motcua.replay import FETCH_MAX_BYTES, MAX_RECORDS, PARTITION_FETCH_BYTES, replay_stats
+from devtools.processes import start_broker
+from motcua.core.logging import configure_logging
 from motcua.runtime.kafka import client_options, ensure_topics
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.topic_reader import open_topic
+from ops.replay import FETCH_MAX_BYTES, MAX_RECORDS, PARTITION_FETCH_BYTES, replay_stats
 from services.stats.application import StatsApplication
 
 TARGET_SECONDS = 10.0
@@ -122,7 +122,7 @@ async def raw_consume(
 
 def raw(settings: Settings, collect: bool) -> dict[str, Any]:
     """``raw_consume`` with its CPU time, with or without cyclic garbage collection (the
-    replay turns it off: see ``motcua.replay._without_gc``)."""
+    replay turns it off: see ``ops.replay._without_gc``)."""
     cpu = _cpu_seconds()
     if not collect:
         gc.disable()
@@ -233,7 +233,7 @@ def main() -> None:
             log_level="WARNING",
         )
         # Plain lines, no spinner: a spinner's thread would make the replay spawn its
-        # reading processes instead of forking them (see ``motcua.replay._context``).
+        # reading processes instead of forking them (see ``ops.replay._context``).
         console.print(f"generating and publishing {args.events:,} events…")
         results: dict[str, Any] = setup(settings, args.events, args.seed)
         console.print("raw consume…")

@@ -20,8 +20,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from motcua.auth import Caller, issue_token
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
+from motcua.web.auth import Caller, issue_token
 from services.intake.application import IntakeApplication
 from services.intake.main import create_app as create_intake
 from services.payment.application import PaymentApplication
@@ -29,9 +29,9 @@ from services.payment.gateway import Order
 from services.payment.main import create_app as create_payment
 from services.workflow.application import WorkflowApplication
 from services.workflow.main import create_app as create_workflow
-from tests.dossiers import BIRTH_AGENCY, CITIZEN, CITIZEN_ID, submit
-from tests.ledger import deliver
-from tests.unit.test_payment import LAND, LAND_FORM, received
+from tests.support.dossiers import BIRTH_AGENCY, CITIZEN, CITIZEN_ID, submit
+from tests.support.ledger import deliver
+from tests.support.samples import LAND, LAND_FORM, received
 
 ADMIN = {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, sub='a', role='admin')}"}
 

@@ -87,16 +87,14 @@ SERVICES: tuple[Service, ...] = (
         "fees, online payment through the gateway, receipts, refunds, reconciliation",
         publishes=("dossier_topic",),
         companion=Companion(
-            "gateway-sim", "services.payment.simulator", ("MOTCUA_PAYMENT_GATEWAY_URL",)
+            "gateway-sim", "devtools.gateway_simulator", ("MOTCUA_PAYMENT_GATEWAY_URL",)
         ),
     ),
     Service(
         "notify",
         "notices to applicants by e-mail, SMS and webhook, once each",
         publishes=("dossier_topic",),
-        companion=Companion(
-            "sinks", "services.notify.sinks", ("MOTCUA_SMTP_HOST", "MOTCUA_SMS_URL")
-        ),
+        companion=Companion("sinks", "devtools.sinks", ("MOTCUA_SMTP_HOST", "MOTCUA_SMS_URL")),
     ),
     Service("stats", "the published figures (S-1, S-2), replayable from the topic"),
     Service(

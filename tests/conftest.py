@@ -1,7 +1,7 @@
 """Shared fixtures: a real broker and a real PostgreSQL for the whole session.
 
 Containers where a Docker engine answers, local processes otherwise: see
-``tests.infrastructure``, whose one-line report opens and closes every run.
+``tests.support.infrastructure``, whose one-line report opens and closes every run.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.infrastructure import (
+from tests.support.infrastructure import (
     Choice,
     InfrastructureError,
     choose,
     start_kafka_container,
     start_postgres_container,
 )
-from tests.processes import (
+from tests.support.processes import (
     Broker,
     Postgres,
     ServiceProcess,

@@ -57,8 +57,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from contracts.events import Envelope, UndecodableEvent, decode
-from motcua import metrics
-from motcua.retry import retry_on_conflict
+from motcua.core import metrics
+from motcua.core.retry import retry_on_conflict
+from motcua.core.tracing import context_from
 from motcua.runtime.broker import kafka_broker
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.kafka import header
@@ -66,7 +67,6 @@ from motcua.runtime.positions import CREATE_TABLES, Positions, position_of, prod
 from motcua.runtime.store import Store, Tx, inside_unit_of_work
 from motcua.runtime.subscription import Rewind, subscribe
 from motcua.runtime.unit_of_work import UnitOfWork
-from motcua.tracing import context_from
 
 if TYPE_CHECKING:
     from faststream.kafka.subscriber.usecase import BatchSubscriber
@@ -149,7 +149,7 @@ class TrackedConsumer:
     def broker(self) -> KafkaBroker:
         """A FastStream broker of its own with this consumer's batch subscriber declared
         (``subscription.py``), not connected: ``run`` starts it, and the AsyncAPI document
-        is generated from it (``services/asyncapi.py``)."""
+        is generated from it (``devtools/asyncapi.py``)."""
         broker = kafka_broker(self.client_options, middlewares=[Rewind(self)], consumer_only=True)
         self.subscriber = subscribe(self, broker, self.group_id)
         return broker

@@ -37,12 +37,12 @@ from aiokafka import AIOKafkaProducer
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
-from motcua import metrics
+from motcua.core import metrics
+from motcua.core.tracing import stored_trace
 from motcua.runtime.chaining import Chainer, create_table, load_heads
 from motcua.runtime.mapping import Held, ToContract, contracts_of
 from motcua.runtime.publishing import Topic, topic_of
 from motcua.runtime.store import Store, Tx, Write
-from motcua.tracing import stored_trace
 
 log = structlog.get_logger(__name__)
 

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Write every finished trace span here as one JSON line (tests, debugging); "
-            "collectors are reached with OTEL_TRACES_EXPORTER instead (see motcua/tracing.py)"
+            "collectors are reached with OTEL_TRACES_EXPORTER instead (see motcua/core/tracing.py)"
         ),
     )
     max_attachment_bytes: int = 10 * 1024 * 1024

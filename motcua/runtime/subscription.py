@@ -20,7 +20,7 @@ on a ``KafkaBroker``:
   and seeks each partition of the batch back to its first unapplied offset (read from
   the store). ``NACK_ON_ERROR`` would redeliver at once, with no backoff, and does not
   cover a parser failure. ``tests/integration/test_faststream_edges.py`` shows both.
-* **described for the AsyncAPI document** (``services/asyncapi.py``): a title, a
+* **described for the AsyncAPI document** (``devtools/asyncapi.py``): a title, a
   description, and as its messages the contract events its handlers apply.
 """
 
@@ -40,7 +40,7 @@ from faststream.kafka.schemas import Topic
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from contracts.envelope import one_of
-from motcua import metrics
+from motcua.core import metrics
 
 if TYPE_CHECKING:
     from faststream.message import StreamMessage

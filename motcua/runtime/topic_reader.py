@@ -9,7 +9,7 @@ reads what came since. Batches are taken whole: a broker that reports a partitio
 inside its last batch (the embedded one does) loses nothing.
 
 The services consume with ``motcua.runtime.consumer``; the stats replay builds its consumer
-here and reads with its own loop (``motcua.replay``), which is kept free of calls.
+here and reads with its own loop (``ops.replay``), which is kept free of calls.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from faststream.kafka import KafkaBroker
 
 from contracts.envelope import Envelope, one_of
 from contracts.events import EVENTS_OF
-from motcua import metrics
+from motcua.core import metrics
 from motcua.runtime.broker import kafka_broker
 from motcua.runtime.consumer import TrackedConsumer
 from motcua.runtime.handlers import Handlers
@@ -58,7 +58,7 @@ def relay_broker(
 ) -> tuple[KafkaBroker, dict[str, FastStreamTopic]]:
     """A FastStream broker with a publisher declared per route, by topic; not connected.
 
-    Each publisher is described for the AsyncAPI document (``services/asyncapi.py``):
+    Each publisher is described for the AsyncAPI document (``devtools/asyncapi.py``):
     its title, the route's description and, as its message schema, the contract events
     the route publishes.
     """

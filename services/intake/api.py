@@ -10,12 +10,12 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from motcua.attachments import Attachment, UploadedFile, read_upload
-from motcua.auth import Caller, CallerDep, OptionalCallerDep
-from motcua.errors import Invalid
-from motcua.http import ERROR_RESPONSES, CorrelationId, Limit, Offset, file_responses
+from motcua.core.errors import Invalid
+from motcua.runtime.attachments import Attachment, UploadedFile, read_upload
+from motcua.web.auth import Caller, CallerDep, OptionalCallerDep
+from motcua.web.http import ERROR_RESPONSES, CorrelationIdDep, Limit, Offset, file_responses
+from services.catalogue.procedures import Procedure
 from services.intake.application import IntakeApplication
-from services.intake.catalogue import Procedure
 from services.intake.domain import Dossier
 from services.intake.receipt import Receipt, make_receipt, qr_png, render_receipt_html
 from services.intake.schemas import (
@@ -43,8 +43,6 @@ def get_application(request: Request) -> IntakeApplication:
 
 IntakeDep = Annotated[IntakeApplication, Depends(get_application)]
 
-
-CorrelationDep = CorrelationId
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
@@ -109,7 +107,7 @@ def submit_dossier(
     intake: IntakeDep,
     caller: CallerDep,
     body: Submission,
-    cid: CorrelationDep,
+    cid: CorrelationIdDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -174,7 +172,7 @@ def get_dossier(
 
 @router.post("/dossiers/{dossier_id}/accept", tags=["one-stop"])
 def accept_dossier(
-    request: Request, intake: IntakeDep, caller: CallerDep, dossier_id: UUID, cid: CorrelationDep
+    request: Request, intake: IntakeDep, caller: CallerDep, dossier_id: UUID, cid: CorrelationIdDep
 ) -> Accepted:
     """Accept the dossier: assigns its code and appointment date; returns the receipt."""
     code = intake.accept(caller, dossier_id, correlation_id=cid)
@@ -188,7 +186,7 @@ def request_completion(
     caller: CallerDep,
     dossier_id: UUID,
     body: CompletionRequest,
-    cid: CorrelationDep,
+    cid: CorrelationIdDep,
 ) -> None:
     """Send the dossier back to the applicant to complete (with what is missing)."""
     intake.request_completion(
@@ -202,7 +200,11 @@ def request_completion(
 
 @router.post("/dossiers/{dossier_id}/resubmit", status_code=204, tags=["dossiers"])
 def resubmit_dossier(
-    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: Resubmission, cid: CorrelationDep
+    intake: IntakeDep,
+    caller: CallerDep,
+    dossier_id: UUID,
+    body: Resubmission,
+    cid: CorrelationIdDep,
 ) -> None:
     """Complete a dossier that was sent back; it awaits acceptance again."""
     intake.resubmit(
@@ -216,7 +218,7 @@ def resubmit_dossier(
 
 @router.post("/dossiers/{dossier_id}/refuse", status_code=204, tags=["one-stop"])
 def refuse_dossier(
-    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: Reason, cid: CorrelationDep
+    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: Reason, cid: CorrelationIdDep
 ) -> None:
     """Refuse the dossier at intake, with the reason the applicant will read."""
     intake.refuse(caller, dossier_id, reason=body.reason, correlation_id=cid)
@@ -224,7 +226,7 @@ def refuse_dossier(
 
 @router.post("/dossiers/{dossier_id}/withdraw", status_code=204, tags=["dossiers"])
 def withdraw_dossier(
-    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: Reason, cid: CorrelationDep
+    intake: IntakeDep, caller: CallerDep, dossier_id: UUID, body: Reason, cid: CorrelationIdDep
 ) -> None:
     """Withdraw one's own dossier."""
     intake.withdraw(caller, dossier_id, reason=body.reason, correlation_id=cid)
@@ -243,7 +245,7 @@ def rate_dossier(
     caller: OptionalCallerDep,
     ref: str,
     body: Rating,
-    cid: CorrelationDep,
+    cid: CorrelationIdDep,
     x_id_number: LookupIdNumber = None,
 ) -> None:
     """Rate the service 1–5 once the result is out; once per dossier (409 after that).
@@ -262,7 +264,7 @@ def send_feedback(
     caller: OptionalCallerDep,
     ref: str,
     body: FeedbackIn,
-    cid: CorrelationDep,
+    cid: CorrelationIdDep,
     x_id_number: LookupIdNumber = None,
 ) -> FeedbackCreated:
     """Send feedback or a complaint about the dossier (phản ánh, kiến nghị), any time."""
@@ -283,7 +285,7 @@ def answer_feedback(
     dossier_id: UUID,
     feedback_id: UUID,
     body: Answer,
-    cid: CorrelationDep,
+    cid: CorrelationIdDep,
 ) -> None:
     """Answer a feedback, once, as an officer of the dossier's agency."""
     intake.answer_feedback(caller, dossier_id, feedback_id, answer=body.answer, correlation_id=cid)

@@ -20,14 +20,14 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
-from motcua.attachments import Attachments
-from motcua.auth import Caller, agency_scope
-from motcua.calendar import add_working_days, local_date
-from motcua.clock import Clock, system_clock
-from motcua.errors import Conflict, Forbidden, Invalid, NotFound
+from motcua.core.calendar import add_working_days, local_date
+from motcua.core.clock import Clock, system_clock
+from motcua.core.errors import Conflict, Forbidden, Invalid, NotFound
+from motcua.core.transcoding import DateAsISO
+from motcua.runtime.attachments import Attachments
 from motcua.runtime.store import Store, Write
-from motcua.transcoding import DateAsISO
-from services.intake.catalogue import ACCOUNT_CLAIMS, Catalogue, Procedure
+from motcua.web.auth import Caller, agency_scope
+from services.catalogue.procedures import ACCOUNT_CLAIMS, Catalogue, Procedure
 from services.intake.domain import DailySequence, Dossier
 from services.intake.dossier_view import DossierViews, timeline_entry
 from services.intake.forms import check_documents, check_form
@@ -492,10 +492,7 @@ class IntakeApplication(Application[UUID]):
 
     def procedure(self, procedure_id: str) -> Procedure:
         """The catalogue entry, or ``NotFound``."""
-        procedure = self.catalogue.get(procedure_id)
-        if procedure is None:
-            raise NotFound(f"no procedure with id {procedure_id}")
-        return procedure
+        return self.catalogue.require(procedure_id)
 
     def _dossier(self, dossier_id: UUID) -> Dossier:
         try:

@@ -19,9 +19,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from motcua.errors import Conflict, Invalid, NotFound
-from motcua.sequence import GapFreeSequence
-from motcua.tracing import TracedAggregate
+from motcua.core.errors import Conflict, Invalid, NotFound
+from motcua.core.sequence import GapFreeSequence
+from motcua.core.tracing import TracedAggregate
 
 MAX_DAILY_SEQUENCE = 9999
 

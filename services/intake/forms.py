@@ -11,8 +11,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from motcua.errors import Invalid
-from services.intake.catalogue import FormField, Procedure
+from motcua.core.errors import Invalid
+from services.catalogue.procedures import FormField, Procedure
 
 ID_NUMBER = re.compile(r"^\d{12}$")
 PHONE = re.compile(r"^(\+84|0)\d{9,10}$")

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from motcua.clock import make_clock
-from motcua.http import TELEMETRY, install_common
+from motcua.core.clock import make_clock
 from motcua.runtime.mapping import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, RelayWorker, lifespan_with
+from motcua.web.http import TELEMETRY, install_common
+from services.catalogue.procedures import load_catalogue
 from services.intake.api import router
 from services.intake.application import IntakeApplication
-from services.intake.catalogue import load_catalogue
-from services.intake.publishing import PRODUCER, IntakePublisher
+from services.intake.to_contract import PRODUCER, IntakePublisher
 
 
 def build_application(settings: Settings) -> IntakeApplication:

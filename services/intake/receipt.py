@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel
 from qrcode.image.pure import PyPNGImage
 
-from motcua.calendar import VIETNAM_TZ
+from motcua.core.calendar import VIETNAM_TZ
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from motcua.http import ERROR_RESPONSES
+from motcua.web.http import ERROR_RESPONSES
 from services.interagency.application import InteragencyApplication
 from services.interagency.feeds import Feed
 

@@ -21,7 +21,7 @@ from motcua.runtime.handlers import Handlers
 from motcua.runtime.relay import CREATE_TABLE as RELAY_TABLE
 from motcua.runtime.store import Store
 from motcua.runtime.unit_of_work import UnitOfWork
-from services.intake.catalogue import Catalogue, Procedure
+from services.catalogue.procedures import Catalogue, Procedure
 from services.interagency.curation import RULES, curate, curate_received, disclose
 from services.interagency.domain import ForwardedDossier
 from services.interagency.ministries import Ministry

@@ -17,7 +17,7 @@ from contracts import intake as ci
 from contracts import interagency as ia
 from contracts import workflow as cw
 from contracts.envelope import Envelope
-from services.intake.catalogue import Procedure
+from services.catalogue.procedures import Procedure
 from services.interagency.ministries import FORM_PREFIX
 
 PRODUCER = "interagency"

@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from contracts.interagency import DossierStatus
-from motcua.tracing import TracedAggregate
+from motcua.core.tracing import TracedAggregate
 from services.interagency.curation import Dossier
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from motcua.http import TELEMETRY, install_common
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, RelayWorker, lifespan_with
-from services.intake.catalogue import load_catalogue
+from motcua.web.http import TELEMETRY, install_common
+from services.catalogue.procedures import load_catalogue
 from services.interagency.api import router
 from services.interagency.application import InteragencyApplication
 from services.interagency.curation import PRODUCER

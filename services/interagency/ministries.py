@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.intake.catalogue import Catalogue, Procedure
+from services.catalogue.procedures import Catalogue, Procedure
 
 DATA_FILE = Path(__file__).parent / "data" / "ministries.json"
 

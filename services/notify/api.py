@@ -9,8 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from motcua.auth import CallerDep
-from motcua.http import ERROR_RESPONSES, Limit, Offset
+from motcua.web.auth import CallerDep
+from motcua.web.http import ERROR_RESPONSES, Limit, Offset
 from services.notify.application import NotifyApplication
 
 
@@ -19,7 +19,7 @@ def get_application(request: Request) -> NotifyApplication:
     return app
 
 
-Notify = Annotated[NotifyApplication, Depends(get_application)]
+NotifyDep = Annotated[NotifyApplication, Depends(get_application)]
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
@@ -52,27 +52,31 @@ class NoticeRow(BaseModel):
 
 @router.get("/inbox", tags=["inbox"])
 def inbox(
-    notify: Notify, caller: CallerDep, unread: bool = False, limit: Limit = 50, offset: Offset = 0
+    notify: NotifyDep,
+    caller: CallerDep,
+    unread: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[InboxItem]:
     """The citizen's messages, newest first (what the portal shows at login)."""
     return [InboxItem.model_validate(r) for r in notify.inbox(caller, unread, limit, offset)]
 
 
 @router.get("/inbox/unread-count", tags=["inbox"])
-def unread_count(notify: Notify, caller: CallerDep) -> Unread:
+def unread_count(notify: NotifyDep, caller: CallerDep) -> Unread:
     """How many messages the citizen has not read."""
     return Unread(unread=notify.unread(caller))
 
 
 @router.post("/inbox/{notice_id}/read", status_code=204, tags=["inbox"])
-def mark_read(notify: Notify, caller: CallerDep, notice_id: UUID) -> None:
+def mark_read(notify: NotifyDep, caller: CallerDep, notice_id: UUID) -> None:
     """Mark one message as read."""
     notify.mark_read(caller, notice_id)
 
 
 @router.get("/notices", tags=["operators"])
 def notices(
-    notify: Notify,
+    notify: NotifyDep,
     caller: CallerDep,
     status: str | None = None,
     limit: Limit = 50,
@@ -83,6 +87,6 @@ def notices(
 
 
 @router.post("/notices/{notice_id}/resend", status_code=204, tags=["operators"])
-def resend(notify: Notify, caller: CallerDep, notice_id: UUID) -> None:
+def resend(notify: NotifyDep, caller: CallerDep, notice_id: UUID) -> None:
     """Give a failed notice a new round of delivery attempts."""
     notify.resend(caller, notice_id)

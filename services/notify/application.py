@@ -24,14 +24,14 @@ from contracts import intake as ci
 from contracts import payment as cp
 from contracts import workflow as cw
 from contracts.envelope import Envelope
-from motcua import metrics
-from motcua.auth import Caller
-from motcua.clock import Clock, system_clock
-from motcua.errors import NotFound
+from motcua.core import metrics
+from motcua.core.clock import Clock, system_clock
+from motcua.core.errors import NotFound
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.store import Store, Write
 from motcua.runtime.unit_of_work import UnitOfWork
-from services.intake.catalogue import Catalogue
+from motcua.web.auth import Caller
+from services.catalogue.procedures import Catalogue
 from services.notify.channels import Channel, ChannelError
 from services.notify.domain import Notice, NoticeClosed
 from services.notify.readmodel import body_hash, create_tables, facts_row, notice_row

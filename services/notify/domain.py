@@ -13,8 +13,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from motcua.errors import Conflict
-from motcua.tracing import TracedAggregate
+from motcua.core.errors import Conflict
+from motcua.core.tracing import TracedAggregate
 
 OPEN = ("pending", "retrying", "sending")
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from motcua.clock import make_clock
-from motcua.http import TELEMETRY, install_common
+from motcua.core.clock import make_clock
 from motcua.runtime.mapping import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
-from services.intake.catalogue import load_catalogue
+from motcua.web.http import TELEMETRY, install_common
+from services.catalogue.procedures import load_catalogue
 from services.notify.api import router
 from services.notify.application import NotifyApplication
 from services.notify.channels import Channel, EmailChannel, HttpChannel
-from services.notify.publishing import PRODUCER, NotifyPublisher
 from services.notify.rules import Rules
 from services.notify.settings import NotifySettings
+from services.notify.to_contract import PRODUCER, NotifyPublisher
 
 
 def build_application(

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 
-from motcua.money import money_vnd
+from motcua.core.money import money_vnd
 from services.notify.sms import fit_sms
 
 Channel = Literal["email", "sms", "inbox"]

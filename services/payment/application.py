@@ -23,15 +23,15 @@ from eventsourcing.persistence import IntegrityError
 
 from contracts.intake import DossierReceived, DossierWithdrawn
 from contracts.workflow import DossierRejected, ResultIssued
-from motcua.auth import Caller
-from motcua.calendar import local_date
-from motcua.clock import Clock, system_clock
-from motcua.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
-from motcua.retry import retry_on_conflict
+from motcua.core.calendar import local_date
+from motcua.core.clock import Clock, system_clock
+from motcua.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from motcua.core.retry import retry_on_conflict
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.store import Store, Tx, Write
 from motcua.runtime.unit_of_work import UnitOfWork
-from services.intake.catalogue import Catalogue
+from motcua.web.auth import Caller
+from services.catalogue.procedures import Catalogue
 from services.payment import fees
 from services.payment.bill_view import PUBLIC_FIELDS, bill_view, find_view, view_row
 from services.payment.domain import Bill, BillConflict, Counter, payment_code, receipt_number
@@ -94,9 +94,7 @@ class PaymentApplication(Application[UUID]):
         new payment code, or FeeWaived when nothing is due."""
         if uow.get(event.dossier_id, Bill) is not None:
             return
-        procedure = self.catalogue.get(event.procedure_id)
-        if procedure is None:
-            raise NotFound(f"procedure {event.procedure_id} is not in the catalogue")
+        procedure = self.catalogue.require(event.procedure_id)
         lines = fees.assess(procedure, event.form_data)
         amount = fees.total(lines)
         counter, code = None, None

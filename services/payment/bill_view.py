@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from motcua.documents import create_document_table, decode_document, upsert_document
+from motcua.runtime.documents import create_document_table, decode_document, upsert_document
 from motcua.runtime.store import Store, Tx, Write
 from services.payment.domain import Bill
 

@@ -20,9 +20,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from motcua.errors import Conflict
-from motcua.sequence import GapFreeSequence
-from motcua.tracing import TracedAggregate
+from motcua.core.errors import Conflict
+from motcua.core.sequence import GapFreeSequence
+from motcua.core.tracing import TracedAggregate
 from services.payment.fees import check_digits
 
 MAX_PAYMENT_CODES_PER_DAY = 999_999  # the payment code's six digits

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from contracts.envelope import FormValue
-from services.intake.catalogue import EXEMPTION_FIELD, FeeItem, Procedure
+from services.catalogue.procedures import EXEMPTION_FIELD, FeeItem, Procedure
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 ``Gateway`` is what the payment service needs from any provider: open an order and get
 the hosted page's URL, verify a callback, refund, and fetch the day's settlement file.
 ``HttpGateway`` speaks the *signed-callback protocol* below, which the bundled simulator
-(``services.payment.simulator``) also speaks. A real provider with another protocol is
+(``devtools.gateway_simulator``) also speaks. A real provider with another protocol is
 plugged in by writing a class with the same methods and naming it in
 ``MOTCUA_PAYMENT_GATEWAY_CLASS`` (``package.module:Class``); see the README.
 

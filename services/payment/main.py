@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from motcua.clock import make_clock
-from motcua.http import TELEMETRY, install_common
+from motcua.core.clock import make_clock
 from motcua.runtime.mapping import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
-from services.intake.catalogue import load_catalogue
+from motcua.web.http import TELEMETRY, install_common
+from services.catalogue.procedures import load_catalogue
 from services.payment.api import pages_router, router
 from services.payment.application import PaymentApplication
 from services.payment.gateway import load_gateway
-from services.payment.publishing import PRODUCER, PaymentPublisher
 from services.payment.settings import PaymentSettings
+from services.payment.to_contract import PRODUCER, PaymentPublisher
 
 
 def build_application(

@@ -7,8 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from motcua.calendar import VIETNAM_TZ
-from motcua.money import money_vnd
+from motcua.core.calendar import VIETNAM_TZ
+from motcua.core.money import money_vnd
 
 METHODS = {
     "online": "trực tuyến qua cổng thanh toán",

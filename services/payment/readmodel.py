@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from motcua.calendar import local_date
-from motcua.errors import Conflict
+from motcua.core.calendar import local_date
+from motcua.core.errors import Conflict
 from motcua.runtime.store import Tx, Write
 from services.payment.bill_view import create_table as create_view_table
 from services.payment.bill_view import view_row

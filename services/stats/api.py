@@ -22,8 +22,8 @@ from openpyxl import Workbook
 from pydantic import BaseModel, Field
 
 from contracts.envelope import Channel
-from motcua.http import ERROR_RESPONSES, file_responses
-from motcua.money import money_vnd
+from motcua.core.money import money_vnd
+from motcua.web.http import ERROR_RESPONSES, file_responses
 from services.stats.application import StatsApplication
 from services.stats.figures import COLUMNS, ELIGIBLE_PERCENT, Scope, Ytd
 
@@ -36,7 +36,7 @@ def get_application(request: Request) -> StatsApplication:
     return app
 
 
-Stats = Annotated[StatsApplication, Depends(get_application)]
+StatsDep = Annotated[StatsApplication, Depends(get_application)]
 router = APIRouter(responses=ERROR_RESPONSES)
 
 
@@ -92,7 +92,7 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/v1/stats/ytd", response_model=YtdOut, responses=FILE_RESPONSES, tags=["statistics"])
 def year_to_date(
-    stats: Stats,
+    stats: StatsDep,
     year: Annotated[int | None, Query(ge=2000, le=2100, description="Default: this year")] = None,
     procedure_id: str | None = None,
     agency_code: str | None = None,
@@ -129,7 +129,7 @@ def year_to_date(
     tags=["statistics"],
 )
 def public_page(
-    stats: Stats,
+    stats: StatsDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> HTMLResponse:
     """The published figures of every service, readable on a phone."""

@@ -6,7 +6,7 @@ computes every row in memory from the whole history, writes fresh ``*_rebuild`` 
 and swaps them in at once: readers see either the old figures or the new ones, never
 a half-built table. Both paths apply the same rules (``projection.py``), so a replay of
 the events the consumer applied gives exactly the rows it wrote. ``motcua replay stats``
-(``motcua/replay.py``) feeds a ``Rebuild`` straight from the topic, while the service runs.
+(``ops/replay.py``) feeds a ``Rebuild`` straight from the topic, while the service runs.
 
 Stats records no events of its own; it is an eventsourcing ``Application`` only to get
 the configured recorder (SQLite file or PostgreSQL schema) like the other services.
@@ -24,8 +24,8 @@ from eventsourcing.application import Application
 
 from contracts.envelope import Envelope
 from contracts.events import EVENT_TYPES
-from motcua.calendar import local_date
-from motcua.clock import Clock, system_clock
+from motcua.core.calendar import local_date
+from motcua.core.clock import Clock, system_clock
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.store import Store, Tx, Write
 from motcua.runtime.unit_of_work import UnitOfWork

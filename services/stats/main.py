@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from motcua.clock import make_clock
-from motcua.http import TELEMETRY, install_common
+from motcua.core.clock import make_clock
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, lifespan_with
+from motcua.web.http import TELEMETRY, install_common
 from services.stats.api import router
 from services.stats.application import StatsApplication
 

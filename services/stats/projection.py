@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from contracts.envelope import Envelope
-from motcua.calendar import local_date
+from motcua.core.calendar import local_date
 
 Event = Mapping[str, Any]
 Status = Literal["in_progress", "resolved", "refused", "withdrawn"]

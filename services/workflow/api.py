@@ -12,10 +12,17 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from motcua.attachments import Attachment, UploadedFile, read_upload
-from motcua.auth import CallerDep, OptionalCallerDep
-from motcua.errors import Invalid
-from motcua.http import ERROR_RESPONSES, CorrelationId, ErrorBody, Limit, Offset, file_responses
+from motcua.core.errors import Invalid
+from motcua.runtime.attachments import Attachment, UploadedFile, read_upload
+from motcua.web.auth import CallerDep, OptionalCallerDep
+from motcua.web.http import (
+    ERROR_RESPONSES,
+    CorrelationIdDep,
+    ErrorBody,
+    Limit,
+    Offset,
+    file_responses,
+)
 from services.workflow.application import WorkflowApplication
 
 
@@ -24,10 +31,9 @@ def get_application(request: Request) -> WorkflowApplication:
     return app
 
 
-Flow = Annotated[WorkflowApplication, Depends(get_application)]
+WorkflowDep = Annotated[WorkflowApplication, Depends(get_application)]
 
 
-Cid = CorrelationId
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
 
@@ -158,7 +164,7 @@ class ResultCheck(BaseModel):
 
 @router.get("/queue", tags=["queue"])
 def agency_queue(
-    workflow: Flow,
+    workflow: WorkflowDep,
     caller: CallerDep,
     step: str | None = None,
     due_within_days: Annotated[int | None, Query(ge=0, le=60)] = None,
@@ -181,7 +187,7 @@ def agency_queue(
 
 
 @router.get("/dossiers/{ref}/timeline", tags=["timeline"])
-def timeline(workflow: Flow, caller: CallerDep, ref: str) -> Timeline:
+def timeline(workflow: WorkflowDep, caller: CallerDep, ref: str) -> Timeline:
     """Every step with agency, officer, start, due, end, pauses and overdue marks."""
     return Timeline.model_validate(workflow.timeline(caller, ref))
 
@@ -200,14 +206,20 @@ async def upload(request: Request, caller: CallerDep, file: UploadedFile) -> Att
 
 
 @router.post("/dossiers/{dossier_id}/claim", status_code=204, tags=["officer"])
-def claim(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Claim, cid: Cid) -> None:
+def claim(
+    workflow: WorkflowDep, caller: CallerDep, dossier_id: UUID, body: Claim, cid: CorrelationIdDep
+) -> None:
     """Take the current step (or assign it to a colleague of the same agency)."""
     workflow.claim(caller, dossier_id, body.officer, cid)
 
 
 @router.post("/dossiers/{dossier_id}/complete-step", status_code=204, tags=["officer"])
 def complete_step(
-    workflow: Flow, caller: CallerDep, dossier_id: UUID, body: StepDone, cid: Cid
+    workflow: WorkflowDep,
+    caller: CallerDep,
+    dossier_id: UUID,
+    body: StepDone,
+    cid: CorrelationIdDep,
 ) -> None:
     """Finish the current step, with notes and optional documents."""
     workflow.complete_step(
@@ -216,34 +228,48 @@ def complete_step(
 
 
 @router.post("/dossiers/{dossier_id}/hand-over", status_code=204, tags=["officer"])
-def hand_over(workflow: Flow, caller: CallerDep, dossier_id: UUID, cid: Cid) -> None:
+def hand_over(
+    workflow: WorkflowDep, caller: CallerDep, dossier_id: UUID, cid: CorrelationIdDep
+) -> None:
     """Send the dossier to the agency of the next step."""
     workflow.hand_over(caller, dossier_id, cid)
 
 
 @router.post("/dossiers/{dossier_id}/request-supplement", status_code=204, tags=["officer"])
 def request_supplement(
-    workflow: Flow, caller: CallerDep, dossier_id: UUID, body: SupplementRequest, cid: Cid
+    workflow: WorkflowDep,
+    caller: CallerDep,
+    dossier_id: UUID,
+    body: SupplementRequest,
+    cid: CorrelationIdDep,
 ) -> None:
     """Ask the applicant for documents; the clock pauses until they arrive."""
     workflow.request_supplement(caller, dossier_id, body.reason, body.documents, cid)
 
 
 @router.post("/dossiers/{dossier_id}/approve", status_code=204, tags=["officer"])
-def approve(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Decision, cid: Cid) -> None:
+def approve(
+    workflow: WorkflowDep,
+    caller: CallerDep,
+    dossier_id: UUID,
+    body: Decision,
+    cid: CorrelationIdDep,
+) -> None:
     """Approve the dossier (the decision of the agency holding it)."""
     workflow.approve(caller, dossier_id, body.notes, cid)
 
 
 @router.post("/dossiers/{dossier_id}/reject", status_code=204, tags=["officer"])
-def reject(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Reason, cid: Cid) -> None:
+def reject(
+    workflow: WorkflowDep, caller: CallerDep, dossier_id: UUID, body: Reason, cid: CorrelationIdDep
+) -> None:
     """Reject the dossier with the reason the applicant will read."""
     workflow.reject(caller, dossier_id, body.reason, cid)
 
 
 @router.post("/dossiers/{dossier_id}/result", status_code=204, tags=["officer"])
 def issue_result(
-    workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Result, cid: Cid
+    workflow: WorkflowDep, caller: CallerDep, dossier_id: UUID, body: Result, cid: CorrelationIdDep
 ) -> None:
     """Issue the result (last step; approved; fee paid where due before the result)."""
     if body.kind == "electronic" and body.document is None:
@@ -253,27 +279,41 @@ def issue_result(
 
 
 @router.post("/dossiers/{dossier_id}/returned", status_code=204, tags=["officer"])
-def returned(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Returned, cid: Cid) -> None:
+def returned(
+    workflow: WorkflowDep,
+    caller: CallerDep,
+    dossier_id: UUID,
+    body: Returned,
+    cid: CorrelationIdDep,
+) -> None:
     """Record that the result reached the applicant."""
     workflow.record_returned(caller, dossier_id, body.method, cid)
 
 
 @router.post("/dossiers/{dossier_id}/apology", status_code=204, tags=["officer"])
-def apology(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Apology, cid: Cid) -> None:
+def apology(
+    workflow: WorkflowDep, caller: CallerDep, dossier_id: UUID, body: Apology, cid: CorrelationIdDep
+) -> None:
     """The written apology for a late dossier, with the new appointment date."""
     workflow.apologise(caller, dossier_id, body.reason, body.appointment_date, cid)
 
 
 @router.post("/dossiers/{dossier_id}/supplement", status_code=204, tags=["applicant"])
 def supplement(
-    workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Supplement, cid: Cid
+    workflow: WorkflowDep,
+    caller: CallerDep,
+    dossier_id: UUID,
+    body: Supplement,
+    cid: CorrelationIdDep,
 ) -> None:
     """The applicant supplies the requested documents; the clock resumes."""
     workflow.provide_supplement(caller, dossier_id, [d.model_dump() for d in body.documents], cid)
 
 
 @router.post("/dossiers/{dossier_id}/withdraw", status_code=204, tags=["applicant"])
-def withdraw(workflow: Flow, caller: CallerDep, dossier_id: UUID, body: Reason, cid: Cid) -> None:
+def withdraw(
+    workflow: WorkflowDep, caller: CallerDep, dossier_id: UUID, body: Reason, cid: CorrelationIdDep
+) -> None:
     """The applicant withdraws a dossier in process, before its result."""
     workflow.withdraw(caller, dossier_id, body.reason, cid)
 
@@ -305,7 +345,7 @@ Sha256 = Annotated[
     tags=["applicant"],
 )
 def result_document(
-    workflow: Flow, caller: OptionalCallerDep, ref: str, x_id_number: LookupIdNumber = None
+    workflow: WorkflowDep, caller: OptionalCallerDep, ref: str, x_id_number: LookupIdNumber = None
 ) -> Response:
     """Download the electronic result: the applicant with their token (``ref``: the
     dossier's id or code), or with the dossier's code as ``ref`` and their ID number in
@@ -335,7 +375,7 @@ def _attachment(filename: str) -> str:
 
 
 @router.get("/dossiers/{code}/result/verify", tags=["verification"])
-def check_result(workflow: Flow, code: str, sha256: Sha256) -> ResultCheck:
+def check_result(workflow: WorkflowDep, code: str, sha256: Sha256) -> ResultCheck:
     """Is the document with this SHA-256 the electronic result issued under ``code``?
 
     For anyone holding a copy and its code (a bank, a school, another agency); no

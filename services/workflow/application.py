@@ -20,17 +20,17 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived, PaymentSucceeded
-from motcua.attachments import Attachments
-from motcua.auth import Caller, agency_scope
-from motcua.calendar import add_working_days, local_date, working_days_between
-from motcua.clock import Clock, system_clock
-from motcua.errors import Forbidden, NotFound
-from motcua.retry import retry_on_conflict
+from motcua.core.calendar import add_working_days, local_date, working_days_between
+from motcua.core.clock import Clock, system_clock
+from motcua.core.errors import Forbidden, NotFound
+from motcua.core.retry import retry_on_conflict
+from motcua.core.transcoding import DateAsISO
+from motcua.runtime.attachments import Attachments
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.store import Store, Write
 from motcua.runtime.unit_of_work import UnitOfWork
-from motcua.transcoding import DateAsISO
-from services.intake.catalogue import Catalogue, Procedure
+from motcua.web.auth import Caller, agency_scope
+from services.catalogue.procedures import Catalogue, Procedure
 from services.workflow.domain import (
     AlreadyMarked,
     IllegalTransition,
@@ -82,7 +82,7 @@ class WorkflowApplication(Application[UUID]):
         """Start the procedure's process; the first step begins on the day of receipt."""
         if uow.get(event.dossier_id, Process) is not None:
             return
-        procedure = self._procedure(event.procedure_id)
+        procedure = self.catalogue.require(event.procedure_id)
         received_on = local_date(event.received_at)
         steps = planned_steps(procedure, received_on)
         process = Process(
@@ -458,13 +458,7 @@ class WorkflowApplication(Application[UUID]):
     def _check_kind_of_legacy(self, process: Process, kind: str) -> None:
         """A process started before its level was recorded: the catalogue's level."""
         if process.level is None:
-            check_result_kind(self._procedure(process.procedure_id).level, kind)
-
-    def _procedure(self, procedure_id: str) -> Procedure:
-        procedure = self.catalogue.get(procedure_id)
-        if procedure is None:
-            raise NotFound(f"procedure {procedure_id} is not in the catalogue")
-        return procedure
+            check_result_kind(self.catalogue.require(process.procedure_id).level, kind)
 
     def _at_agency(self, caller: Caller, dossier_id: UUID) -> Process:
         """The process, if the caller is an officer of the agency that holds it now."""

@@ -14,8 +14,8 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from motcua.errors import Conflict
-from motcua.tracing import TracedAggregate
+from motcua.core.errors import Conflict
+from motcua.core.tracing import TracedAggregate
 
 ACTIVE = ("in_progress", "awaiting_handover")
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from motcua.clock import make_clock
-from motcua.http import TELEMETRY, install_common
+from motcua.core.clock import make_clock
 from motcua.runtime.mapping import ToContract
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, PeriodicWorker, RelayWorker, lifespan_with
-from services.intake.catalogue import load_catalogue
+from motcua.web.http import TELEMETRY, install_common
+from services.catalogue.procedures import load_catalogue
 from services.workflow.api import router
 from services.workflow.application import WorkflowApplication
-from services.workflow.publishing import PRODUCER, WorkflowPublisher
+from services.workflow.to_contract import PRODUCER, WorkflowPublisher
 
 
 def build_application(settings: Settings) -> WorkflowApplication:

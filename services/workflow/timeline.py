@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from motcua.documents import (
+from motcua.runtime.documents import (
     create_document_table,
     decode_document,
     entries_before,

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from motcua.calendar import VIETNAM_TZ
-from motcua.demo import APPLICANTS, DemoClient
-from motcua.demo_workflow import wait_for_process
+from devtools.demo.client import APPLICANTS, DemoClient
+from devtools.demo.workflow import wait_for_process
+from motcua.core.calendar import VIETNAM_TZ
+from motcua.core.waiting import wait_for
 from motcua.runtime.settings import DEV_JWT_SECRET
-from motcua.waiting import wait_for
-from tests.processes import ROOT, ServiceProcess
+from tests.support.processes import ROOT, ServiceProcess
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ DRIVING, TRANSPORT = "1.002804", "000.00.22.H23"
 
 def run_audit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "motcua.cli", "audit", *args],
+        [sys.executable, "-m", "ops.cli", "audit", *args],
         env={**env, "COLUMNS": "200"},
         capture_output=True,
         text=True,

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from motcua.auth import Caller
-from motcua.calendar import local_date
-from tests.dossiers import BIRTH_AGENCY, make_intake, officer, submit, submit_birth
-from tests.processes import Postgres, ServiceProcess
+from motcua.core.calendar import local_date
+from motcua.web.auth import Caller
+from tests.support.dossiers import BIRTH_AGENCY, make_intake, officer, submit, submit_birth
+from tests.support.processes import Postgres, ServiceProcess
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from motcua.runtime.settings import Settings
-from tests.dossiers import officer, submit_birth
-from tests.ledger import Ledger, consume_until
-from tests.processes import Broker, ServiceProcess
-from tests.topics import read_topic
+from tests.support.dossiers import officer, submit_birth
+from tests.support.ledger import Ledger, consume_until
+from tests.support.processes import Broker, ServiceProcess
+from tests.support.topics import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -39,10 +39,10 @@ from motcua.runtime.kafka import ensure_topics, start_producer
 from motcua.runtime.settings import Settings
 from motcua.runtime.topic_reader import read_topic as read_records
 from motcua.runtime.unit_of_work import UnitOfWork
-from tests.ledger import Ledger, consume_until, tracked
-from tests.processes import Broker, Postgres
-from tests.topics import read_topic
-from tests.unit.test_payment import LAND, LAND_FORM, received
+from tests.support.ledger import Ledger, consume_until, tracked
+from tests.support.processes import Broker, Postgres
+from tests.support.samples import LAND, LAND_FORM, received
+from tests.support.topics import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from motcua.calendar import add_working_days, local_date
-from tests.dossiers import BIRTH_AGENCY, CITIZEN_ID, citizen, officer, submit_birth
-from tests.processes import Broker, ServiceProcess
-from tests.topics import read_topic
+from motcua.core.calendar import add_working_days, local_date
+from tests.support.dossiers import BIRTH_AGENCY, CITIZEN_ID, citizen, officer, submit_birth
+from tests.support.processes import Broker, ServiceProcess
+from tests.support.topics import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -19,10 +19,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from contracts.interagency import interagency_event_id
-from motcua.demo import APPLICANTS, Applicant, DemoClient
+from devtools.demo.client import APPLICANTS, Applicant, DemoClient
 from motcua.runtime.settings import DEV_JWT_SECRET
-from tests.processes import Broker, ServiceProcess
-from tests.topics import Record, read_topic, to_record
+from tests.support.processes import Broker, ServiceProcess
+from tests.support.topics import Record, read_topic, to_record
 
 pytestmark = pytest.mark.integration
 

@@ -22,11 +22,11 @@ from aiosmtpd.controller import Controller
 
 from contracts.events import encode
 from contracts.payment import FeeAssessed, FeeItem
-from motcua.demo import APPLICANTS, DemoClient
+from devtools.demo.client import APPLICANTS, DemoClient
 from motcua.runtime.kafka import ensure_topics
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
-from tests.processes import ROOT, Broker, ServiceProcess, free_port, wait_for_port
-from tests.topics import read_topic
+from tests.support.processes import ROOT, Broker, ServiceProcess, free_port, wait_for_port
+from tests.support.topics import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ def env(
     smtp.start()
     sinks_port = free_port()
     sinks = subprocess.Popen(
-        [sys.executable, "-m", "services.notify.sinks"],
+        [sys.executable, "-m", "devtools.sinks"],
         cwd=ROOT,
         env={
             "PATH": "/usr/bin:/bin",

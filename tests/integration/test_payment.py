@@ -19,13 +19,13 @@ import httpx
 import pytest
 
 from contracts.payment import PaymentSucceeded
-from motcua.demo import APPLICANTS, DemoClient
+from devtools.demo.client import APPLICANTS, DemoClient
+from motcua.core.waiting import wait_for
 from motcua.runtime.settings import DEV_JWT_SECRET
-from motcua.waiting import wait_for
 from services.payment.gateway import signed_headers
 from services.payment.settings import DEV_GATEWAY_SECRET
-from tests.processes import ROOT, Broker, ServiceProcess, free_port, wait_for_port
-from tests.topics import Record, read_topic
+from tests.support.processes import ROOT, Broker, ServiceProcess, free_port, wait_for_port
+from tests.support.topics import Record, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -148,7 +148,7 @@ def simulator(tmp_path: Path, clock_file: Path) -> Iterator[str]:
         PYTHONPATH=str(ROOT),
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.payment.simulator"],
+        [sys.executable, "-m", "devtools.gateway_simulator"],
         env=env,
         stdout=(tmp_path / "gateway-sim.log").open("wb"),
         stderr=subprocess.STDOUT,
@@ -358,7 +358,7 @@ def test_reconciliation_reports_a_deliberate_mismatch(stack: PayStack) -> None:
         [
             sys.executable,
             "-m",
-            "motcua.cli",
+            "ops.cli",
             "payments",
             "reconcile",
             "--date",

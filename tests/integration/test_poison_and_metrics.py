@@ -16,13 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.events import encode
 from contracts.workflow import StepClaimed
-from motcua.demo import APPLICANTS, DemoClient
-from motcua.demo_workflow import wait_for_process
+from devtools.demo.client import APPLICANTS, DemoClient
+from devtools.demo.workflow import wait_for_process
 from motcua.runtime.consumer import DLQ_KEEP_BYTES, MAX_MESSAGE_BYTES
 from motcua.runtime.kafka import ensure_topics
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
-from tests.processes import Broker, ServiceProcess
-from tests.topics import read_topic
+from tests.support.processes import Broker, ServiceProcess
+from tests.support.topics import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from motcua.demo import APPLICANTS, DemoClient
-from motcua.demo_workflow import birth_to_electronic_result, wait_for_process
+from devtools.demo.client import APPLICANTS, DemoClient
+from devtools.demo.workflow import birth_to_electronic_result, wait_for_process
+from motcua.core.waiting import wait_for
 from motcua.runtime.settings import DEV_JWT_SECRET
-from motcua.waiting import wait_for
-from tests.processes import Broker, ServiceProcess
-from tests.topics import read_topic
+from tests.support.processes import Broker, ServiceProcess
+from tests.support.topics import read_topic
 
 pytestmark = pytest.mark.integration
 

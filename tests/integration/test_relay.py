@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from motcua.auth import Caller
 from motcua.runtime.broker import kafka_broker
 from motcua.runtime.kafka import client_options, ensure_topics, start_producer
 from motcua.runtime.publishing import FastStreamTopic
 from motcua.runtime.settings import Settings
 from motcua.runtime.topic_reader import Record as KafkaRecord
 from motcua.runtime.topic_reader import read_topic as read_records
-from tests.dossiers import intake_relay, make_intake, submit
-from tests.processes import Broker
-from tests.topics import read_topic
+from motcua.web.auth import Caller
+from tests.support.dossiers import intake_relay, make_intake, submit
+from tests.support.processes import Broker
+from tests.support.topics import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ import pytest
 
 from bench.history import year_of_messages
 from bench.replay import produce
-from motcua.demo import APPLICANTS, DemoClient
-from motcua.demo_workflow import (
+from devtools.demo.client import APPLICANTS, DemoClient
+from devtools.demo.workflow import (
     BIRTH,
     BUSINESS,
     LAND,
@@ -34,14 +34,14 @@ from motcua.demo_workflow import (
     land_to_payment_gate,
     wait_for_process,
 )
-from motcua.replay import replay_stats
 from motcua.runtime.kafka import ensure_topics
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.topic_reader import read_topic
+from ops.replay import replay_stats
 from services.stats.application import StatsApplication
-from tests.processes import ROOT, Broker, ServiceProcess, free_port
-from tests.unit.test_stats import tables
+from tests.support.processes import ROOT, Broker, ServiceProcess, free_port
+from tests.support.samples import tables
 
 # own_stores: the replay and its checks open the stats store in-process (SQLite here;
 # the swap itself is tested on both stores in tests/unit/test_replay.py).
@@ -112,7 +112,7 @@ class Pipeline:
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "motcua.cli", "replay", "stats", *args],
+        [sys.executable, "-m", "ops.cli", "replay", "stats", *args],
         env={**env, "COLUMNS": "120"},
         capture_output=True,
         text=True,

@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from motcua.demo import APPLICANTS, DemoClient
-from motcua.demo_workflow import has_process
+from devtools.demo.client import APPLICANTS, DemoClient
+from devtools.demo.workflow import has_process
+from motcua.core.waiting import wait_for
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
-from motcua.stack import Stack
-from motcua.waiting import wait_for
-from tests.processes import (
+from ops.stack import Stack
+from tests.support.processes import (
     ROOT,
     Broker,
     LocalBroker,
@@ -29,7 +29,7 @@ from tests.processes import (
     service_env,
     start_broker,
 )
-from tests.topics import Record, read_topic
+from tests.support.topics import Record, read_topic
 
 # own_stores: each test runs its own stack or services on the stores it sets up.
 pytestmark = [pytest.mark.integration, pytest.mark.own_stores]
@@ -114,7 +114,7 @@ def test_republish_after_total_broker_loss(
     own_broker[0].process.wait(10)
     own_broker.append(start_broker(tmp_path, port=own_broker[0].port))
     cli = subprocess.run(
-        [sys.executable, "-m", "motcua.cli", "republish"],
+        [sys.executable, "-m", "ops.cli", "republish"],
         env={**intake.env, "COLUMNS": "120"},
         capture_output=True,
         text=True,
@@ -122,7 +122,7 @@ def test_republish_after_total_broker_loss(
         timeout=120,
     )
     again = subprocess.run(
-        [sys.executable, "-m", "motcua.cli", "republish"],
+        [sys.executable, "-m", "ops.cli", "republish"],
         env={**intake.env, "COLUMNS": "120"},
         capture_output=True,
         text=True,
@@ -178,7 +178,7 @@ def test_republish_after_total_broker_loss(
     # Linked again from the first event, the chains continue unbroken after the loss.
     code = client.call("GET", f"/v1/dossiers/{before[1]}", client.admin())["code"]
     audit = subprocess.run(
-        [sys.executable, "-m", "motcua.cli", "audit", code],
+        [sys.executable, "-m", "ops.cli", "audit", code],
         env={**intake.env, "COLUMNS": "160"},
         capture_output=True,
         text=True,

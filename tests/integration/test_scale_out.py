@@ -13,10 +13,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from motcua.demo import APPLICANTS, DemoClient
+from devtools.demo.client import APPLICANTS, DemoClient
 from motcua.runtime.settings import DEV_JWT_SECRET
-from tests.processes import Broker, Postgres, ServiceProcess
-from tests.topics import read_topic
+from tests.support.processes import Broker, Postgres, ServiceProcess
+from tests.support.topics import read_topic
 
 # own_stores: always on PostgreSQL, the store of a scaled-out deployment.
 pytestmark = [pytest.mark.integration, pytest.mark.own_stores]

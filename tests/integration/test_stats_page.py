@@ -20,12 +20,12 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
-from motcua.demo import APPLICANTS, DemoClient
-from motcua.demo_workflow import birth_to_electronic_result, wait_for_process
-from motcua.money import money_vnd
+from devtools.demo.client import APPLICANTS, DemoClient
+from devtools.demo.workflow import birth_to_electronic_result, wait_for_process
+from motcua.core.money import money_vnd
+from motcua.core.waiting import wait_for
 from motcua.runtime.settings import DEV_JWT_SECRET
-from motcua.waiting import wait_for
-from tests.browser import (
+from tests.support.browser import (
     DESKTOP,
     PHONE,
     Viewport,
@@ -35,7 +35,7 @@ from tests.browser import (
     show,
     start_chromium,
 )
-from tests.processes import ServiceProcess
+from tests.support.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
 

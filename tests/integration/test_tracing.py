@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.dossiers import citizen, officer, submit_birth
-from tests.processes import Broker, ServiceProcess, free_port
-from tests.topics import Record, read_topic
+from tests.support.dossiers import citizen, officer, submit_birth
+from tests.support.processes import Broker, ServiceProcess, free_port
+from tests.support.topics import Record, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -17,11 +17,11 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.events import encode
 from contracts.payment import PaymentSucceeded
-from motcua.demo import APPLICANTS, DemoClient
+from devtools.demo.client import APPLICANTS, DemoClient
 from motcua.runtime.kafka import ensure_topics
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
-from tests.processes import Broker, Postgres, ServiceProcess
-from tests.topics import Record, read_topic
+from tests.support.processes import Broker, Postgres, ServiceProcess
+from tests.support.topics import Record, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -1,11 +1,11 @@
-"""Bearer JWT authentication (motcua/auth.py): issuing, verifying and role checks."""
+"""Bearer JWT authentication (motcua/web/auth.py): issuing, verifying and role checks."""
 
 from __future__ import annotations
 
 import pytest
 
-from motcua.auth import Caller, issue_token, verify_token
-from motcua.errors import Forbidden, Unauthorized
+from motcua.core.errors import Forbidden, Unauthorized
+from motcua.web.auth import Caller, issue_token, verify_token
 
 SECRET = "test-secret-with-at-least-32-bytes!!"
 OTHER_SECRET = "another-secret-with-at-least-32-bytes"

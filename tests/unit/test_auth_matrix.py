@@ -21,10 +21,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from motcua.auth import issue_token
 from motcua.runtime.settings import DEV_JWT_SECRET
+from motcua.web.auth import issue_token
 from services.registry import NAMES as SERVICE_NAMES
-from tests.apps import make_app, roles
+from tests.support.apps import make_app, roles
 
 PROBES = {"/healthz", "/readyz", "/metrics"}
 # Endpoints anyone may call: probes, the catalogue, the public lookup and what hangs off

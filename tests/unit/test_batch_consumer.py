@@ -25,20 +25,13 @@ from motcua.runtime.consumer import TrackedConsumer, _ResumeFromStore
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.store import OutsideUnitOfWork, Store, Tx, store_env
 from motcua.runtime.unit_of_work import UnitOfWork
-from services.intake.catalogue import load_catalogue
+from services.catalogue.procedures import load_catalogue
 from services.payment.application import PaymentApplication
 from services.payment.domain import Bill, Counter
 from services.payment.settings import PaymentSettings
-from tests.ledger import Ledger, contract_record, offline_consumer
-from tests.unit.test_payment import (
-    LAND,
-    LAND_FORM,
-    Clock,
-    StandInGateway,
-    make_app,
-    received,
-    withdrawal_of,
-)
+from tests.support.ledger import Ledger, contract_record, offline_consumer
+from tests.support.samples import LAND, LAND_FORM, received
+from tests.unit.test_payment import Clock, StandInGateway, make_app, withdrawal_of
 
 
 @pytest.fixture

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from motcua.republish import Source
 from motcua.runtime.chaining import Chainer
 from motcua.runtime.mapping import BatchAggregates, Held, contracts_of
+from ops.republish import Source
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
-from services.workflow.publishing import WorkflowPublisher
-from tests.apps import make_app
-from tests.unit.test_payment import LAND
+from services.workflow.to_contract import WorkflowPublisher
+from tests.support.apps import make_app
+from tests.support.samples import LAND
 from tests.unit.test_workflow_results import _received, _to_last_step, _workflow
 
 DOSSIERS = 2

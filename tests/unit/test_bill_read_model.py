@@ -21,15 +21,16 @@ from fastapi.testclient import TestClient
 
 from contracts.intake import DossierReceived
 from contracts.workflow import ResultIssued
-from motcua.auth import Caller, issue_token
-from motcua.errors import NotFound
-from motcua.http import install_common
+from motcua.core.errors import NotFound
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
+from motcua.web.auth import Caller, issue_token
+from motcua.web.http import install_common
 from services.payment import pages
 from services.payment.api import BillView, pages_router, router
 from services.payment.bill_view import PUBLIC_FIELDS
 from services.payment.domain import Bill
 from services.payment.gateway import RefundOutcome, RefundRequest
+from tests.support.samples import received
 from tests.unit.test_payment import (
     CRIMINAL_RECORD,
     Clock,
@@ -40,7 +41,6 @@ from tests.unit.test_payment import (
     make_app,
     officer_of,
     offline,
-    received,
     withdrawal_of,
 )
 

@@ -1,4 +1,4 @@
-"""Working days in Vietnam (motcua/calendar.py): weekends, holidays, Tết and swapped days."""
+"""Working days in Vietnam (motcua/core/calendar.py): weekends, holidays, Tết and swapped days."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from motcua.calendar import add_working_days, is_working_day, local_date, working_days_between
+from motcua.core.calendar import add_working_days, is_working_day, local_date, working_days_between
 
 FRIDAY = date(2026, 3, 6)
 MONDAY_AFTER = date(2026, 3, 9)

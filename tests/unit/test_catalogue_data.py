@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.intake.catalogue import load_catalogue
+from services.catalogue.procedures import load_catalogue
 
 
 def test_shipped_catalogue_loads_with_at_least_six_procedures() -> None:

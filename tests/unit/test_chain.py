@@ -11,9 +11,9 @@ import pytest
 
 from contracts.chain import Head, event_hash, verify
 from contracts.workflow import StepClaimed
-from motcua.audit import audit, status_at
 from motcua.runtime.chaining import Chainer, load_heads
 from motcua.runtime.store import Store, store_env
+from ops.audit import audit, status_at
 from services.stats.application import StatsApplication
 
 START = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)

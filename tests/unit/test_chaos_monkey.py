@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from motcua.chaos import Monkey
+from devtools.chaos import Monkey
 from motcua.runtime.settings import Settings
-from motcua.stack import Child, Stack
+from ops.stack import Child, Stack
 from services.registry import NAMES as IMPLEMENTED_SERVICES
 
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]

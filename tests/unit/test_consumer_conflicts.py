@@ -14,7 +14,7 @@ from contracts.events import DossierSubmitted
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.store import Store, store_env
 from motcua.runtime.unit_of_work import UnitOfWork
-from tests.ledger import contract_record, offline_consumer
+from tests.support.ledger import contract_record, offline_consumer
 from tests.unit.test_tracing import submitted
 
 

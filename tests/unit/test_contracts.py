@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.events import DossierWithdrawn, UndecodableEvent, decode, encode
-from contracts.export import SCHEMA_DIR, schemas
+from devtools.export_schemas import SCHEMA_DIR, schemas
 
 
 def _withdrawn() -> DossierWithdrawn:
@@ -37,7 +37,7 @@ def test_exported_schemas_match_models() -> None:
 
     assert exported == expected, (
         "contracts/schemas/ is out of date with the models; "
-        "if the change is intended, run `python -m contracts.export`"
+        "if the change is intended, run `python -m devtools.export_schemas`"
     )
 
 

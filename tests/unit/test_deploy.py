@@ -207,7 +207,7 @@ def test_compose_runs_every_service_from_the_image(name: str) -> None:
     service = services[name]
     intake = services["intake"]
     assert service["image"] == intake["image"], "every service runs the one motcua image"
-    assert "entrypoint" not in service, "the image's entry point runs motcua.serve"
+    assert "entrypoint" not in service, "the image's entry point runs ops.serve"
     assert service["command"] == [name]
 
 
@@ -288,7 +288,7 @@ def test_compose_payment_uses_the_gateway_simulator_with_a_shared_secret() -> No
     (sim_name,) = [
         name
         for name, s in services.items()
-        if s.get("entrypoint") == ["python", "-m", "services.payment.simulator"]
+        if s.get("entrypoint") == ["python", "-m", "devtools.gateway_simulator"]
     ]
     sim, payment = services[sim_name], services["payment"]
     env_sim, env_pay = environment(sim), environment(payment)
@@ -313,7 +313,7 @@ def test_compose_notify_uses_the_sinks() -> None:
     (sinks_name,) = [
         name
         for name, s in services.items()
-        if s.get("entrypoint") == ["python", "-m", "services.notify.sinks"]
+        if s.get("entrypoint") == ["python", "-m", "devtools.sinks"]
     ]
     sinks, notify = services[sinks_name], services["notify"]
     env_sinks, env_notify = environment(sinks), environment(notify)
@@ -396,7 +396,7 @@ def test_k8s_deployment(name: str) -> None:
     assert spec["selector"]["matchLabels"].items() <= labels.items()
     (container,) = template["spec"]["containers"]
     assert container["args"] == [name]
-    assert "command" not in container, "the image's entry point runs motcua.serve"
+    assert "command" not in container, "the image's entry point runs ops.serve"
     ports = {p.get("name", str(p["containerPort"])): p["containerPort"] for p in container["ports"]}
     assert port in ports.values()
 
@@ -537,7 +537,7 @@ def test_dockerfile_image() -> None:
         b.replace("${PYTHON_IMAGE}", args["PYTHON_IMAGE"]) == "python:3.11-slim" for b in bases
     )
     (entrypoint,) = [json.loads(rest) for keyword, rest in instructions if keyword == "ENTRYPOINT"]
-    assert entrypoint == ["python", "-m", "motcua.serve"]
+    assert entrypoint == ["python", "-m", "ops.serve"]
     (cmd,) = [json.loads(rest) for keyword, rest in instructions if keyword == "CMD"]
     assert len(cmd) == 1
     assert cmd[0] in SERVICE_NAMES

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from services.notify.sinks import Mailbox, create_app
+from devtools.sinks import Mailbox, create_app
 
 
 def test_a_message_sent_again_is_shown_once_with_its_copies(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from motcua.errors import Invalid
-from services.intake.catalogue import Procedure, load_catalogue
+from motcua.core.errors import Invalid
+from services.catalogue.procedures import Procedure, load_catalogue
 from services.intake.forms import check_documents, check_form
 
 BIRTH_REGISTRATION = "1.001193"

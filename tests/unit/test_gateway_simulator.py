@@ -1,4 +1,4 @@
-"""The payment gateway simulator (services/payment/simulator.py).
+"""The payment gateway simulator (devtools/gateway_simulator.py).
 
 The simulator runs in a ``TestClient`` (inside ``with``, so that its event loop and the
 background callback tasks live for the whole test); callbacks go to a real HTTP
@@ -24,6 +24,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 
+from devtools.gateway_simulator import SimConfig, Simulator, create_app
 from services.payment.gateway import (
     Callback,
     Message,
@@ -33,7 +34,6 @@ from services.payment.gateway import (
     signed_headers,
     verify,
 )
-from services.payment.simulator import SimConfig, Simulator, create_app
 
 SECRET = "test-gateway-secret"
 TOLERANCE = 300.0

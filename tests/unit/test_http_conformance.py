@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.registry import NAMES as SERVICE_NAMES
-from tests.apps import make_app, roles
+from tests.support.apps import make_app, roles
 
 
 def methods_by_path(service: str, tmp_path: Path) -> dict[str, set[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.infrastructure import (
+from tests.support.infrastructure import (
     ENV_VAR,
     KAFKA_IMAGE,
     POSTGRES_IMAGE,

@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from motcua.errors import Conflict, LimitReached
-from motcua.sequence import SequenceExhausted
+from motcua.core.errors import Conflict, LimitReached
+from motcua.core.sequence import SequenceExhausted
 from services.intake.domain import (
     MAX_DAILY_SEQUENCE,
     DailySequence,

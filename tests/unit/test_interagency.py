@@ -19,7 +19,7 @@ from contracts.events import encode
 from motcua.runtime.mapping import contracts_of
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
-from services.intake.catalogue import load_catalogue
+from services.catalogue.procedures import load_catalogue
 from services.interagency.application import InteragencyApplication
 from services.interagency.feeds import Feed, feeds_of
 from services.interagency.ministries import (
@@ -29,7 +29,7 @@ from services.interagency.ministries import (
     load_ministries,
     parse_ministries,
 )
-from tests.ledger import deliver
+from tests.support.ledger import deliver
 
 CRIMINAL_RECORD, LAND, MARITAL = "2.000488", "1.004227", "1.004873"  # bca, btnmt, neither
 JUSTICE, POLICE = "000.00.20.H23", "000.00.30.H23"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from motcua.demo import APPLICANTS
-from motcua.load import BIRTH, LAND, Trace
-from motcua.load_checks import TopicEvent, judge_notices, judge_statistics, payment_events
+from devtools.demo.client import APPLICANTS
+from devtools.load import BIRTH, LAND, Trace
+from devtools.load_checks import TopicEvent, judge_notices, judge_statistics, payment_events
 
 OURS = {"d1": "CODE-1", "d2": "CODE-2"}
 

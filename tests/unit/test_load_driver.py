@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from motcua.load import Driver, Stuck, Trace, Urls
+from devtools.load import Driver, Stuck, Trace, Urls
 from motcua.runtime.settings import DEV_JWT_SECRET
 from tests.unit.test_gateway_simulator import wait_until
 

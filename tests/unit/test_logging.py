@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from motcua.logging import configure_logging
+from motcua.core.logging import configure_logging
 
 
 @pytest.fixture

@@ -28,15 +28,15 @@ from fastapi.testclient import TestClient
 from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.notify import NoticeDelivered
-from motcua.auth import Caller, issue_token
 from motcua.runtime.settings import DEV_JWT_SECRET
+from motcua.web.auth import Caller, issue_token
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
 from services.intake.dossier_view import timeline_entry
 from services.intake.progress import Progress
 from services.intake.schemas import DossierView, FeedbackView, TimelineEntry
-from tests.apps import make_app
-from tests.dossiers import (
+from tests.support.apps import make_app
+from tests.support.dossiers import (
     BIRTH_AGENCY,
     CITIZEN_ID,
     citizen,
@@ -45,7 +45,7 @@ from tests.dossiers import (
     submit,
     submit_birth,
 )
-from tests.ledger import deliver
+from tests.support.ledger import deliver
 
 ADMIN = {"Authorization": f"Bearer {issue_token(DEV_JWT_SECRET, sub='a', role='admin')}"}
 LOOKUP = {"X-Id-Number": CITIZEN_ID}

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from motcua.runtime.store import store_env
-from services.intake.catalogue import load_catalogue
+from services.catalogue.procedures import load_catalogue
 from services.notify.application import DELIVERY_ROUNDS, NotifyApplication
 from services.notify.domain import Notice
 from services.notify.readmodel import notice_row

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from jinja2 import UndefinedError
 
-from motcua.money import money_vnd
+from motcua.core.money import money_vnd
 from services.notify.render import CHANNELS, KINDS, Channel, Rendered, render
 from services.notify.sms import segments
 

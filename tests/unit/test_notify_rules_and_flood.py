@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 
 from motcua.runtime.store import store_env
-from services.intake.catalogue import load_catalogue
+from services.catalogue.procedures import load_catalogue
 from services.notify.application import NotifyApplication
 from services.notify.domain import Notice
 from services.notify.readmodel import notice_row

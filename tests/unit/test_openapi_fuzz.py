@@ -30,7 +30,7 @@ check: no response header is documented (the ``Allow`` of a 405 is checked above
 not_a_server_error lets 503 through: it is the documented answer when a dependency is
 away, as the broker (/readyz) and the payment gateway are here. A 500 always fails.
 
-The apps run in-process on their real stores (tests/apps.py); their workers never start.
+The apps run in-process on their real stores (tests/support/apps.py); their workers never start.
 Generation is derandomized, so CI sends the same requests every run. An operation stops
 at its first failure, unshrunk: every 500 logs its traceback, which takes a while, and
 the report's curl line reproduces the request as it was.
@@ -59,7 +59,7 @@ from schemathesis.specs.openapi.checks import (
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.registry import NAMES as SERVICE_NAMES
-from tests.apps import make_app, roles
+from tests.support.apps import make_app, roles
 
 
 def valid_requests_are_not_refused_as_malformed(

@@ -17,15 +17,15 @@ from eventsourcing.application import AggregateNotFoundError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts.envelope import Applicant, Envelope, FormValue
+from contracts.envelope import Envelope, FormValue
 from contracts.intake import DossierReceived, DossierWithdrawn
 from contracts.workflow import DossierRejected
-from motcua.auth import Caller
-from motcua.errors import Conflict, Forbidden, Invalid, Unauthorized
+from motcua.core.errors import Conflict, Forbidden, Invalid, Unauthorized
+from motcua.core.sequence import SequenceExhausted
 from motcua.runtime.mapping import contracts_of
 from motcua.runtime.store import store_env
-from motcua.sequence import SequenceExhausted
-from services.intake.catalogue import load_catalogue
+from motcua.web.auth import Caller
+from services.catalogue.procedures import load_catalogue
 from services.payment import fees
 from services.payment.application import PaymentApplication
 from services.payment.domain import (
@@ -47,14 +47,14 @@ from services.payment.gateway import (
     signed_headers,
     verify,
 )
-from services.payment.publishing import PaymentPublisher
 from services.payment.readmodel import ReferenceTaken
 from services.payment.settings import PaymentSettings
-from tests.ledger import deliver as consume_batch
+from services.payment.to_contract import PaymentPublisher
+from tests.support.ledger import deliver as consume_batch
+from tests.support.samples import LAND, LAND_FORM, received
 
 SECRET = "test-secret"
 CATALOGUE = load_catalogue()
-LAND = "1.004227"  # level 4, three agencies, per-unit fees with min/max, one non-refundable
 CRIMINAL_RECORD = "2.000488"  # level 4, fixed fee with exemptions + per-unit extra copies
 BIRTH = "1.001193"  # level 4, per copy, exemptions
 BUILDING = "1.009994"  # level 3: no online payment
@@ -118,38 +118,6 @@ def app(tmp_path: Path, gateway: StandInGateway, clock: Clock) -> Iterator[Payme
     application = make_app(tmp_path, gateway, clock)
     yield application
     application.close()
-
-
-def received(procedure_id: str, form: dict[str, Any] | None = None) -> DossierReceived:
-    procedure = CATALOGUE.get(procedure_id)
-    assert procedure is not None
-    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-    return DossierReceived(
-        event_id=uuid.uuid4(),
-        dossier_id=uuid.uuid4(),
-        occurred_at=now,
-        producer="intake",
-        correlation_id="test",
-        procedure_id=procedure.id,
-        procedure_name=procedure.name,
-        level=procedure.level,
-        agency_code=procedure.receiving_agency.code,
-        channel="online",
-        applicant=Applicant(account="citizen-1", full_name="NGUYỄN VĂN A", id_number="0" * 12),
-        form_data=form or {},
-        documents=(),
-        code=f"{procedure.receiving_agency.code}-260302-0001",
-        received_at=now,
-        appointment_date=date(2026, 3, 20),
-        time_limit_working_days=procedure.time_limit_working_days,
-        received_by="officer-1",
-    )
-
-
-LAND_FORM: dict[str, FormValue] = {
-    "gia_tri_chuyen_nhuong_trieu_vnd": 1500,
-    "dien_tich_thua_dat_m2": 120.4,
-}
 
 
 def consume(app: PaymentApplication, *events: Envelope) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from motcua.auth import issue_token, verify_token
-from motcua.errors import Unauthorized
+from motcua.core.errors import Unauthorized
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
-from services.intake.catalogue import ACCOUNT_CLAIMS, FormField, load_catalogue
+from motcua.web.auth import issue_token, verify_token
+from services.catalogue.procedures import ACCOUNT_CLAIMS, FormField, load_catalogue
 from services.intake.main import create_app
-from tests.dossiers import birth_form, citizen, submit_birth
+from tests.support.dossiers import birth_form, citizen, submit_birth
 
 ACCOUNT = {
     "name": "NGUYỄN THỊ LAN",

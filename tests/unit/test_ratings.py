@@ -16,7 +16,7 @@ from contracts import intake as ci
 from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.events import decode, encode
-from motcua.errors import Conflict, Invalid, NotFound
+from motcua.core.errors import Conflict, Invalid, NotFound
 from motcua.runtime.mapping import BatchAggregates
 from motcua.runtime.settings import Settings
 from services.intake.application import IntakeApplication
@@ -29,12 +29,12 @@ from services.intake.domain import (
     NoResultYet,
 )
 from services.intake.main import create_app
-from services.intake.publishing import IntakePublisher
+from services.intake.to_contract import IntakePublisher
 from services.notify.application import KIND_OF
 from services.notify.render import render
 from services.stats.projection import DossierStats, Projection, apply
-from tests.dossiers import BIRTH_AGENCY, CITIZEN_ID, citizen, officer, submit_birth
-from tests.ledger import deliver
+from tests.support.dossiers import BIRTH_AGENCY, CITIZEN_ID, citizen, officer, submit_birth
+from tests.support.ledger import deliver
 
 FEEDBACK_ID = "6f1c2a52-0d1e-4f51-9a3c-2b7d5e8f9a01"
 OTHER_AGENCY = "000.00.31.H23"

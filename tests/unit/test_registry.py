@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from motcua.republish import open_sources
 from motcua.runtime.settings import Settings
-from motcua.stack import Stack
+from ops.republish import open_sources
+from ops.stack import Stack
 from services import registry
-from tests.processes import ROOT
+from tests.support.processes import ROOT
 
 
 @pytest.mark.parametrize("entry", registry.SERVICES, ids=lambda s: s.name)
@@ -51,7 +51,7 @@ def test_an_unknown_service_is_named_with_the_known_ones() -> None:
 
 def test_serve_refuses_an_unknown_service_with_the_list() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "motcua.serve", "billing"],
+        [sys.executable, "-m", "ops.serve", "billing"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -21,16 +21,17 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from bench.history import year_of_messages
 from contracts.envelope import Envelope
 from contracts.events import decode, encode
-from motcua import replay
-from motcua.replay import LiveAhead, TopicReader, record_positions
 from motcua.runtime.consumer import MAX_MESSAGE_BYTES, TrackedConsumer
 from motcua.runtime.positions import CREATE_TABLES, position_of, producer_of
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import Tx, store_env
+from ops import replay
+from ops.replay import LiveAhead, TopicReader, record_positions
 from services.stats.application import Rebuild, StatsApplication
 from services.stats.projection import Projection
-from tests.ledger import offline_consumer
-from tests.unit.test_stats import Story, history, messages, stats_in, tables
+from tests.support.ledger import offline_consumer
+from tests.support.samples import tables
+from tests.unit.test_stats import Story, history, messages, stats_in
 
 TOPIC = "dossier-events"
 Record: TypeAlias = ConsumerRecord[bytes, bytes]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from motcua.errors import Conflict
-from motcua.retry import ATTEMPTS, retry_on_conflict
+from motcua.core.errors import Conflict
+from motcua.core.retry import ATTEMPTS, retry_on_conflict
 
 
 def test_a_command_that_lost_a_race_runs_again_and_succeeds() -> None:
@@ -34,3 +34,29 @@ def test_a_command_that_always_loses_is_a_clear_conflict() -> None:
     with pytest.raises(Conflict, match="retry"):
         command()
     assert len(calls) == ATTEMPTS
+
+
+def test_the_attempts_and_the_message_can_be_chosen_per_command() -> None:
+    calls: list[int] = []
+
+    @retry_on_conflict(attempts=5, jitter=0.001, message="too many acceptances at once")
+    def command() -> None:
+        calls.append(1)
+        raise IntegrityError("version taken")
+
+    with pytest.raises(Conflict, match="too many acceptances at once"):
+        command()
+    assert len(calls) == 5
+
+
+def test_other_errors_are_not_retried() -> None:
+    calls: list[int] = []
+
+    @retry_on_conflict(attempts=5)
+    def command() -> None:
+        calls.append(1)
+        raise ValueError("a rule of the domain")
+
+    with pytest.raises(ValueError, match="rule"):
+        command()
+    assert calls == [1]

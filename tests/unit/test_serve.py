@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 
 from motcua.runtime.settings import Settings
-from motcua.serve import server_options
+from ops.serve import server_options
 from services.intake.main import create_app
 from tests.unit.test_gateway_simulator import wait_until
 

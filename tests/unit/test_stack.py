@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from motcua.runtime.settings import Settings
-from motcua.stack import HEALTHY_SECONDS, RESTART_BACKOFF_MIN, Child, Stack, stop_all
+from ops.stack import HEALTHY_SECONDS, RESTART_BACKOFF_MIN, Child, Stack, stop_all
 
 
 def test_a_stack_used_only_to_probe_readiness_never_starts_processes(tmp_path: Path) -> None:

@@ -40,8 +40,9 @@ from services.stats.projection import (
     as_event,
     handles,
 )
-from tests.ledger import offline_consumer
-from tests.processes import Postgres
+from tests.support.ledger import offline_consumer
+from tests.support.processes import Postgres
+from tests.support.samples import tables
 
 YEAR = 2026
 CHANNELS: tuple[Channel, ...] = ("online", "counter", "post")
@@ -627,12 +628,6 @@ def _life(rng: random.Random, i: int) -> list[Envelope]:
     elif ending < 0.7:
         events += [story.withdrawn(), story.refunded(10_000)]
     return events
-
-
-def tables(app: StatsApplication) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    dossiers = app.store.read("SELECT * FROM {stats_dossiers} ORDER BY dossier_id")
-    agencies = app.store.read("SELECT * FROM {stats_agency_steps} ORDER BY dossier_id, agency_code")
-    return dossiers, agencies
 
 
 def messages(events: list[Envelope]) -> Iterator[dict[str, Any]]:

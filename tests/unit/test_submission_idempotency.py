@@ -6,9 +6,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from motcua.auth import Caller
+from motcua.web.auth import Caller
 from services.intake.application import IntakeApplication
-from tests.dossiers import BIRTH, birth_form, make_intake
+from tests.support.dossiers import BIRTH, birth_form, make_intake
 
 
 def _submit(intake: IntakeApplication, caller: Caller, key: str | None) -> str:

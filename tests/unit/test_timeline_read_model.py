@@ -19,18 +19,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from contracts.payment import FeeWaived
-from motcua.auth import Caller, issue_token
 from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.runtime.store import store_env
-from services.intake.catalogue import load_catalogue
+from motcua.web.auth import Caller, issue_token
+from services.catalogue.procedures import load_catalogue
 from services.workflow.api import Timeline
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 from services.workflow.timeline import timeline_document
-from tests.apps import make_app
-from tests.dossiers import citizen, officer
-from tests.ledger import deliver
-from tests.unit.test_payment import received
+from tests.support.apps import make_app
+from tests.support.dossiers import citizen, officer
+from tests.support.ledger import deliver
+from tests.support.samples import received
 
 LAND, BIRTH = "1.004227", "1.001193"  # three agencies, fee before result; one agency
 MONDAY = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

@@ -20,7 +20,9 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.partitioner import DefaultPartitioner
 
-from motcua import audit, demo, demo_interagency, load_checks, republish
+from devtools import load_checks
+from devtools.demo import interagency as demo_interagency
+from devtools.demo import run as demo
 from motcua.runtime import topic_reader
 from motcua.runtime.kafka import client_options
 from motcua.runtime.settings import Settings
@@ -30,6 +32,7 @@ from motcua.runtime.topic_reader import (
     TopicUnavailable,
     read_topic,
 )
+from ops import audit, republish
 from tests.unit.test_kafka_options import SASL_SSL
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,5 +1,5 @@
 """Trace context from an HTTP request, through the stored event and Kafka headers, into
-a consumer's span and the events its handler creates (motcua/tracing.py)."""
+a consumer's span and the events its handler creates (motcua/core/tracing.py)."""
 
 from __future__ import annotations
 
@@ -27,17 +27,17 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from contracts.envelope import Envelope
 from contracts.events import DossierSubmitted, encode
-from motcua import tracing
-from motcua.http import TELEMETRY, install_common
+from motcua.core import tracing
+from motcua.core.tracing import current_traceparent, stored_trace
 from motcua.runtime.consumer import TrackedConsumer
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.mapping import contracts_of
 from motcua.runtime.store import Store, store_env
-from motcua.tracing import current_traceparent, stored_trace
-from services.intake.publishing import IntakePublisher
+from motcua.web.http import TELEMETRY, install_common
+from services.intake.to_contract import IntakePublisher
 from services.notify.domain import Notice
-from tests.dossiers import intake_relay, make_intake, submit
-from tests.ledger import offline_consumer
+from tests.support.dossiers import intake_relay, make_intake, submit
+from tests.support.ledger import offline_consumer
 
 # A caller's context, as W3C trace context writes it.
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -16,8 +16,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from motcua.auth import Caller
 from motcua.runtime.settings import Settings
+from motcua.web.auth import Caller
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
 from services.intake.dossier_view import view_document
@@ -25,9 +25,9 @@ from services.intake.main import create_app as create_intake
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 from services.workflow.main import create_app as create_workflow
-from tests.dossiers import BIRTH, officer, submit_birth
-from tests.ledger import deliver
-from tests.unit.test_payment import received
+from tests.support.dossiers import BIRTH, officer, submit_birth
+from tests.support.ledger import deliver
+from tests.support.samples import received
 
 
 def test_intake_lookup_of_a_dossier_loaded_before_acceptance_shows_it_unaccepted(

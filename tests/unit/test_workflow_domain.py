@@ -8,9 +8,9 @@ from uuid import uuid4
 
 import pytest
 
-from motcua.calendar import add_working_days
-from motcua.errors import Conflict
-from services.intake.catalogue import Procedure, load_catalogue
+from motcua.core.calendar import add_working_days
+from motcua.core.errors import Conflict
+from services.catalogue.procedures import Procedure, load_catalogue
 from services.workflow.application import planned_steps
 from services.workflow.domain import (
     AlreadyMarked,

@@ -1,7 +1,7 @@
 """The electronic result (W-5): the applicant downloads it, anyone with its code checks
 a copy against it, and each level of procedure issues only the kinds of result it may.
 
-Workflow runs in-process on its real store (tests/apps.py); a dossier reaches it as the
+Workflow runs in-process on its real store (tests/support/apps.py); a dossier reaches it as the
 ``DossierReceived`` its consumer would apply, and officers act over HTTP.
 """
 
@@ -22,17 +22,17 @@ from contracts.envelope import Applicant, Document, Envelope
 from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived
 from contracts.workflow import ResultIssued
-from motcua.auth import issue_token
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
-from services.intake.catalogue import load_catalogue
+from motcua.web.auth import issue_token
+from services.catalogue.procedures import load_catalogue
 from services.notify.application import NotifyApplication
 from services.notify.main import create_app as create_notify_app
 from services.workflow.application import WorkflowApplication, planned_steps
 from services.workflow.domain import Process
 from services.workflow.readmodel import process_row
-from tests.apps import make_app
-from tests.dossiers import citizen, officer, submit_birth
-from tests.ledger import deliver
+from tests.support.apps import make_app
+from tests.support.dossiers import citizen, officer, submit_birth
+from tests.support.ledger import deliver
 
 BIRTH, MARITAL, BUILDING = "1.001193", "1.004873", "1.009994"  # levels 4, 2 and 3
 COMMUNE = "001.20.51.H23"
