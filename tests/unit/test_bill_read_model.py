@@ -26,10 +26,11 @@ from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from motcua.web.auth import Caller, issue_token
 from motcua.web.http import install_common
 from services.payment import pages
-from services.payment.api import BillView, pages_router, router
+from services.payment.api import pages_router, router
 from services.payment.bill_view import PUBLIC_FIELDS
 from services.payment.domain import Bill
 from services.payment.gateway import RefundOutcome, RefundRequest
+from services.payment.schemas import BillView
 from tests.support.samples import received
 from tests.unit.test_payment import (
     CRIMINAL_RECORD,

@@ -1,4 +1,4 @@
-"""The payment gateway simulator (devtools/gateway_simulator.py).
+"""The payment gateway simulator (devtools/gateway_simulator/).
 
 The simulator runs in a ``TestClient`` (inside ``with``, so that its event loop and the
 background callback tasks live for the whole test); callbacks go to a real HTTP
