@@ -531,7 +531,9 @@ def test_dockerfile_uv_version_is_the_makefiles() -> None:
 def test_dockerfile_image() -> None:
     instructions = dockerfile_instructions()
     args = dict(rest.split("=", 1) for kw, rest in instructions if kw == "ARG" and "=" in rest)
-    bases = [rest.split()[0] for keyword, rest in instructions if keyword == "FROM"]
+    stages = [rest.split() for keyword, rest in instructions if keyword == "FROM"]
+    names = {s[2] for s in stages if len(s) == 3 and s[1].upper() == "AS"}
+    bases = [s[0] for s in stages if s[0] not in names]
     assert bases
     assert all(
         b.replace("${PYTHON_IMAGE}", args["PYTHON_IMAGE"]) == "python:3.11-slim" for b in bases
@@ -544,6 +546,27 @@ def test_dockerfile_image() -> None:
     assert image_user() != 0
     assert image_env()["MOTCUA_HOST"] == "0.0.0.0"
     assert image_env()["PATH"].startswith("/opt/venv/bin")
+
+
+def test_the_default_image_is_the_product_and_the_dev_target_adds_devtools() -> None:
+    stages: list[tuple[str, list[str]]] = []
+    for keyword, rest in dockerfile_instructions():
+        if keyword == "FROM":
+            stages.append((rest.split()[-1], []))
+        elif stages:
+            stages[-1][1].append(f"{keyword} {rest}")
+    by_name = dict(stages)
+    last, last_body = stages[-1]
+    assert last == "product" and not any("devtools" in line for line in last_body)
+    assert not any("devtools" in line for line in by_name["runtime"])
+    assert any(line.startswith("COPY --from=build /src/devtools") for line in by_name["dev"])
+    services = compose_services()
+    stand_ins = [s for s in services.values() if "devtools" in " ".join(s.get("entrypoint", []))]
+    assert len(stand_ins) == 2
+    for stand_in in stand_ins:
+        assert stand_in["build"]["target"] == "dev"
+    for name in SERVICE_NAMES:
+        assert "target" not in services[name]["build"], "services run the product image"
 
 
 def test_dockerfile_copies_every_package_and_the_ignore_file_lets_them_through() -> None:
