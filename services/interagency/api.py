@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 
 from motcua.web.http import ERROR_RESPONSES
 from services.interagency.application import InteragencyApplication
 from services.interagency.feeds import Feed
+from services.interagency.schemas import FeedView
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -27,18 +27,6 @@ def get_application(request: Request) -> InteragencyApplication:
 def get_feeds(request: Request) -> list[Feed]:
     feeds: list[Feed] = request.app.state.feeds
     return feeds
-
-
-class FeedView(BaseModel):
-    topic: str
-    producer: str = Field(description="The events' producer field and header on this topic")
-    ministry: str | None = Field(description="Ministry code; null for the default feed")
-    ministry_name: str | None
-    procedures: list[str] = Field(description="Procedures it receives (besides agencies)")
-    agencies: list[str] = Field(description="Dossiers passing through these agencies too")
-    fields: list[str] = Field(description="Personal fields it receives; none on the default")
-    published_position: int = Field(description="Last store position published to it")
-    lag: int = Field(description="Store positions recorded but not yet published to it")
 
 
 @router.get("/v1/feeds", tags=["feeds"])

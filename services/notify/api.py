@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
 
 from motcua.web.auth import CallerDep
 from motcua.web.http import ERROR_RESPONSES, Limit, Offset
 from services.notify.application import NotifyApplication
+from services.notify.schemas import InboxItem, NoticeRow, Unread
 
 
 def get_application(request: Request) -> NotifyApplication:
@@ -21,33 +20,6 @@ def get_application(request: Request) -> NotifyApplication:
 
 NotifyDep = Annotated[NotifyApplication, Depends(get_application)]
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
-
-
-class InboxItem(BaseModel):
-    id: UUID
-    dossier_id: UUID
-    kind: str
-    subject: str
-    body: str
-    created_at: datetime
-    read_at: datetime | None
-
-
-class Unread(BaseModel):
-    unread: int
-
-
-class NoticeRow(BaseModel):
-    id: UUID
-    dossier_id: UUID
-    kind: str
-    channel: str
-    recipient: str
-    status: str
-    attempts: int
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
 
 
 @router.get("/inbox", tags=["inbox"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -19,13 +18,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from openpyxl import Workbook
-from pydantic import BaseModel, Field
 
 from contracts.envelope import Channel
 from motcua.core.money import money_vnd
 from motcua.web.http import ERROR_RESPONSES, file_responses
 from services.stats.application import StatsApplication
 from services.stats.figures import COLUMNS, ELIGIBLE_PERCENT, Scope, Ytd
+from services.stats.schemas import YtdOut
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Format = Literal["json", "csv", "xlsx"]
@@ -38,51 +37,6 @@ def get_application(request: Request) -> StatsApplication:
 
 StatsDep = Annotated[StatsApplication, Depends(get_application)]
 router = APIRouter(responses=ERROR_RESPONSES)
-
-
-class FigureRow(BaseModel):
-    """One row of figures; every count is a number of dossiers unless it says steps or VND."""
-
-    kind: Literal["row", "procedure", "total"]
-    year: int
-    scope: Scope
-    procedure_id: str | None
-    procedure_name: str | None
-    agency_code: str | None = Field(description="Receiving agency (province), or the agency")
-    level: int | None
-    channel: Channel | None
-    received: int = Field(description="Received this year (agency scope: handled)")
-    resolved_early: int
-    resolved_on_time: int
-    resolved_late: int
-    in_progress_on_time: int
-    in_progress_overdue: int
-    paused_for_supplement: int = Field(description="In progress, waiting for a supplement")
-    refused: int
-    withdrawn: int
-    online_received: int
-    fees_vnd: int = Field(description="Payments less refunds, integer VND")
-    ratings: int
-    rating_sum: int
-    late_attributed: int = Field(description="Overdue dossiers whose delay is this agency's")
-    steps: int
-    steps_done: int
-    steps_late: int
-    steps_overdue: int
-    average_rating: float | None
-    online_share: float | None = Field(description="Of the procedure: online / received")
-    eligible_for_level_4: bool | None = Field(
-        description=f"Level 3 and online share >= {ELIGIBLE_PERCENT}%"
-    )
-
-
-class YtdOut(BaseModel):
-    year: int
-    today: date
-    scope: Scope
-    rows: list[FigureRow]
-    procedures: list[FigureRow] = Field(description="Per procedure, whole province (S-2)")
-    totals: FigureRow
 
 
 FILE_RESPONSES: dict[int | str, dict[str, Any]] = {

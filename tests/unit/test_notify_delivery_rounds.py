@@ -16,7 +16,8 @@ import pytest
 
 from motcua.runtime.store import store_env
 from services.catalogue.procedures import load_catalogue
-from services.notify.application import DELIVERY_ROUNDS, NotifyApplication
+from services.notify.application import NotifyApplication
+from services.notify.delivery import DELIVERY_ROUNDS
 from services.notify.domain import Notice
 from services.notify.readmodel import notice_row
 from services.notify.settings import NotifySettings

@@ -30,7 +30,7 @@ from services.intake.domain import (
 )
 from services.intake.main import create_app
 from services.intake.to_contract import IntakePublisher
-from services.notify.application import KIND_OF
+from services.notify.planning import KIND_OF
 from services.notify.render import render
 from services.stats.projection import DossierStats, Projection, apply
 from tests.support.dossiers import BIRTH_AGENCY, CITIZEN_ID, citizen, officer, submit_birth

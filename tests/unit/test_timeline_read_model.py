@@ -23,9 +23,9 @@ from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.runtime.store import store_env
 from motcua.web.auth import Caller, issue_token
 from services.catalogue.procedures import load_catalogue
-from services.workflow.api import Timeline
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
+from services.workflow.schemas import Timeline
 from services.workflow.timeline import timeline_document
 from tests.support.apps import make_app
 from tests.support.dossiers import citizen, officer

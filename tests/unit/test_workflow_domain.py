@@ -11,7 +11,6 @@ import pytest
 from motcua.core.calendar import add_working_days
 from motcua.core.errors import Conflict
 from services.catalogue.procedures import Procedure, load_catalogue
-from services.workflow.application import planned_steps
 from services.workflow.domain import (
     AlreadyMarked,
     AwaitingPayment,
@@ -20,6 +19,7 @@ from services.workflow.domain import (
     ResultKindNotAllowed,
     StepCannotComplete,
 )
+from services.workflow.policy import planned_steps
 
 LAND_TRANSFER = "1.004227"
 BIRTH_REGISTRATION = "1.001193"

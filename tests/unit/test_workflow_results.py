@@ -27,8 +27,9 @@ from motcua.web.auth import issue_token
 from services.catalogue.procedures import load_catalogue
 from services.notify.application import NotifyApplication
 from services.notify.main import create_app as create_notify_app
-from services.workflow.application import WorkflowApplication, planned_steps
+from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
+from services.workflow.policy import planned_steps
 from services.workflow.readmodel import process_row
 from tests.support.apps import make_app
 from tests.support.dossiers import citizen, officer, submit_birth

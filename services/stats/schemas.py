@@ -1,0 +1,56 @@
+"""Response bodies of stats' HTTP API (what /docs shows): the year-to-date figures."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from contracts.envelope import Channel
+from services.stats.figures import ELIGIBLE_PERCENT, Scope
+
+
+class FigureRow(BaseModel):
+    """One row of figures; every count is a number of dossiers unless it says steps or VND."""
+
+    kind: Literal["row", "procedure", "total"]
+    year: int
+    scope: Scope
+    procedure_id: str | None
+    procedure_name: str | None
+    agency_code: str | None = Field(description="Receiving agency (province), or the agency")
+    level: int | None
+    channel: Channel | None
+    received: int = Field(description="Received this year (agency scope: handled)")
+    resolved_early: int
+    resolved_on_time: int
+    resolved_late: int
+    in_progress_on_time: int
+    in_progress_overdue: int
+    paused_for_supplement: int = Field(description="In progress, waiting for a supplement")
+    refused: int
+    withdrawn: int
+    online_received: int
+    fees_vnd: int = Field(description="Payments less refunds, integer VND")
+    ratings: int
+    rating_sum: int
+    late_attributed: int = Field(description="Overdue dossiers whose delay is this agency's")
+    steps: int
+    steps_done: int
+    steps_late: int
+    steps_overdue: int
+    average_rating: float | None
+    online_share: float | None = Field(description="Of the procedure: online / received")
+    eligible_for_level_4: bool | None = Field(
+        description=f"Level 3 and online share >= {ELIGIBLE_PERCENT}%"
+    )
+
+
+class YtdOut(BaseModel):
+    year: int
+    today: date
+    scope: Scope
+    rows: list[FigureRow]
+    procedures: list[FigureRow] = Field(description="Per procedure, whole province (S-2)")
+    totals: FigureRow

@@ -1,0 +1,134 @@
+"""Request and response bodies of workflow's HTTP API (what /docs shows)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+
+class DocumentRef(BaseModel):
+    document_id: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="From POST /v1/attachments")
+    filename: str = Field(min_length=1, max_length=255)
+
+
+class Claim(BaseModel):
+    officer: str | None = Field(default=None, description="Assign to this officer; default: me")
+
+
+class StepDone(BaseModel):
+    notes: str = Field(default="", max_length=4000)
+    documents: list[DocumentRef] = []
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class SupplementRequest(Reason):
+    documents: list[str] = Field(default=[], description="What the applicant must supply")
+
+
+class Supplement(BaseModel):
+    documents: list[DocumentRef] = Field(min_length=1)
+
+
+class Decision(BaseModel):
+    notes: str = Field(default="", max_length=4000)
+
+
+class Result(BaseModel):
+    kind: Literal["electronic", "pickup", "post"]
+    document: DocumentRef | None = Field(default=None, description="Required for electronic")
+
+
+class Returned(BaseModel):
+    method: Literal["electronic", "pickup", "post"]
+
+
+class Apology(Reason):
+    appointment_date: date
+
+
+class QueueRow(BaseModel):
+    dossier_id: UUID
+    code: str
+    procedure_id: str
+    procedure_name: str
+    agency_code: str
+    step_index: int
+    step_id: str
+    step_name: str
+    officer: str | None
+    status: str
+    step_due_date: date | None
+    step_overdue: bool
+    appointment_date: date
+    overdue: bool
+    paid: bool
+    approved: bool | None
+
+
+class Step(BaseModel):
+    index: int
+    id: str
+    name: str
+    agency_code: str
+    agency_name: str
+    role: str
+    working_days: str
+    status: str
+    officer: str | None
+    started_on: date | None
+    due_date: date | None
+    completed_on: date | None
+    overdue: bool
+
+
+class Pause(BaseModel):
+    reason: str
+    from_: date = Field(alias="from")
+    to: date | None
+    days: int | None
+
+
+class HistoryEntry(BaseModel):
+    event: str
+    at: datetime
+    by: str | None
+
+
+class Timeline(BaseModel):
+    dossier_id: UUID
+    code: str
+    procedure_name: str
+    status: str
+    agency_code: str = Field(description="Where the dossier is now")
+    received_on: date
+    appointment_date: date
+    overdue: bool
+    responsible_agency: str | None
+    paid: bool
+    approved: bool | None
+    steps: list[Step]
+    pauses: list[Pause]
+    history: list[HistoryEntry]
+    blocked: str | None = Field(description="Why the result cannot be issued yet, if so")
+
+
+class ResultCheck(BaseModel):
+    """Whether a document is the electronic result issued under a dossier code.
+
+    Nothing personal: when it matches, the procedure, the issuing agency and the day;
+    otherwise only ``matches: false``, the same for an unknown code, a dossier without
+    an electronic result and another document."""
+
+    code: str
+    sha256: str = Field(description="The SHA-256 checked (lower case)")
+    matches: bool
+    procedure_name: str | None = Field(description="If it matches: the procedure")
+    agency_code: str | None = Field(description="If it matches: the agency that issued it")
+    issued_on: date | None = Field(description="If it matches: the day it was issued")
