@@ -557,7 +557,8 @@ def test_the_default_image_is_the_product_and_the_dev_target_adds_devtools() -> 
             stages[-1][1].append(f"{keyword} {rest}")
     by_name = dict(stages)
     last, last_body = stages[-1]
-    assert last == "product" and not any("devtools" in line for line in last_body)
+    assert last == "product"
+    assert not any("devtools" in line for line in last_body)
     assert not any("devtools" in line for line in by_name["runtime"])
     assert any(line.startswith("COPY --from=build /src/devtools") for line in by_name["dev"])
     services = compose_services()
