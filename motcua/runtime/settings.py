@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     overdue_check_seconds: float = 30.0
     # Fault injection for crash tests: exit hard once right after the broker acknowledged
     # a batch and before the relay recorded its position (the duplicate-publish window).
+    # Only ``ops/serve.py`` reads it, to give the relays a ``Faults`` (``faults.py``).
     fault_relay_exit_after_publish: bool = False
 
     @property
