@@ -118,6 +118,10 @@ class RelayWorker:
     ``faults`` (crash tests only: ``faults.py``) go to each relay it starts; the
     process's composition root (``ops/serve.py``) sets them, when a test asks for them,
     on the worker the service's root built.
+
+    The relay lag is measured on each scrape while the worker runs: its refresher is
+    registered when ``run`` starts and dropped when it ends (the app's lifespan cancels
+    it on stop), so apps built and stopped many times in one process leave none behind.
     """
 
     def __init__(
@@ -145,7 +149,6 @@ class RelayWorker:
         self.relay: OutboxRelay | None = None
         self.connected = False
         self.faults = faults
-        metrics.on_scrape(self._measure_lag)
 
     def _measure_lag(self) -> None:
         if self.relay is not None:
@@ -155,7 +158,8 @@ class RelayWorker:
         if not self.settings.relay_enabled:
             log.warning("relay disabled by settings: events stay in the store unpublished")
             return
-        await _forever(self._run_once, self)
+        with metrics.on_scrape(self._measure_lag):
+            await _forever(self._run_once, self)
 
     def declared(self) -> KafkaBroker:
         """The broker its relays publish through, with their publishers declared and
