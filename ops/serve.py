@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -24,9 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     entry = service(args[0])
     settings = Settings()
     configure_logging(settings.log_level, service=entry.name)
-    # OTEL_TRACES_EXPORTER is OpenTelemetry's own variable, not one of our settings.
-    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "")
-    configure_tracing(entry.name, settings.otel_spans_file, exporter)
+    configure_tracing(entry.name, settings.otel_spans_file, settings.otel_traces_exporter)
     app = entry.root.create_app(settings)
     inject_faults(app, faults_of(settings))
     uvicorn.run(app, **server_options(settings, entry.name))

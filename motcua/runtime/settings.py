@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "motcua-dev-secret-not-for-production"  # documented dev key
@@ -82,6 +82,12 @@ class Settings(BaseSettings):
             "Write every finished trace span here as one JSON line (tests, debugging); "
             "collectors are reached with OTEL_TRACES_EXPORTER instead (see motcua/core/tracing.py)"
         ),
+    )
+    otel_traces_exporter: str = Field(
+        default="",
+        # OpenTelemetry's own variable, read under its own name (no MOTCUA_ prefix).
+        validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "otel_traces_exporter"),
+        description="OTEL_TRACES_EXPORTER: span exporters by name, comma-separated ('none')",
     )
     max_attachment_bytes: int = 10 * 1024 * 1024
     clock_file: Path | None = Field(
