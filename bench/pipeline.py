@@ -120,8 +120,7 @@ def run(
     console: Console, dossiers: int, concurrency: int, rate: float, paced: int
 ) -> dict[str, Any]:
     var = Path(tempfile.mkdtemp(prefix="motcua-bench-pipeline-"))
-    os.environ["MOTCUA_VAR_DIR"] = str(var)
-    settings = Settings()
+    settings = Settings(var_dir=var)  # the stack hands it to its children (Stack.env)
     stack = Stack(settings)
     results: dict[str, Any] = {"dossiers": dossiers, "concurrency": concurrency}
     stack.start()

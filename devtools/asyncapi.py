@@ -74,8 +74,14 @@ Worker = RelayWorker | ConsumerWorker
 @contextmanager
 def default_settings() -> Iterator[Settings]:
     """The settings' defaults with a scratch directory for the stores, whatever the
-    environment says: the document is the same everywhere. The services read ``MOTCUA_*``
-    variables while they are built, so those are set aside meanwhile."""
+    environment says: the document is the same everywhere.
+
+    The shared ``Settings`` alone could be built from defaults without the environment,
+    but ``create_app(settings)`` takes only those: each service's root reads its own
+    class (``PaymentSettings``, ``NotifySettings``, ``InteragencySettings``) from the
+    environment while it builds the app, and some of those decide what is declared (the
+    ministries' feeds). So the ``MOTCUA_*`` variables are set aside meanwhile, and put
+    back after, in this one-shot generator and its tests only."""
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("MOTCUA_")}
     try:
         with tempfile.TemporaryDirectory(prefix="motcua-asyncapi-") as scratch:

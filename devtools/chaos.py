@@ -17,7 +17,6 @@ statistics against the driver's ground truth. Exit code 0 only when all hold.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import tempfile
@@ -128,8 +127,7 @@ def run_chaos(
     var_dir: Path | None = None,
 ) -> ChaosResult:
     var = var_dir or Path(tempfile.mkdtemp(prefix="motcua-chaos-"))
-    os.environ["MOTCUA_VAR_DIR"] = str(var)
-    settings = Settings()
+    settings = Settings(var_dir=var)  # the stack hands it to its children (Stack.env)
     stack = Stack(settings)
     console.print(f"Stack in {var}; load of {dossiers} dossiers; kill -9 every {every:g}s")
     stack.start()

@@ -125,6 +125,9 @@ class ServiceProcess:
 def service_env(
     *, bootstrap: str, var_dir: Path, database_url: str | None, topic: str, **ports: int
 ) -> dict[str, str]:
+    """The environment of a service process started by a test: this process's passed
+    through (PATH, the interpreter's own variables) without any ``MOTCUA_`` setting of
+    the developer's, and the settings given here, which the child reads as its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
     env.update(
         MOTCUA_KAFKA_BOOTSTRAP_SERVERS=bootstrap,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from motcua.core.logging import configure_logging
 from motcua.core.tracing import configure as configure_tracing
+from motcua.runtime.faults import Faults, faults_of
 from motcua.runtime.settings import Settings
+from motcua.runtime.workers import RelayWorker
 from services.registry import NAMES, service
 
 
@@ -21,11 +23,20 @@ def main(argv: list[str] | None = None) -> None:
     entry = service(args[0])
     settings = Settings()
     configure_logging(settings.log_level, service=entry.name)
-    # OTEL_TRACES_EXPORTER is OpenTelemetry's own variable, not one of our settings.
-    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "")
-    configure_tracing(entry.name, settings.otel_spans_file, exporter)
+    configure_tracing(entry.name, settings.otel_spans_file, settings.otel_traces_exporter)
     app = entry.root.create_app(settings)
+    inject_faults(app, faults_of(settings))
     uvicorn.run(app, **server_options(settings, entry.name))
+
+
+def inject_faults(app: FastAPI, faults: Faults | None) -> None:
+    """The faults a crash test asked for (``faults_of``), into the app's relay workers;
+    nothing when there are none, as in production."""
+    if faults is None:
+        return
+    for worker in app.state.workers:
+        if isinstance(worker, RelayWorker):
+            worker.faults = faults
 
 
 def server_options(settings: Settings, service: str) -> dict[str, Any]:

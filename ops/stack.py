@@ -103,7 +103,7 @@ class Stack:
             # No real outside system configured (SMTP, SMS, the payment gateway): a local
             # stand-in plays it (sinks that keep the messages, the gateway simulator).
             companion = service(name).companion
-            if companion and not any(os.environ.get(v) for v in companion.replaced_by):
+            if companion and not companion.replaced():
                 argv = [sys.executable, "-m", companion.module]
                 self.children.append(Child(companion.name, argv, logs / f"{companion.name}.log"))
         self.children += [
@@ -112,6 +112,10 @@ class Stack:
         ]
 
     def env(self) -> dict[str, str]:
+        """The children's environment: this process's, passed through as it is, so each
+        child reads its own settings from it (its ``Settings`` and the service's own
+        class) as a process started by hand would; and the two settings the stack
+        decides for them, its var dir and the embedded broker's port."""
         env = dict(os.environ)
         env["MOTCUA_VAR_DIR"] = str(self.settings.var_dir.resolve())
         env["MOTCUA_EMBEDDED_BROKER_PORT"] = str(self.settings.embedded_broker_port)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 if TYPE_CHECKING:
     from eventsourcing.application import Application
     from fastapi import FastAPI
+    from pydantic_settings import BaseSettings
 
     from motcua.runtime.mapping import ToContract
     from motcua.runtime.settings import Settings
@@ -42,12 +43,29 @@ class Root(Protocol):
 @dataclass(frozen=True)
 class Companion:
     """A development stand-in for an outside system, which the embedded stack starts
-    beside the service unless one of ``replaced_by`` (environment variables naming the
-    real system) is set."""
+    beside the service unless the service's settings name the real system: one of the
+    fields ``replaced_by`` of its settings class (``settings``, as ``module:Class``) is
+    set, to something not empty."""
 
     name: str
     module: str
+    settings: str
     replaced_by: tuple[str, ...]
+
+    def load_settings(self) -> BaseSettings:
+        """The service's settings, as its process reads them (from the environment)."""
+        module, _, name = self.settings.partition(":")
+        return cast("BaseSettings", getattr(importlib.import_module(module), name)())
+
+    def replaced(self, settings: BaseSettings | None = None) -> bool:
+        """Whether ``settings`` (by default ``load_settings()``) name the real system.
+
+        Set, not merely defaulted: the defaults are the stand-in's own address."""
+        given = self.load_settings() if settings is None else settings
+        return any(
+            name in given.model_fields_set and bool(getattr(given, name))
+            for name in self.replaced_by
+        )
 
 
 @dataclass(frozen=True)
@@ -87,14 +105,22 @@ SERVICES: tuple[Service, ...] = (
         "fees, online payment through the gateway, receipts, refunds, reconciliation",
         publishes=("dossier_topic",),
         companion=Companion(
-            "gateway-sim", "devtools.gateway_simulator", ("MOTCUA_PAYMENT_GATEWAY_URL",)
+            "gateway-sim",
+            "devtools.gateway_simulator",
+            "services.payment.settings:PaymentSettings",
+            ("payment_gateway_url",),
         ),
     ),
     Service(
         "notify",
         "notices to applicants by e-mail, SMS and webhook, once each",
         publishes=("dossier_topic",),
-        companion=Companion("sinks", "devtools.sinks", ("MOTCUA_SMTP_HOST", "MOTCUA_SMS_URL")),
+        companion=Companion(
+            "sinks",
+            "devtools.sinks",
+            "services.notify.settings:NotifySettings",
+            ("smtp_host", "sms_url"),
+        ),
     ),
     Service("stats", "the published figures (S-1, S-2), replayable from the topic"),
     Service(

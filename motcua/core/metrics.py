@@ -60,17 +60,48 @@ NOTICES = Counter(
 )
 
 Refresh = Callable[[], None]
-_refreshers: list[Refresh] = []
 
 
-def on_scrape(refresh: Refresh) -> None:
-    """Run ``refresh`` before each scrape (for gauges read from the store or the client)."""
-    _refreshers.append(refresh)
+class OnScrape:
+    """A refresher registered with ``on_scrape``: ``close`` (or leaving its ``with``
+    block) drops it, so a stopped worker is not asked for its gauges any more."""
+
+    def __init__(self, refresh: Refresh) -> None:
+        self.refresh = refresh
+
+    def close(self) -> None:
+        """Run no more before scrapes; closing again does nothing."""
+        if self in _refreshers:
+            _refreshers.remove(self)
+
+    def __enter__(self) -> OnScrape:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+# Registered refreshers, like the process-wide registry of the metrics they refresh;
+# each is dropped by its owner when that stops (``OnScrape.close``).
+_refreshers: list[OnScrape] = []
+
+
+def on_scrape(refresh: Refresh) -> OnScrape:
+    """Run ``refresh`` before each scrape (for gauges read from the store or the client)
+    until the returned handle is closed."""
+    handle = OnScrape(refresh)
+    _refreshers.append(handle)
+    return handle
+
+
+def refreshers() -> list[Refresh]:
+    """The refreshers run before the next scrape, in the order they were registered."""
+    return [h.refresh for h in _refreshers]
 
 
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, and its content type."""
-    for refresh in list(_refreshers):
+    for refresh in refreshers():
         try:
             refresh()
         except Exception as error:  # the gauge keeps its last value; the scrape goes on

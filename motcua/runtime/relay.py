@@ -26,7 +26,6 @@ so two service instances sharing a PostgreSQL database do not both publish.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ from eventsourcing.persistence import Notification
 from motcua.core import metrics
 from motcua.core.tracing import stored_trace
 from motcua.runtime.chaining import Chainer, create_table, load_heads
+from motcua.runtime.faults import Faults
 from motcua.runtime.mapping import Held, ToContract, contracts_of
 from motcua.runtime.publishing import Topic, topic_of
 from motcua.runtime.store import Store, Tx, Write
@@ -72,13 +72,13 @@ class OutboxRelay:
         to_contract: ToContract,
         batch_size: int = 500,
         idle_seconds: float = 0.05,
-        exit_after_publish: bool = False,
+        faults: Faults | None = None,
     ) -> None:
         self.app, self.store, self.producer = app, store, producer
         self.sink = topic_of(producer, topic)  # the service's FastStream publisher
         self.name, self.topic, self.to_contract = name, topic, to_contract
         self.batch_size, self.idle_seconds = batch_size, idle_seconds
-        self.exit_after_publish = exit_after_publish
+        self.faults = faults  # crash tests only (faults.py); None in production
         self.owner = uuid.uuid4().hex
         self.published = 0
         self.held = Held()  # aggregates rebuilt by earlier batches (mapping.py)
@@ -125,9 +125,8 @@ class OutboxRelay:
         if not notifications:
             return 0
         chainer = await self._send(notifications)
-        if self.exit_after_publish:
-            log.warning("fault injection: exiting after publish, before recording position")
-            os._exit(17)
+        if self.faults is not None:
+            self.faults.after_publish(self.name)
         last = notifications[-1].id
         if not await asyncio.to_thread(self._record, last, chainer.save()):
             log.warning("relay lost its lease; another instance publishes now", relay=self.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "motcua-dev-secret-not-for-production"  # documented dev key
@@ -83,6 +83,12 @@ class Settings(BaseSettings):
             "collectors are reached with OTEL_TRACES_EXPORTER instead (see motcua/core/tracing.py)"
         ),
     )
+    otel_traces_exporter: str = Field(
+        default="",
+        # OpenTelemetry's own variable, read under its own name (no MOTCUA_ prefix).
+        validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "otel_traces_exporter"),
+        description="OTEL_TRACES_EXPORTER: span exporters by name, comma-separated ('none')",
+    )
     max_attachment_bytes: int = 10 * 1024 * 1024
     clock_file: Path | None = Field(
         default=None, description="Tests and demo only: read 'now' from this file"
@@ -90,6 +96,7 @@ class Settings(BaseSettings):
     overdue_check_seconds: float = 30.0
     # Fault injection for crash tests: exit hard once right after the broker acknowledged
     # a batch and before the relay recorded its position (the duplicate-publish window).
+    # Only ``ops/serve.py`` reads it, to give the relays a ``Faults`` (``faults.py``).
     fault_relay_exit_after_publish: bool = False
 
     @property

@@ -25,6 +25,7 @@ from contracts.events import EVENTS_OF
 from motcua.core import metrics
 from motcua.runtime.broker import kafka_broker
 from motcua.runtime.consumer import TrackedConsumer
+from motcua.runtime.faults import Faults
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.kafka import client_options, ensure_topics, start_producer
 from motcua.runtime.mapping import ToContract
@@ -113,6 +114,14 @@ class RelayWorker:
     A service publishes its events to ``dossier-events``; one whose store feeds several
     topics (interagency) passes a ``Route`` per topic: each relay keeps a position and a
     lease of its own, so no topic waits for another.
+
+    ``faults`` (crash tests only: ``faults.py``) go to each relay it starts; the
+    process's composition root (``ops/serve.py``) sets them, when a test asks for them,
+    on the worker the service's root built.
+
+    The relay lag is measured on each scrape while the worker runs: its refresher is
+    registered when ``run`` starts and dropped when it ends (the app's lifespan cancels
+    it on stop), so apps built and stopped many times in one process leave none behind.
     """
 
     def __init__(
@@ -123,6 +132,7 @@ class RelayWorker:
         name: str,
         to_contract: ToContract,
         routes: Sequence[Route] = (),
+        faults: Faults | None = None,
     ) -> None:
         self.settings, self.app, self.store = settings, app, store
         self.name = name
@@ -138,7 +148,7 @@ class RelayWorker:
         ]
         self.relay: OutboxRelay | None = None
         self.connected = False
-        metrics.on_scrape(self._measure_lag)
+        self.faults = faults
 
     def _measure_lag(self) -> None:
         if self.relay is not None:
@@ -148,7 +158,8 @@ class RelayWorker:
         if not self.settings.relay_enabled:
             log.warning("relay disabled by settings: events stay in the store unpublished")
             return
-        await _forever(self._run_once, self)
+        with metrics.on_scrape(self._measure_lag):
+            await _forever(self._run_once, self)
 
     def declared(self) -> KafkaBroker:
         """The broker its relays publish through, with their publishers declared and
@@ -169,7 +180,7 @@ class RelayWorker:
                     to_contract=r.to_contract,
                     batch_size=s.relay_batch_size,
                     idle_seconds=s.relay_idle_seconds,
-                    exit_after_publish=s.fault_relay_exit_after_publish,
+                    faults=self.faults,
                 )
                 for r in self.routes
             ]

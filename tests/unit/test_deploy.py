@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from pydantic import SecretStr
+from pydantic import AliasChoices, SecretStr
 from pydantic_settings import BaseSettings
 
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
@@ -61,7 +61,12 @@ def setting_variables() -> set[str]:
     names = set()
     for cls in SETTINGS_CLASSES:
         prefix = cls.model_config.get("env_prefix", "")
-        names |= {f"{prefix}{field}".upper() for field in cls.model_fields}
+        for field, info in cls.model_fields.items():
+            alias = info.validation_alias  # read under that name, without the prefix
+            if isinstance(alias, AliasChoices):
+                names |= {str(choice).upper() for choice in alias.choices}
+            else:
+                names.add(f"{prefix}{field}".upper())
     return names
 
 

@@ -65,8 +65,8 @@ def test_the_stack_runs_each_service_and_the_stand_ins_of_unconfigured_systems(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for entry in registry.SERVICES:
-        for variable in entry.companion.replaced_by if entry.companion else ():
-            monkeypatch.delenv(variable, raising=False)
+        for setting in entry.companion.replaced_by if entry.companion else ():
+            monkeypatch.delenv(f"MOTCUA_{setting.upper()}", raising=False)
     settings = Settings(var_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1")
     names = [c.name for c in Stack(settings).children]
     companions = [e.companion.name for e in registry.SERVICES if e.companion]
@@ -76,3 +76,19 @@ def test_the_stack_runs_each_service_and_the_stand_ins_of_unconfigured_systems(
     names = [c.name for c in Stack(settings).children]
     assert "sinks" not in names
     assert "gateway-sim" in names
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in registry.SERVICES if e.companion], ids=lambda s: s.name
+)
+def test_a_companion_is_replaced_by_settings_of_its_service(entry: registry.Service) -> None:
+    """What replaces a stand-in are fields of the service's settings class, not names of
+    environment variables: the stack asks the settings, which alone read the environment."""
+    assert entry.companion is not None
+    cls = type(entry.companion.load_settings())
+    for setting in entry.companion.replaced_by:
+        assert setting in cls.model_fields, f"{cls.__name__} has no setting {setting}"
+        assert not entry.companion.replaced(cls.model_construct())  # defaults only
+        configured = cls.model_validate({setting: "https://real.example.vn"})
+        assert entry.companion.replaced(configured)
+        assert not entry.companion.replaced(cls.model_validate({setting: ""}))
