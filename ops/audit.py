@@ -30,7 +30,7 @@ from rich.table import Table
 from contracts.chain import Break, Head, verify
 from motcua.core.calendar import VIETNAM_TZ
 from motcua.runtime import topic_reader
-from motcua.runtime.chaining import create_table
+from motcua.runtime.chaining import chain_head
 from motcua.runtime.settings import Settings
 from ops.republish import Source
 from services.registry import SERVICES
@@ -144,13 +144,9 @@ def store_heads(sources: Sequence[Source], dossier_id: UUID) -> dict[str, Head]:
     for source in sources:
         if source.name not in PUBLISHERS:
             continue
-        create_table(source.store)  # a store whose relay never ran has no heads yet
-        row = source.store.read_one(
-            "SELECT seq, hash FROM {chain_heads} WHERE producer = ? AND dossier_id = ?",
-            (source.name, str(dossier_id)),
-        )
-        if row:
-            heads[source.name] = Head(int(row["seq"]), row["hash"])
+        head = chain_head(source.store, source.name, dossier_id)
+        if head is not None:
+            heads[source.name] = head
     return heads
 
 

@@ -62,7 +62,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from contracts.events import SUPPORTED_SCHEMA_VERSIONS
 from motcua.runtime.consumer import MAX_MESSAGE_BYTES
-from motcua.runtime.positions import CREATE_TABLES
+from motcua.runtime.positions import consumer_offsets, raise_positions
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import Tx, Write
 from motcua.runtime.topic_reader import plain_consumer
@@ -246,7 +246,6 @@ async def replay_stats(
     partitions (default: one per CPU, up to ``MAX_WORKERS``, for a large topic).
     """
     started = time.perf_counter()
-    stats_app.store.write(*[lambda tx, s=s: tx.execute(s) for s in CREATE_TABLES])
     rebuild = Rebuild(stats_app.store)
     consumer = _consumer(settings)
     try:
@@ -510,31 +509,20 @@ def _swap_and_track(rebuild: Rebuild, reader: TopicReader, topic: str) -> Write:
 
 def live_offsets(tx: Tx, topic: str) -> dict[int, int]:
     """The live stats consumer's next offset per partition, as stored with its rows."""
-    tx.execute(
-        "SELECT part, next_offset FROM {consumer_offsets} WHERE consumer = ? AND topic = ?",
-        (CONSUMER, topic),
-    )
-    return {int(r["part"]): int(r["next_offset"]) for r in tx.fetchall()}
+    return {tp.partition: n for tp, n in consumer_offsets(tx, CONSUMER, topic).items()}
 
 
 def record_positions(
     tx: Tx, topic: str, offsets: dict[int, int], watermarks: dict[int, dict[bytes, int]]
 ) -> None:
     """Raise the live consumer's positions to the replay's (never lower them)."""
-    for part, next_offset in offsets.items():
-        tx.execute(
-            "INSERT INTO {consumer_offsets} (consumer, topic, part, next_offset) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (consumer, topic, part) "
-            "DO UPDATE SET next_offset = excluded.next_offset "
-            "WHERE {consumer_offsets}.next_offset < excluded.next_offset",
-            (CONSUMER, topic, part, next_offset),
-        )
-    for part, marks in watermarks.items():
-        for producer, position in marks.items():
-            tx.execute(
-                "INSERT INTO {consumer_watermarks} (consumer, topic, part, producer, position) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer, topic, part, producer) "
-                "DO UPDATE SET position = excluded.position "
-                "WHERE {consumer_watermarks}.position < excluded.position",
-                (CONSUMER, topic, part, producer.decode(errors="replace"), position),
-            )
+    raise_positions(
+        tx,
+        CONSUMER,
+        {TopicPartition(topic, part): n for part, n in offsets.items()},
+        {
+            (topic, part, producer.decode(errors="replace")): position
+            for part, marks in watermarks.items()
+            for producer, position in marks.items()
+        },
+    )

@@ -34,8 +34,8 @@ from contracts.events import Envelope
 from motcua.runtime.chaining import Chainer
 from motcua.runtime.kafka import ensure_topics, start_producer
 from motcua.runtime.mapping import Held, ToContract, contracts_of
-from motcua.runtime.positions import CREATE_TABLES as CONSUMER_TABLES
-from motcua.runtime.relay import CREATE_TABLE as RELAY_TABLE
+from motcua.runtime.positions import forget_consumer_offsets
+from motcua.runtime.relay import set_relay_position
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import Store, Tx
 from motcua.runtime.topic_reader import TopicMissing, open_topic
@@ -163,16 +163,9 @@ def _reset(source: Source) -> Callable[[Tx], None]:
     heads = source.chainer.save()
 
     def write(tx: Tx) -> None:
-        for statement in (RELAY_TABLE, *CONSUMER_TABLES):
-            tx.execute(statement)
         if last is not None:
-            tx.execute(
-                "INSERT INTO {relay_positions} (relay, position, owner, lease_until) "
-                "VALUES (?, ?, NULL, 0) ON CONFLICT (relay) "
-                "DO UPDATE SET position = excluded.position, owner = NULL, lease_until = 0",
-                (source.name, last),
-            )
+            set_relay_position(tx, source.name, last)
             heads(tx)
-        tx.execute("DELETE FROM {consumer_offsets}")
+        forget_consumer_offsets(tx)
 
     return write

@@ -3,6 +3,9 @@
 Intake keeps the applicant's scans (I-5); workflow keeps supplements and electronic
 results. Keeping them in the database, not on a local disk, lets several instances of
 a service share them and keeps backups in one place.
+
+This module owns the ``attachments`` table; its shape is a step of ``migrations.py``,
+created when the store is opened.
 """
 
 from __future__ import annotations
@@ -17,21 +20,6 @@ from pydantic import BaseModel
 
 from motcua.core.errors import Invalid, NotFound
 from motcua.runtime.store import Store, Tx
-
-
-def create_table(tx: Tx) -> None:
-    tx.execute(
-        f"""
-        CREATE TABLE IF NOT EXISTS {{attachments}} (
-            sha256 TEXT PRIMARY KEY,
-            content_type TEXT NOT NULL,
-            size BIGINT NOT NULL,
-            data {tx.blob} NOT NULL,
-            uploaded_by TEXT NOT NULL,
-            uploaded_at TEXT NOT NULL
-        )
-        """
-    )
 
 
 class Attachment(BaseModel):
@@ -65,7 +53,6 @@ async def read_upload(file: UploadFile, limit: int) -> bytes:
 class Attachments:
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.write(create_table)
 
     def put(self, data: bytes, content_type: str, uploaded_by: str, at: datetime) -> dict[str, Any]:
         """Keep ``data`` (a second upload of the same content is a no-op)."""

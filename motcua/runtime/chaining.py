@@ -6,6 +6,12 @@ the same dossier, in store order. The relay keeps each strand's head in the stor
 batch published again after a crash is linked again from the same heads, so it is
 byte-for-byte the same messages. ``motcua republish`` links everything again from the
 first event and arrives at the same heads.
+
+This module owns ``chain_heads``: the relay's heads are loaded (``load_heads``) and saved
+(``Chainer.save``) here, and the audit reads a strand's recorded end here
+(``chain_head``). The table is a step of ``migrations.py``, created when the store is
+opened (before, the first save created it, so a store whose relay never published had
+none and the audit created it to read nothing).
 """
 
 from __future__ import annotations
@@ -17,16 +23,6 @@ from uuid import UUID
 from contracts.chain import Head, event_hash
 from contracts.events import Envelope, encode
 from motcua.runtime.store import Store, Tx, Write
-
-CREATE_TABLE = """
-CREATE TABLE IF NOT EXISTS {chain_heads} (
-    producer TEXT NOT NULL,
-    dossier_id TEXT NOT NULL,
-    seq BIGINT NOT NULL,
-    hash TEXT NOT NULL,
-    PRIMARY KEY (producer, dossier_id)
-)
-"""
 
 
 class Chainer:
@@ -57,7 +53,6 @@ class Chainer:
         self.moved = set()
 
         def write(tx: Tx) -> None:
-            tx.execute(CREATE_TABLE)
             for row in rows:
                 tx.execute(
                     "INSERT INTO {chain_heads} (producer, dossier_id, seq, hash) "
@@ -85,5 +80,10 @@ def load_heads(store: Store, producer: str, dossier_ids: Iterable[UUID]) -> dict
     return heads
 
 
-def create_table(store: Store) -> None:
-    store.write(lambda tx: tx.execute(CREATE_TABLE))
+def chain_head(reader: Store | Tx, producer: str, dossier_id: UUID) -> Head | None:
+    """The recorded head of ``producer``'s strand of the dossier's chain, if any."""
+    rows = reader.read(
+        "SELECT seq, hash FROM {chain_heads} WHERE producer = ? AND dossier_id = ?",
+        (producer, str(dossier_id)),
+    )
+    return Head(int(rows[0]["seq"]), rows[0]["hash"]) if rows else None

@@ -63,7 +63,13 @@ from motcua.core.tracing import context_from
 from motcua.runtime.broker import kafka_broker
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.kafka import header
-from motcua.runtime.positions import CREATE_TABLES, Positions, position_of, producer_of
+from motcua.runtime.positions import (
+    Positions,
+    consumer_offsets,
+    consumer_watermarks,
+    position_of,
+    producer_of,
+)
 from motcua.runtime.store import Store, Tx, inside_unit_of_work
 from motcua.runtime.subscription import Rewind, subscribe
 from motcua.runtime.unit_of_work import UnitOfWork
@@ -129,7 +135,6 @@ class TrackedConsumer:
         self.group_id = group_id or name
         self.subscriber: BatchSubscriber | None = None
         self._stand_in: AIOKafkaConsumer | None = None
-        store.write(*[lambda tx, s=s: tx.execute(s) for s in CREATE_TABLES])
 
     @property
     def consumer(self) -> AIOKafkaConsumer | None:
@@ -340,21 +345,13 @@ class TrackedConsumer:
             metrics.EVENTS_SKIPPED.labels(self.name).inc(count)
 
     def stored_offsets(self, partitions: set[TopicPartition]) -> dict[TopicPartition, int]:
-        rows = self.store.read(
-            "SELECT topic, part, next_offset FROM {consumer_offsets} WHERE consumer = ?",
-            (self.name,),
-        )
-        stored = {TopicPartition(r["topic"], int(r["part"])): int(r["next_offset"]) for r in rows}
+        stored = consumer_offsets(self.store, self.name)
         return {tp: stored[tp] for tp in partitions if tp in stored}
 
     def load_watermarks(self, partitions: set[TopicPartition]) -> None:
-        rows = self.store.read(
-            "SELECT topic, part, producer, position FROM {consumer_watermarks} WHERE consumer = ?",
-            (self.name,),
-        )
-        for r in rows:
-            if TopicPartition(r["topic"], int(r["part"])) in partitions:
-                self.watermarks[(r["topic"], int(r["part"]), r["producer"])] = int(r["position"])
+        for (topic, part, producer), position in consumer_watermarks(self.store, self.name).items():
+            if TopicPartition(topic, part) in partitions:
+                self.watermarks[(topic, part, producer)] = position
 
     def _seen(self, record: ConsumerRecord[bytes, bytes]) -> bool:
         key = (record.topic, record.partition, producer_of(record))

@@ -7,32 +7,26 @@ Two kinds, both written in the unit of work that applies the records:
 * per partition and producer, the highest outbox position applied
   (``consumer_watermarks``): a record republished or redelivered carries a position at
   or below its producer's watermark and is recognised as applied before.
+
+This module owns both tables: every read and write of their rows is here, for the
+consumer (``Positions``, ``consumer_offsets``, ``consumer_watermarks``) and for the
+operators' tools that move a consumer's positions (``raise_positions`` for the stats
+replay, ``forget_consumer_offsets`` for republishing). Their shape is a step of
+``migrations.py``, created when the store is opened.
 """
 
 from __future__ import annotations
 
-from aiokafka import ConsumerRecord
+from collections.abc import Mapping
+
+from aiokafka import ConsumerRecord, TopicPartition
 from eventsourcing.persistence import IntegrityError
 
 from motcua.runtime.kafka import header
-from motcua.runtime.store import Tx
+from motcua.runtime.store import Store, Tx
 
-CREATE_TABLES = (
-    """
-    CREATE TABLE IF NOT EXISTS {consumer_offsets} (
-        consumer TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL,
-        next_offset BIGINT NOT NULL,
-        PRIMARY KEY (consumer, topic, part)
-    )
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS {consumer_watermarks} (
-        consumer TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL,
-        producer TEXT NOT NULL, position BIGINT NOT NULL,
-        PRIMARY KEY (consumer, topic, part, producer)
-    )
-    """,
-)
+# (topic, partition, producer): where a watermark applies.
+Mark = tuple[str, int, str]
 
 
 class Positions:
@@ -103,3 +97,54 @@ def producer_of(record: ConsumerRecord[bytes, bytes]) -> str:
 def position_of(record: ConsumerRecord[bytes, bytes]) -> int:
     raw = header(record.headers, "position")
     return int(raw) if raw and raw.isdigit() else record.offset
+
+
+def consumer_offsets(
+    reader: Store | Tx, consumer: str, topic: str | None = None
+) -> dict[TopicPartition, int]:
+    """The consumer's next offset per partition (of ``topic`` only, if given)."""
+    statement = "SELECT topic, part, next_offset FROM {consumer_offsets} WHERE consumer = ?"
+    params: tuple[str, ...] = (consumer,)
+    if topic is not None:
+        statement, params = f"{statement} AND topic = ?", (consumer, topic)
+    rows = reader.read(statement, params)
+    return {TopicPartition(r["topic"], int(r["part"])): int(r["next_offset"]) for r in rows}
+
+
+def consumer_watermarks(reader: Store | Tx, consumer: str) -> dict[Mark, int]:
+    """The consumer's highest applied position per (topic, partition, producer)."""
+    rows = reader.read(
+        "SELECT topic, part, producer, position FROM {consumer_watermarks} WHERE consumer = ?",
+        (consumer,),
+    )
+    return {(r["topic"], int(r["part"]), r["producer"]): int(r["position"]) for r in rows}
+
+
+def raise_positions(
+    tx: Tx, consumer: str, offsets: Mapping[TopicPartition, int], watermarks: Mapping[Mark, int]
+) -> None:
+    """Raise the consumer's positions to these, never lowering any: what a replay that
+    applied the same records records for the live consumer (``ops/replay.py``)."""
+    for tp, next_offset in offsets.items():
+        tx.execute(
+            "INSERT INTO {consumer_offsets} (consumer, topic, part, next_offset) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (consumer, topic, part) "
+            "DO UPDATE SET next_offset = excluded.next_offset "
+            "WHERE {consumer_offsets}.next_offset < excluded.next_offset",
+            (consumer, tp.topic, tp.partition, next_offset),
+        )
+    for (topic, part, producer), position in watermarks.items():
+        tx.execute(
+            "INSERT INTO {consumer_watermarks} (consumer, topic, part, producer, position) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer, topic, part, producer) "
+            "DO UPDATE SET position = excluded.position "
+            "WHERE {consumer_watermarks}.position < excluded.position",
+            (consumer, topic, part, producer, position),
+        )
+
+
+def forget_consumer_offsets(tx: Tx) -> None:
+    """Every consumer of the store reads its topics again from the start (after the
+    topic was rebuilt: ``ops/republish.py``). The watermarks stay: they make reading
+    again harmless."""
+    tx.execute("DELETE FROM {consumer_offsets}")

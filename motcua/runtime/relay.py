@@ -21,6 +21,12 @@ all handed to the producer before the acknowledgements are awaited together.
 
 Only one relay per store publishes at a time: it holds a lease row in the store,
 so two service instances sharing a PostgreSQL database do not both publish.
+
+This module owns ``relay_positions`` (one row per relay: its position and its lease):
+the relay reads and writes it here, and so do the tools that look at or move a relay's
+position (``relay_progress`` for interagency's feeds, ``relay_lag`` for the metrics,
+``set_relay_position`` for republishing). The table itself is a step of
+``migrations.py``, created when the store is opened.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 import structlog
@@ -38,7 +45,7 @@ from eventsourcing.persistence import Notification
 
 from motcua.core import metrics
 from motcua.core.tracing import stored_trace
-from motcua.runtime.chaining import Chainer, create_table, load_heads
+from motcua.runtime.chaining import Chainer, load_heads
 from motcua.runtime.faults import Faults
 from motcua.runtime.mapping import Held, ToContract, contracts_of
 from motcua.runtime.publishing import Topic, topic_of
@@ -47,15 +54,6 @@ from motcua.runtime.store import Store, Tx, Write
 log = structlog.get_logger(__name__)
 
 LEASE_SECONDS = 10.0
-
-CREATE_TABLE = """
-CREATE TABLE IF NOT EXISTS {relay_positions} (
-    relay TEXT PRIMARY KEY,
-    position BIGINT NOT NULL,
-    owner TEXT,
-    lease_until DOUBLE PRECISION NOT NULL
-)
-"""
 
 
 class OutboxRelay:
@@ -83,9 +81,7 @@ class OutboxRelay:
         self.published = 0
         self.held = Held()  # aggregates rebuilt by earlier batches (mapping.py)
         self._renew_at = 0.0
-        store.write(lambda tx: tx.execute(CREATE_TABLE))
         store.write(self._insert_row)
-        create_table(store)
 
     def _insert_row(self, tx: Tx) -> None:
         tx.execute(
@@ -170,14 +166,11 @@ class OutboxRelay:
         return chainer
 
     def position(self) -> int:
-        row = self.store.read_one(
-            "SELECT position FROM {relay_positions} WHERE relay = ?", (self.name,)
-        )
-        return int(row["position"]) if row else 0
+        return relay_position(self.store, self.name)
 
     def lag(self) -> int:
         """Notifications recorded but not yet published."""
-        return max(0, (self.app.recorder.max_notification_id() or 0) - self.position())
+        return relay_lag(self.store, self.name)
 
     def _take_lease(self) -> bool:
         taken: list[bool] = []
@@ -211,3 +204,51 @@ class OutboxRelay:
 
         self.store.write(record)
         return recorded[0]
+
+
+def relay_position(reader: Store | Tx, relay: str) -> int:
+    """The last notification ``relay`` published (0 before its first)."""
+    rows = reader.read("SELECT position FROM {relay_positions} WHERE relay = ?", (relay,))
+    return int(rows[0]["position"]) if rows else 0
+
+
+def relay_positions(reader: Store | Tx) -> dict[str, int]:
+    """Every relay's position in the store."""
+    rows = reader.read("SELECT relay, position FROM {relay_positions}")
+    return {r["relay"]: int(r["position"]) for r in rows}
+
+
+@dataclass(frozen=True)
+class RelayProgress:
+    """How far a relay has published: its position and the notifications after it."""
+
+    position: int
+    lag: int
+
+
+def relay_progress(store: Store, relays: Iterable[str]) -> dict[str, RelayProgress]:
+    """Each of ``relays``' position and lag: the positions first, then the store's last
+    notification, so that a lag is never shorter than it was when it was read."""
+    positions = relay_positions(store)
+    last = store.recorder.max_notification_id() or 0
+    progress = {}
+    for relay in relays:
+        position = positions.get(relay, 0)
+        progress[relay] = RelayProgress(position, max(0, last - position))
+    return progress
+
+
+def relay_lag(store: Store, relay: str) -> int:
+    """Notifications recorded but not yet published by ``relay``."""
+    return relay_progress(store, [relay])[relay].lag
+
+
+def set_relay_position(tx: Tx, relay: str, position: int) -> None:
+    """``relay`` continues after ``position``, its lease released: what republishing the
+    whole store leaves (``ops/republish.py``). Only while no relay of the store runs."""
+    tx.execute(
+        "INSERT INTO {relay_positions} (relay, position, owner, lease_until) "
+        "VALUES (?, ?, NULL, 0) ON CONFLICT (relay) "
+        "DO UPDATE SET position = excluded.position, owner = NULL, lease_until = 0",
+        (relay, position),
+    )

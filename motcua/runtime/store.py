@@ -66,6 +66,12 @@ class Tx:
     def fetchall(self) -> list[dict[str, Any]]:
         return [dict(row) for row in self.cursor.fetchall()]
 
+    def read(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """A query in this transaction, as ``Store.read`` in one of its own: the tables'
+        owner modules take either (``Store | Tx``) to read inside a caller's transaction."""
+        self.execute(statement, params)
+        return self.fetchall()
+
 
 def _run_writes(cursor: Any, dialect: Dialect, schema: str | None, kwargs: dict[str, Any]) -> None:
     writes: Iterable[Write] = kwargs.get("writes") or ()
@@ -215,12 +221,19 @@ class OutsideUnitOfWork(RuntimeError):
 
 
 class Store:
-    """SQL access to a service's database beside its eventsourcing recorder."""
+    """SQL access to a service's database beside its eventsourcing recorder.
+
+    Opening one brings the runtime's tables up to this release's schema
+    (``migrations.py``), once, before anything reads or writes them: every service,
+    operator's tool and test opens its store here, so none of them creates those."""
 
     def __init__(self, recorder: SQLiteApplicationRecorder | PostgresApplicationRecorder) -> None:
         self.recorder = recorder
         self.dialect: Dialect = "postgres" if isinstance(recorder, PostgresRecorder) else "sqlite"
         self.schema = recorder.datastore.schema if isinstance(recorder, PostgresRecorder) else None
+        from motcua.runtime.migrations import migrate  # it builds on this module
+
+        self.migrated = migrate(self)
 
     def write(self, *writes: Write) -> None:
         """Run ``writes`` in one transaction (no events)."""

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from motcua.runtime.relay import relay_progress
 from motcua.web.http import ERROR_RESPONSES
 from services.interagency.application import InteragencyApplication
 from services.interagency.feeds import Feed
@@ -35,13 +36,10 @@ def list_feeds(
     feeds: Annotated[list[Feed], Depends(get_feeds)],
 ) -> list[FeedView]:
     """The default feed and one per configured ministry."""
-    rows = app.store.read("SELECT relay, position FROM {relay_positions}")
-    positions = {r["relay"]: int(r["position"]) for r in rows}
-    last = app.recorder.max_notification_id() or 0
+    progress = relay_progress(app.store, [feed.name for feed in feeds])
     views = []
     for feed in feeds:
         m = app.ministries.get(feed.ministry) if feed.ministry else None
-        position = positions.get(feed.name, 0)
         views.append(
             FeedView(
                 topic=feed.topic,
@@ -51,8 +49,8 @@ def list_feeds(
                 procedures=list(m.procedures) if m else [],
                 agencies=list(m.agencies) if m else [],
                 fields=list(m.fields) if m else [],
-                published_position=position,
-                lag=max(0, last - position),
+                published_position=progress[feed.name].position,
+                lag=progress[feed.name].lag,
             )
         )
     return views

@@ -18,7 +18,6 @@ from contracts.envelope import Envelope
 from contracts.intake import DossierReceived
 from contracts.interagency import InteragencyEvent
 from motcua.runtime.handlers import Handlers
-from motcua.runtime.relay import CREATE_TABLE as RELAY_TABLE
 from motcua.runtime.store import Store
 from motcua.runtime.unit_of_work import UnitOfWork
 from services.catalogue.procedures import Catalogue, Procedure
@@ -41,8 +40,6 @@ class InteragencyApplication(Application[UUID]):
         self.catalogue = catalogue
         self.ministries = {m.code: m for m in ministries}
         self.store = Store(self.recorder)  # type: ignore[arg-type]
-        # The feeds' positions, readable (``/v1/feeds``) before any relay has started.
-        self.store.write(lambda tx: tx.execute(RELAY_TABLE))
 
     def receivers(self, procedure: Procedure) -> list[str]:
         """Codes of the configured ministries that receive dossiers of ``procedure``."""

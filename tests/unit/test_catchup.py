@@ -6,11 +6,14 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from pathlib import Path
+from uuid import UUID
+
+from eventsourcing.application import Application
 
 from bench.catchup import metric_total, remaining, stored_offsets
 from bench.history import year_of_messages
 from contracts.events import decode
-from motcua.runtime.positions import CREATE_TABLES
+from motcua.runtime.store import Store, store_env
 
 
 def test_a_topic_without_a_service_s_events_is_the_others_lifecycles_as_published() -> None:
@@ -51,9 +54,10 @@ def test_the_service_s_positions_are_read_from_its_store(tmp_path: Path) -> None
     assert stored_offsets(db, "stats", "t") == {}  # not created yet
     sqlite3.connect(db).close()
     assert stored_offsets(db, "stats", "t") == {}  # no positions table yet
+    app: Application[UUID] = Application(store_env(None, str(tmp_path), "stats"))
+    Store(app.recorder)  # type: ignore[arg-type]  # opening it creates the runtime's tables
+    app.close()
     with sqlite3.connect(db) as conn:
-        for create in CREATE_TABLES:
-            conn.execute(create.replace("{", "").replace("}", ""))  # the SQLite table names
         conn.executemany(
             "INSERT INTO consumer_offsets VALUES (?, ?, ?, ?)",
             [("stats", "t", 0, 12), ("stats", "t", 3, 40), ("stats", "u", 1, 9), ("x", "t", 1, 7)],

@@ -22,7 +22,7 @@ from bench.history import year_of_messages
 from contracts.envelope import Envelope
 from contracts.events import decode, encode
 from motcua.runtime.consumer import MAX_MESSAGE_BYTES, TrackedConsumer
-from motcua.runtime.positions import CREATE_TABLES, position_of, producer_of
+from motcua.runtime.positions import position_of, producer_of
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import Tx, store_env
 from ops import replay
@@ -65,10 +65,6 @@ def records(events: list[Envelope], start: int = 0, partition: int = 0) -> list[
 def reader_of(rebuild: Rebuild | Projection, consumer: Any = None) -> TopicReader:
     feed = rebuild.feed
     return TopicReader(cast(AIOKafkaConsumer, consumer), feed, {0: 0})
-
-
-def prepare(app: StatsApplication) -> None:
-    app.store.write(*[lambda tx, s=s: tx.execute(s) for s in CREATE_TABLES])
 
 
 _live: weakref.WeakKeyDictionary[StatsApplication, TrackedConsumer] = weakref.WeakKeyDictionary()
@@ -185,7 +181,6 @@ def test_after_the_swap_a_live_consumer_behind_skips_what_the_replay_read(
     sent = records(events)
     n, behind = len(sent) - 20, len(sent) - 60
     live = stats_on(database_url, tmp_path / "live")
-    prepare(live)
     assert all(apply_live(live, r) for r in sent[:behind])
 
     rebuild = Rebuild(live.store)
@@ -212,7 +207,6 @@ def test_the_swap_is_rolled_back_while_the_live_consumer_is_ahead(
     events = history(seed=8, dossiers=10)
     sent = records(events)
     live = stats_on(database_url, tmp_path)
-    prepare(live)
     assert all(apply_live(live, r) for r in sent)
     before, marks = tables(live), watermarks(live)
 
@@ -229,7 +223,6 @@ def test_the_swap_is_rolled_back_while_the_live_consumer_is_ahead(
 
 def test_positions_are_only_ever_raised(tmp_path: Path) -> None:
     app = stats_in(tmp_path)
-    prepare(app)
 
     def live_positions(tx: Tx) -> None:
         tx.execute(
@@ -283,7 +276,6 @@ def test_a_replay_behind_the_live_consumer_reads_further_then_swaps(
     sent = records(events)
     start = len(sent) // 2
     live = stats_on(database_url, tmp_path / "live")
-    prepare(live)
     assert all(apply_live(live, r) for r in sent)  # the live consumer is at the end
 
     rebuild = Rebuild(live.store)
