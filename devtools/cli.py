@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 
 from motcua.runtime.settings import Settings
-from ops.cli import console, start_detached
+from ops.cli.common import console
+from ops.cli.stack import start_detached
 from ops.stack import running_supervisor, stop_supervisor
 
 app = typer.Typer(

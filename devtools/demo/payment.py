@@ -16,7 +16,7 @@ from motcua.core.calendar import local_date
 from motcua.core.money import money_vnd
 from motcua.core.waiting import wait_for
 from motcua.runtime.settings import Settings
-from ops.cli import print_reconciliation, write_reconciliation_csv
+from ops.cli.payments import print_reconciliation, write_reconciliation_csv
 
 LAND = "1.004227"
 
