@@ -1,7 +1,7 @@
 """The AsyncAPI 3.0 document of every topic motcua uses, written to ``docs/asyncapi.json``.
 
 FastStream generates it from the brokers the services run on. Each service of the
-registry is built as ``motcua serve`` builds it (``create_app``: nothing started,
+registry is built as ``python -m ops.serve`` builds it (``create_app``: nothing started,
 nothing connected), and the brokers of its workers, with the publishers its relays
 declare (``motcua/runtime/workers.py``) and its consumer's subscriber
 (``motcua/runtime/subscription.py``), go to FastStream's ``AsyncAPI`` factory. Each

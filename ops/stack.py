@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 
 import httpx
@@ -85,6 +86,11 @@ def broker_command(port: int) -> list[str]:
     ]
 
 
+class MissingStandIn(RuntimeError):
+    """An outside system is not configured and its development stand-in is not installed
+    (the product's wheel and image ship no ``devtools``)."""
+
+
 class Stack:
     """Starts, watches and stops the broker and the services."""
 
@@ -104,6 +110,13 @@ class Stack:
             # stand-in plays it (sinks that keep the messages, the gateway simulator).
             companion = service(name).companion
             if companion and not companion.replaced():
+                if find_spec(companion.module.partition(".")[0]) is None:
+                    settings_of = ", ".join(f"MOTCUA_{f.upper()}" for f in companion.replaced_by)
+                    raise MissingStandIn(
+                        f"{name} has no real outside system configured (set {settings_of}) "
+                        f"and its development stand-in {companion.module} is not installed "
+                        "(it comes with a source checkout, not with the wheel or the image)"
+                    )
                 argv = [sys.executable, "-m", companion.module]
                 self.children.append(Child(companion.name, argv, logs / f"{companion.name}.log"))
         self.children += [

@@ -14,7 +14,7 @@ from motcua.core.logging import configure_logging
 from motcua.runtime.settings import Settings
 from motcua.web.auth import ROLES, issue_token
 from ops.cli.common import console
-from ops.stack import Stack, running_supervisor, stop_supervisor
+from ops.stack import MissingStandIn, Stack, running_supervisor, stop_supervisor
 
 
 def up(
@@ -31,7 +31,11 @@ def up(
         start_detached(settings)
         return
     configure_logging(settings.log_level)
-    stack = Stack(settings)
+    try:
+        stack = Stack(settings)
+    except MissingStandIn as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
     stack.start()
     try:
         stack.wait_ready(progress=lambda name: console.print(f"[green]ready[/] {name}"))

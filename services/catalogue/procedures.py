@@ -212,7 +212,7 @@ class Catalogue:
         that name a procedure the catalogue must have."""
         procedure = self._by_id.get(procedure_id)
         if procedure is None:
-            raise NotFound(f"procedure {procedure_id} is not in the catalogue")
+            raise NotFound(f"no procedure with id {procedure_id}")
         return procedure
 
     def __iter__(self) -> Iterator[Procedure]:

@@ -22,15 +22,15 @@ from motcua.core.clock import Clock, system_clock
 from motcua.runtime.store import Store
 from services.catalogue.procedures import Catalogue
 from services.notify.channels import Channel
-from services.notify.delivery import Delivery
-from services.notify.inbox import InboxAndOperators
-from services.notify.planning import Planning
+from services.notify.delivery import DeliveryMixin
+from services.notify.inbox import InboxAndOperatorsMixin
+from services.notify.planning import PlanningMixin
 from services.notify.readmodel import create_tables
 from services.notify.rules import Rules
 from services.notify.settings import NotifySettings
 
 
-class NotifyApplication(Planning, Delivery, InboxAndOperators):
+class NotifyApplication(PlanningMixin, DeliveryMixin, InboxAndOperatorsMixin):
     name = "notify"
 
     def __init__(

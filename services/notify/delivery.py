@@ -30,7 +30,7 @@ log = structlog.get_logger(__name__)
 DELIVERY_ROUNDS = 20
 
 
-class Delivery(NotifyBase):
+class DeliveryMixin(NotifyBase):
     """Sends the due notices through their channels and records each outcome."""
 
     _stopping: threading.Event

@@ -14,7 +14,7 @@ from motcua.web.auth import Caller
 from services.notify.base import NotifyBase
 
 
-class InboxAndOperators(NotifyBase):
+class InboxAndOperatorsMixin(NotifyBase):
     """What citizens and operators read and do about notices over HTTP."""
 
     def inbox(

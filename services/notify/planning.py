@@ -52,7 +52,7 @@ FACTS_FROM: tuple[type[Envelope], ...] = (
 )
 
 
-class Planning(NotifyBase):
+class PlanningMixin(NotifyBase):
     """Plans the notices of each consumed event from the dossier's facts."""
 
     catalogue: Catalogue

@@ -19,19 +19,26 @@ from __future__ import annotations
 from motcua.core.clock import Clock, system_clock
 from motcua.runtime.store import Store
 from services.catalogue.procedures import Catalogue
-from services.payment.billing import Billing
-from services.payment.checkout import Checkout
+from services.payment.billing import BillingMixin
+from services.payment.checkout import CheckoutMixin
 from services.payment.domain import Counter
 from services.payment.gateway import Gateway
-from services.payment.offline import OfflinePayments
-from services.payment.queries import Queries
+from services.payment.offline import OfflinePaymentsMixin
+from services.payment.queries import QueriesMixin
 from services.payment.readmodel import create_tables
-from services.payment.reconciliation import Reconciliation
-from services.payment.refunds import Refunds
+from services.payment.reconciliation import ReconciliationMixin
+from services.payment.refunds import RefundsMixin
 from services.payment.settings import PaymentSettings
 
 
-class PaymentApplication(Billing, Checkout, OfflinePayments, Refunds, Reconciliation, Queries):
+class PaymentApplication(
+    BillingMixin,
+    CheckoutMixin,
+    OfflinePaymentsMixin,
+    RefundsMixin,
+    ReconciliationMixin,
+    QueriesMixin,
+):
     """Commands and queries on bills; the clock that expires attempts and sends refunds."""
 
     name = "payment"

@@ -21,7 +21,7 @@ from services.payment.readmodel import bill_rows
 from services.payment.refunds import plan_refunds
 
 
-class Billing(PaymentBase):
+class BillingMixin(PaymentBase):
     """The consumer policy: what each consumed contract event does to the bill."""
 
     def handlers(self) -> Handlers:

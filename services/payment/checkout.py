@@ -44,7 +44,7 @@ def attempt_view(bill: Bill, attempt: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class Checkout(PaymentBase):
+class CheckoutMixin(PaymentBase):
     """Checkout, the gateway's callbacks, an attempt's status, and the attempts' clock."""
 
     # A lost race means another checkout of the same bill won: the next run returns its

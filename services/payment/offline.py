@@ -22,7 +22,7 @@ from services.payment.readmodel import bill_rows
 OFFLINE_METHODS = ("counter", "bank_transfer", "post")
 
 
-class OfflinePayments(PaymentBase):
+class OfflinePaymentsMixin(PaymentBase):
     """The officer's record of a payment received outside the gateway."""
 
     def record_offline(

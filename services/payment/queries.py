@@ -17,7 +17,7 @@ from services.payment.bill_view import PUBLIC_FIELDS, bill_view, find_view, view
 from services.payment.domain import Bill
 
 
-class Queries(PaymentBase):
+class QueriesMixin(PaymentBase):
     """The bill's views and receipts, with the rule of who may see them."""
 
     def public_bill(self, ref: str) -> dict[str, Any]:

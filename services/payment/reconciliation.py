@@ -17,7 +17,7 @@ from services.payment.base import PaymentBase
 from services.payment.gateway import GatewayError
 
 
-class Reconciliation(PaymentBase):
+class ReconciliationMixin(PaymentBase):
     """Reconcile a day, and read the reports of past runs."""
 
     def reconcile(self, day: date) -> dict[str, Any]:

@@ -41,7 +41,7 @@ def plan_refunds(bill: Bill, reason: str, cid: str, now: datetime) -> None:
         )
 
 
-class Refunds(PaymentBase):
+class RefundsMixin(PaymentBase):
     """The refunds worker and the officer's record of a refund paid at the counter."""
 
     def send_refunds(self) -> int:

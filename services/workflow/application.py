@@ -25,18 +25,23 @@ from motcua.core.transcoding import DateAsISO
 from motcua.runtime.attachments import Attachments
 from motcua.runtime.store import Store
 from services.catalogue.procedures import Catalogue
-from services.workflow.deadlines import Deadlines
-from services.workflow.policy import ConsumerPolicy
-from services.workflow.queries import Queries
+from services.workflow.deadlines import DeadlinesMixin
+from services.workflow.policy import ConsumerPolicyMixin
+from services.workflow.queries import QueriesMixin
 from services.workflow.readmodel import create_tables
-from services.workflow.results import Results
-from services.workflow.steps import OfficerSteps
-from services.workflow.supplements import SupplementsAndWithdrawal
+from services.workflow.results import ResultsMixin
+from services.workflow.steps import OfficerStepsMixin
+from services.workflow.supplements import SupplementsAndWithdrawalMixin
 from services.workflow.timeline import Timelines
 
 
 class WorkflowApplication(
-    ConsumerPolicy, OfficerSteps, SupplementsAndWithdrawal, Results, Deadlines, Queries
+    ConsumerPolicyMixin,
+    OfficerStepsMixin,
+    SupplementsAndWithdrawalMixin,
+    ResultsMixin,
+    DeadlinesMixin,
+    QueriesMixin,
 ):
     """Commands and queries of the process; the clock that marks late dossiers."""
 

@@ -20,7 +20,7 @@ from services.workflow.base import WorkflowBase
 from services.workflow.domain import AlreadyMarked
 
 
-class Deadlines(WorkflowBase):
+class DeadlinesMixin(WorkflowBase):
     """The clock's marks of late steps and dossiers, and the apology for a delay."""
 
     def check_deadlines(self) -> int:

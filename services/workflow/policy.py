@@ -25,7 +25,7 @@ from services.workflow.base import WorkflowBase
 from services.workflow.domain import Process
 
 
-class ConsumerPolicy(WorkflowBase):
+class ConsumerPolicyMixin(WorkflowBase):
     """Starts processes from received dossiers; records their payments."""
 
     def handlers(self) -> Handlers:

@@ -17,7 +17,7 @@ from services.workflow.domain import Process
 from services.workflow.timeline import history_entry
 
 
-class Queries(WorkflowBase):
+class QueriesMixin(WorkflowBase):
     """What officers and applicants read about the dossiers in process."""
 
     def queue(

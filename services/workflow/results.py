@@ -23,7 +23,7 @@ from services.workflow.domain import Process, check_result_kind
 NO_SUCH_DOSSIER = "no dossier matches that code and ID number"
 
 
-class Results(WorkflowBase):
+class ResultsMixin(WorkflowBase):
     """The result's commands, its electronic document and the public check of a copy."""
 
     @retry_on_conflict

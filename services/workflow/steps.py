@@ -16,7 +16,7 @@ from services.workflow.base import WorkflowBase
 from services.workflow.domain import Process
 
 
-class OfficerSteps(WorkflowBase):
+class OfficerStepsMixin(WorkflowBase):
     """The commands of the officers of the agency that holds the dossier now."""
 
     @retry_on_conflict

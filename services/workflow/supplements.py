@@ -16,7 +16,7 @@ from services.workflow.base import WorkflowBase
 from services.workflow.domain import IllegalTransition
 
 
-class SupplementsAndWithdrawal(WorkflowBase):
+class SupplementsAndWithdrawalMixin(WorkflowBase):
     """The officer's request for documents, the applicant's answer and withdrawal."""
 
     @retry_on_conflict

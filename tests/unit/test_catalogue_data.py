@@ -1,7 +1,10 @@
-"""The shipped procedure catalogue (services/intake/data/procedures.json) is valid and usable."""
+"""The shipped procedure catalogue (services/catalogue/data/procedures.json) is valid and usable."""
 
 from __future__ import annotations
 
+import pytest
+
+from motcua.core.errors import NotFound
 from services.catalogue.procedures import load_catalogue
 
 
@@ -65,3 +68,11 @@ def test_search_by_level_4_returns_only_level_4_procedures() -> None:
 
     assert found
     assert all(p.level == 4 for p in found)
+
+
+def test_require_gives_the_procedure_or_the_404_applicants_read() -> None:
+    catalogue = load_catalogue()
+    first = next(iter(catalogue))
+    assert catalogue.require(first.id) is first
+    with pytest.raises(NotFound, match=r"^no procedure with id 9\.999999$"):
+        catalogue.require("9.999999")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 
 from motcua.runtime.settings import Settings
-from ops.stack import HEALTHY_SECONDS, RESTART_BACKOFF_MIN, Child, Stack, stop_all
+from ops.stack import HEALTHY_SECONDS, RESTART_BACKOFF_MIN, Child, MissingStandIn, Stack, stop_all
 
 
 def test_a_stack_used_only_to_probe_readiness_never_starts_processes(tmp_path: Path) -> None:
@@ -31,6 +32,21 @@ def test_the_gateway_simulator_runs_only_when_no_gateway_is_configured(
     assert "gateway-sim" in [c.name for c in Stack(settings).children]
     monkeypatch.setenv("MOTCUA_PAYMENT_GATEWAY_URL", "https://gateway.example.vn")
     assert "gateway-sim" not in [c.name for c in Stack(settings).children]
+    assert "payment" in [c.name for c in Stack(settings).children]
+
+
+def test_a_stand_in_that_is_not_installed_is_a_clear_error_not_a_child_restarted_forever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(var_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1")
+    monkeypatch.delenv("MOTCUA_PAYMENT_GATEWAY_URL", raising=False)
+    monkeypatch.setattr(
+        "ops.stack.find_spec", lambda name: None if name == "devtools" else find_spec(name)
+    )
+    with pytest.raises(MissingStandIn, match="MOTCUA_PAYMENT_GATEWAY_URL"):
+        Stack(settings)
+    monkeypatch.setenv("MOTCUA_PAYMENT_GATEWAY_URL", "https://gateway.example.vn")
+    monkeypatch.setenv("MOTCUA_SMTP_HOST", "smtp.example.vn")
     assert "payment" in [c.name for c in Stack(settings).children]
 
 
