@@ -98,13 +98,19 @@ def received(e: Event) -> DossierStats:
 
 
 def _finish(status: Status) -> Callable[[DossierStats, Event], None]:
-    """The first outcome stands: a dossier that has one is not given another."""
+    """The first outcome stands: a dossier that has one is not given another.
+
+    Timeliness is against the lawful appointment: an apology does not erase lateness."""
 
     def rule(s: DossierStats, e: Event) -> None:
         if s.status == "in_progress":
             s.status = status
             if status == "resolved":
-                s.timeliness = e["timeliness"]
+                # A dossier workflow marked overdue missed its lawful appointment: it is
+                # late, whatever the apology's new date (the result's ``timeliness`` is
+                # judged against the appointment in force when it was issued, which an
+                # apology moves). Supplements move the lawful appointment itself.
+                s.timeliness = "late" if s.overdue else e["timeliness"]
 
     return rule
 

@@ -289,6 +289,35 @@ def test_overdue_names_the_late_agency_and_an_apology_moves_the_appointment() ->
     assert (state.overdue, state.late_agency, state.appointment_date) == (True, "B", "2026-04-03")
 
 
+def test_a_dossier_resolved_after_its_appointment_counts_late_even_when_apologised() -> None:
+    story = Story()
+    apologised = date(2026, 4, 3)
+    events = [
+        story.received(),
+        story.overdue("000.00.01.H01"),
+        story.apology(apologised),
+        # Resolved after the appointment on the receipt, before the apologised date:
+        # workflow's result says on time against the apologised date.
+        story.result("on_time"),
+    ]
+    state, _ = replay(events)
+    assert state is not None
+    assert (state.status, state.timeliness) == ("resolved", "late")
+
+
+def test_a_dossier_resolved_by_an_appointment_moved_by_a_supplement_is_on_time() -> None:
+    story = Story()
+    events = [
+        story.received(),
+        story.supplement_requested(),
+        story.supplement_provided(date(2026, 3, 25)),
+        story.result("on_time"),
+    ]
+    state, _ = replay(events)
+    assert state is not None
+    assert (state.status, state.timeliness) == ("resolved", "on_time")
+
+
 OUTCOMES: dict[str, Callable[[Story], Envelope]] = {
     "rejected": Story.rejected,
     "withdrawn": Story.withdrawn,
