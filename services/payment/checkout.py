@@ -27,8 +27,6 @@ from services.payment.refunds import plan_refunds
 
 log = structlog.get_logger(__name__)
 
-SAVE_ATTEMPTS = 20  # checkouts racing on the same bill
-
 
 def attempt_view(bill: Bill, attempt: dict[str, Any]) -> dict[str, Any]:
     """One attempt as the API shows it, with its bill's codes."""
@@ -49,7 +47,7 @@ class CheckoutMixin(PaymentBase):
 
     # A lost race means another checkout of the same bill won: the next run returns its
     # attempt (still live) instead of opening a second one.
-    @retry_on_conflict(attempts=SAVE_ATTEMPTS, message="the bill is being changed by others; retry")
+    @retry_on_conflict(message="the bill is being changed by others; retry")  # 20 attempts
     def checkout(self, ref: str, cid: str) -> dict[str, Any]:
         """The attempt to pay the bill online: the live one if any, else a new one at
         the gateway. Never two live attempts for one bill."""
