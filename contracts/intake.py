@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from typing import Literal
 from uuid import UUID
 
@@ -58,6 +58,18 @@ class DossierReceived(Envelope, DossierFacts):
     appointment_date: date
     time_limit_working_days: int
     received_by: str
+    appointment_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "The return time on the receipt, to the minute: the time limit counted in "
+            "working hours from receipt (null in events from before working hours)"
+        ),
+    )
+    calendar_version: int = Field(
+        default=0,
+        ge=0,
+        description="Version of the working calendar the appointment was computed with",
+    )
 
 
 class DossierIntakeRefused(Envelope):
@@ -110,3 +122,52 @@ class FeedbackAnswered(Envelope):
     answer: str
     agency_code: str = Field(description="The agency that answers (the dossier's receiving unit)")
     answered_by: str = Field(description="The officer who answered, for the agency's records")
+
+
+# -- the working calendar -------------------------------------------------------------
+# The days off and make-up working days the government announces, and the office hours,
+# as an administrator of the province enters them. They are one stream on the topic,
+# keyed by WORKING_CALENDAR_ID, so that every service and the audit see the same changes
+# in the same order; ``calendar_version`` counts them from 1.
+
+WORKING_CALENDAR_ID = UUID("5b0c1d6e-2f3a-5b4c-9d8e-7f6a5b4c3d2e")
+DayKind = Literal["day_off", "working_day"]
+
+
+class OfficeSession(Contract):
+    """One session of the working day, local time in Vietnam, e.g. 07:30 to 11:30."""
+
+    start: time
+    end: time
+
+
+class WorkingDaySet(Envelope):
+    """A day is made a day off (ngày nghỉ bù) or a working day (ngày làm bù) by the
+    government's announcement, whatever the holiday rules and the weekday say."""
+
+    type: Literal["WorkingDaySet"] = "WorkingDaySet"
+    day: date
+    kind: DayKind
+    reason: str = Field(description="The announcement, e.g. its number and date")
+    set_by: str
+    calendar_version: int = Field(ge=1)
+
+
+class WorkingDayCleared(Envelope):
+    """An entered day is removed: the holiday rules and the weekday decide it again."""
+
+    type: Literal["WorkingDayCleared"] = "WorkingDayCleared"
+    day: date
+    reason: str
+    cleared_by: str
+    calendar_version: int = Field(ge=1)
+
+
+class OfficeHoursSet(Envelope):
+    """The sessions of every working day, in which time limits are counted."""
+
+    type: Literal["OfficeHoursSet"] = "OfficeHoursSet"
+    sessions: tuple[OfficeSession, ...] = Field(min_length=1)
+    reason: str
+    set_by: str
+    calendar_version: int = Field(ge=1)

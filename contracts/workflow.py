@@ -24,6 +24,9 @@ class StepStarted(Envelope):
     role: str
     started_on: date
     due_date: date = Field(description="End of this working day is the step's deadline")
+    due_at: AwareDatetime | None = Field(
+        default=None, description="The step's deadline to the minute, in working hours"
+    )
 
 
 class StepClaimed(Envelope):
@@ -75,6 +78,9 @@ class SupplementProvided(Envelope):
     provided_on: date
     paused_working_days: int
     appointment_date: date
+    appointment_at: AwareDatetime | None = Field(
+        default=None, description="The moved return time, the pause counted in working hours"
+    )
 
 
 class DossierApproved(Envelope):
@@ -101,7 +107,16 @@ class ResultIssued(Envelope):
     document: Document | None = None
     issued_at: AwareDatetime
     appointment_date: date
-    timeliness: Timeliness
+    timeliness: Timeliness = Field(
+        description=(
+            "Against the statutory appointment: the receipt's, moved only by supplement "
+            "pauses; an apology's new date never makes a late result on time"
+        )
+    )
+    appointment_at: AwareDatetime | None = Field(
+        default=None,
+        description="The statutory appointment to the minute, when it was counted in hours",
+    )
 
 
 class ResultReturned(Envelope):

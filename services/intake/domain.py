@@ -55,6 +55,8 @@ class Dossier(TracedAggregate):
         self.status = "submitted"
         self.code: str | None = None
         self.appointment_date: date | None = None
+        self.appointment_at: datetime | None = None
+        self.calendar_version = 0
         self.received_at: datetime | None = None
         self.time_limit_working_days: int | None = None
         self.received_by: str | None = None
@@ -103,9 +105,14 @@ class Dossier(TracedAggregate):
         time_limit_working_days: int,
         received_by: str,
         correlation_id: str,
+        appointment_at: datetime | None = None,
+        calendar_version: int = 0,
     ) -> None:
+        # ``appointment_at`` (the return time to the minute) and ``calendar_version``
+        # arrived with working hours: a dossier received before has None and 0.
         self.check_awaiting_acceptance("accept")
         self.code, self.received_at, self.appointment_date = code, received_at, appointment_date
+        self.appointment_at, self.calendar_version = appointment_at, calendar_version
         self.time_limit_working_days, self.received_by = time_limit_working_days, received_by
         self.status = "received"
 
