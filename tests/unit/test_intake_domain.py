@@ -46,6 +46,8 @@ def _receive(dossier: Dossier, code: str = f"{AGENCY}-261122-0001") -> None:
         time_limit_working_days=1,
         received_by="officer-1",
         correlation_id="c1",
+        appointment_at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        calendar_version=0,
     )
 
 
