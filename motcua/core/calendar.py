@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
+from itertools import pairwise
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
@@ -70,7 +71,7 @@ def check_sessions(sessions: tuple[Session, ...]) -> None:
     """Sessions in order, not overlapping; at least one."""
     if not sessions:
         raise ValueError("a working day needs at least one session")
-    for before, after in zip(sessions, sessions[1:], strict=False):
+    for before, after in pairwise(sessions):
         if after.start < before.end:
             raise ValueError(
                 f"sessions must be in order without overlapping: {before.text()} then "
@@ -109,7 +110,12 @@ class WorkingCalendar:
         name = _vietnam().get(day)
         if name:
             return f"holiday: {name}"
-        return "weekend" if day.weekday() >= 5 else "working day"
+        working = bool(_vietnam().is_working_day(day))
+        if day.weekday() >= 5:
+            return (
+                "working day: a weekend day swapped by the holiday rules" if working else "weekend"
+            )
+        return "working day" if working else "day off"
 
     def add_working_days(self, start: date, days: int) -> date:
         """The ``days``-th working day after ``start`` (``start`` itself does not count).

@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 import structlog
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from motcua.runtime import working_calendar
 from motcua.runtime.store import Store, Tx, Write
 
 log = structlog.get_logger(__name__)
@@ -161,6 +162,11 @@ def _step_1(tx: Tx) -> None:
     _attachments(tx)  # attachments.py: files by the SHA-256 of their content
 
 
+def _step_2(tx: Tx) -> None:
+    for statement in working_calendar.CREATE:
+        tx.execute(statement)
+
+
 RUNTIME = Component(
     "runtime",
     (
@@ -169,6 +175,7 @@ RUNTIME = Component(
             "consumer_offsets, consumer_watermarks, relay_positions, chain_heads, attachments",
             _step_1,
         ),
+        Step(2, "calendar_days, calendar_state: the working calendar", _step_2),
     ),
 )
 

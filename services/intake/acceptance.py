@@ -3,7 +3,8 @@
 Its own module because acceptance is where intake's writers race: every acceptance at
 a unit on a day takes the next number of the same ``DailySequence``, so the command is
 run again, with jitter, whenever another acceptance saved that sequence first (I-1).
-The appointment is the procedure's time limit in working days from today (I-2).
+The appointment is the procedure's time limit counted in working time from the moment
+of acceptance, on the calendar in force (I-2; ``working_calendar.py``).
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from motcua.core.calendar import add_working_days, local_date
+from motcua.core.calendar import local_date
 from motcua.core.retry import retry_on_conflict
 from motcua.web.auth import Caller
-from services.intake.base import IntakeBase
 from services.intake.domain import DailySequence
+from services.intake.working_calendar import WorkingCalendarMixin
 
 ACCEPT_ATTEMPTS = 50
 
 
-class AcceptanceMixin(IntakeBase):
+class AcceptanceMixin(WorkingCalendarMixin):
     """``accept``: the code from the unit's daily sequence, and the appointment."""
 
     @retry_on_conflict(
@@ -43,13 +44,17 @@ class AcceptanceMixin(IntakeBase):
         sequence = self._sequence(dossier.agency_code, today)
         sequence.issue(dossier.id)
         procedure = self.procedure(dossier.procedure_id)
+        calendar = self.calendar()
+        appointment = calendar.deadline(now, procedure.time_limit_working_days)
         dossier.receive(
             code=sequence.code_for_last(),
             received_at=now,
-            appointment_date=add_working_days(today, procedure.time_limit_working_days),
+            appointment_date=appointment.date(),
             time_limit_working_days=procedure.time_limit_working_days,
             received_by=caller.sub,
             correlation_id=correlation_id,
+            appointment_at=appointment,
+            calendar_version=calendar.version,
         )
         self.save(sequence, dossier, writes=self._rows(dossier))
         assert dossier.code is not None

@@ -1,5 +1,6 @@
 """Intake's HTTP API: catalogue, attachments, submission, lookup, one-stop actions with
-the receipt, and the applicant's rating and feedback with the agency's answers.
+the receipt, the applicant's rating and feedback with the agency's answers, and the
+working calendar the appointments are counted in.
 
 The routes are in ``routes/``, one module per feature as in the application; this
 router puts them under ``/v1`` with the error responses every operation declares.
@@ -12,6 +13,7 @@ from fastapi import APIRouter
 from motcua.web.http import ERROR_RESPONSES
 from services.intake.routes import (
     acceptance,
+    calendar,
     catalogue,
     lookup,
     ratings,
@@ -20,5 +22,5 @@ from services.intake.routes import (
 )
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
-for feature in (catalogue, submission, lookup, acceptance, send_back, ratings):
+for feature in (catalogue, submission, lookup, acceptance, send_back, ratings, calendar):
     router.include_router(feature.router)

@@ -6,6 +6,8 @@ rules in ``access.py``:
 
 * ``submission.py``: a new dossier, online or at the counter, once per idempotency key;
 * ``acceptance.py``: acceptance at the one-stop, with the code and the appointment;
+* ``working_calendar.py``: the days off, make-up days and office hours the appointment
+  is counted in, as the administrator enters them;
 * ``send_back.py``: sent back to complete and resubmitted, refused, withdrawn;
 * ``ratings.py``: the applicant's rating and feedback, and the agency's answers;
 * ``lookup.py``: the lookup, the applicant's and the agency's lists, prefill.
@@ -23,6 +25,7 @@ from motcua.core.clock import Clock, system_clock
 from motcua.core.transcoding import DateAsISO
 from motcua.runtime.attachments import Attachments
 from motcua.runtime.store import Store
+from motcua.runtime.working_calendar import CalendarReader
 from services.catalogue.procedures import Catalogue
 from services.intake.acceptance import AcceptanceMixin
 from services.intake.domain import DailySequence
@@ -56,6 +59,7 @@ class IntakeApplication(SubmissionMixin, AcceptanceMixin, SendBackMixin, Ratings
         self.attachments = Attachments(self.store)
         self.progress = Progress(self.store)
         self.views = DossierViews(self, self.store)
+        self.calendar_reader = CalendarReader(self.store)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Literal
 from uuid import UUID
 
@@ -143,3 +143,63 @@ class DossierView(DossierSummary):
 
 class DossierRow(DossierSummary):
     submitted_at: datetime
+
+
+# -- the working calendar -----------------------------------------------------------
+
+
+class CalendarDayIn(BaseModel):
+    """A day the government announced as a day off or as a working day."""
+
+    kind: Literal["day_off", "working_day"] = Field(
+        description="day_off: ngày nghỉ (bù); working_day: ngày làm (bù), e.g. a Saturday"
+    )
+    reason: str = Field(
+        min_length=3, max_length=500, description="The announcement: its number and date"
+    )
+
+
+class OfficeSessionIn(BaseModel):
+    start: time = Field(description="Local time in Vietnam, e.g. 07:30")
+    end: time = Field(description="Local time in Vietnam, e.g. 11:30")
+
+
+class OfficeHoursIn(BaseModel):
+    sessions: list[OfficeSessionIn] = Field(min_length=1, max_length=4)
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class CalendarChanged(BaseModel):
+    version: int = Field(description="The calendar's version after the change")
+
+
+class EnteredDay(BaseModel):
+    day: date
+    working: bool
+    reason: str
+    changed_by: str
+    changed_at: str
+    version: int
+
+
+class DayWhy(BaseModel):
+    day: date
+    why: str
+
+
+class CalendarYear(BaseModel):
+    """The calendar in force for a year, as appointments are computed with it now."""
+
+    version: int
+    sessions: list[OfficeSessionIn]
+    working_hours_per_day: float
+    entered: list[EnteredDay]
+    days_off: list[DayWhy] = Field(description="Weekdays not worked, with why")
+    working_weekend_days: list[DayWhy] = Field(description="Saturdays or Sundays worked")
+
+
+class Deadline(BaseModel):
+    received_at: datetime
+    working_days: float
+    due_at: datetime
+    calendar_version: int

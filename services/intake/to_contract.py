@@ -13,6 +13,7 @@ from motcua.runtime.envelope import envelope
 from motcua.runtime.mapping import BatchAggregates
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
+from services.intake.working_calendar import WorkingCalendarLog
 
 PRODUCER = "intake"
 
@@ -26,6 +27,8 @@ class IntakePublisher:
     def __call__(
         self, event: DomainEventProtocol[UUID], aggregates: BatchAggregates
     ) -> contract.Envelope | None:
+        if isinstance(event, WorkingCalendarLog.Event):
+            return _calendar_change(event)
         if not isinstance(event, Dossier.Event):
             return None  # e.g. DailySequence: internal bookkeeping
         fields_of = envelope(PRODUCER, event)
@@ -36,6 +39,26 @@ class IntakePublisher:
         fields = {k: v for k, v in vars(event).items() if k in _FIELDS[kind]}
         model = _MODELS[kind]
         return model.model_validate({**fields_of, **fields})
+
+
+def _calendar_change(event: WorkingCalendarLog.Event) -> contract.Envelope | None:
+    """A change of the working calendar, on its own stream (``WORKING_CALENDAR_ID``)."""
+    kind = type(event).__name__
+    fields = {**envelope(PRODUCER, event), **vars(event)}
+    if kind == "DaySet":
+        return ci.WorkingDaySet.model_validate(_only(fields, ci.WorkingDaySet))
+    if kind == "DayCleared":
+        return ci.WorkingDayCleared.model_validate(_only(fields, ci.WorkingDayCleared))
+    if kind == "OfficeHoursSet":
+        sessions = [{"start": a, "end": b} for a, b in fields["sessions"]]
+        return ci.OfficeHoursSet.model_validate(
+            {**_only(fields, ci.OfficeHoursSet), "sessions": sessions}
+        )
+    return None  # Opened: the log's creation, nothing changed yet
+
+
+def _only(fields: dict[str, Any], model: type[contract.Envelope]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if k in model.model_fields and k != "type"}
 
 
 def _facts(dossier: Dossier) -> dict[str, Any]:

@@ -258,12 +258,16 @@ def test_motcua_migrate_brings_an_old_store_to_the_latest_step(
     result = motcua(database_url, tmp_path, "migrate", "--service", "stats")
     assert result.returncode == 0, result.stdout + result.stderr
     row = next(line for line in result.stdout.splitlines() if " stats " in line)
-    assert row.split()[1::2] == ["stats", "runtime", "0", str(RUNTIME.latest), "1"], row
+    cells = [cell.strip() for cell in row.strip().strip("│").split("│")]
+    every_step = ", ".join(str(n) for n in range(1, RUNTIME.latest + 1))
+    assert cells == ["stats", "runtime", "0", str(RUNTIME.latest), every_step], row
 
     app = OldStats(store_env(database_url, str(tmp_path), "stats"))
     with previous_release(app) as tx:  # read without opening a Store: no migration here
         tx.execute("SELECT component, version FROM {schema_version}")
-        assert [tuple(r.values()) for r in tx.fetchall()] == [("runtime", RUNTIME.latest)]
+        assert [tuple(r.values()) for r in tx.fetchall()] == [
+            ("runtime", step.version) for step in RUNTIME.steps
+        ]
         assert stats_tables.load_dossier(tx, str(DOSSIER)) == DOSSIER_ROW
     store = Store(app.recorder)  # type: ignore[arg-type]
     assert store.migrated.applied == ()
@@ -323,12 +327,13 @@ def test_two_processes_migrating_one_store_at_once_apply_each_step_once(
     assert errors == []
     assert len(calls) == 1
     assert sorted(r[1].applied for r in results.values()) == [(), (1,)]
-    assert sorted(r[0].applied for r in results.values())[-1] == (1,)  # runtime: once too
+    every_step = tuple(step.version for step in RUNTIME.steps)
+    assert sorted(r[0].applied for r in results.values())[-1] == every_step  # runtime: once too
     assert all(r[0].after == RUNTIME.latest and r[1].after == 1 for r in results.values())
     store = Store(apps[0].recorder)  # type: ignore[arg-type]
     assert [(r["component"], r["version"]) for r in applied_steps(store)] == [
         ("concurrency", 1),
-        ("runtime", 1),
+        *(("runtime", n) for n in every_step),
     ]
     for app in apps:
         app.close()

@@ -25,7 +25,7 @@ def at(year: int, month: int, day: int, hour: int, minute: int = 0, second: int 
     return datetime(year, month, day, hour, minute, second, tzinfo=VIETNAM_TZ)
 
 
-def test_new_year_2026_five_days_from_the_afternoon_of_31_december_end_on_friday_9_january() -> None:
+def test_new_year_2026_five_days_from_the_afternoon_of_31_december_end_on_9_january() -> None:
     received = at(2025, 12, 31, 16)
 
     due = NEW_YEAR_SWAP_2026.deadline(received, 5)
@@ -120,8 +120,10 @@ def test_national_day_2027_thursday_and_friday() -> None:
 def test_entered_days_override_the_holiday_rules_both_ways() -> None:
     calendar = NEW_YEAR_SWAP_2026
 
-    assert BASE.is_working_day(date(2026, 1, 2)) and not calendar.is_working_day(date(2026, 1, 2))
-    assert not BASE.is_working_day(date(2026, 1, 10)) and calendar.is_working_day(date(2026, 1, 10))
+    assert BASE.is_working_day(date(2026, 1, 2))
+    assert not calendar.is_working_day(date(2026, 1, 2))
+    assert not BASE.is_working_day(date(2026, 1, 10))
+    assert calendar.is_working_day(date(2026, 1, 10))
     assert calendar.why(date(2026, 1, 2)) == "entered: day off"
     assert calendar.why(date(2026, 1, 1)).startswith("holiday: ")
 
