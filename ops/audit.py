@@ -1,4 +1,5 @@
-"""``motcua audit``: one dossier's full record from the topic, its chain verified.
+"""``motcua audit``: one dossier's full record from the topic, its chain verified; or
+the working calendar's (``motcua audit calendar``): every day entered, by whom, when.
 
 The auditor's source is what every consumer saw: the messages of ``dossier-events``
 (or an export of them, for an auditor without access to the broker). Each message is
@@ -28,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.chain import Break, Head, verify
+from contracts.intake import WORKING_CALENDAR_ID
 from motcua.core.calendar import VIETNAM_TZ
 from motcua.runtime import topic_reader
 from motcua.runtime.chaining import chain_head
@@ -36,6 +38,7 @@ from ops.republish import Source
 from services.registry import SERVICES
 
 PUBLISHERS = tuple(s.name for s in SERVICES if s.publishes_dossier_events)
+CALENDAR = "calendar"  # what to audit instead of a code for the working calendar
 
 Event = Mapping[str, Any]
 
@@ -120,7 +123,7 @@ def _fees_after(kind: str, event: Event) -> str | None:
 
 def actor_of(event: Event) -> str:
     """Who acted: the officer, the agency, the applicant's account, or the producer."""
-    for key in ("officer", "answered_by"):
+    for key in ("officer", "answered_by", "set_by", "cleared_by"):
         if event.get(key):
             return str(event[key])
     applicant = event.get("applicant")
@@ -131,8 +134,25 @@ def actor_of(event: Event) -> str:
     return f"{event.get('producer')} (automatic)"
 
 
+def detail_of(event: Event) -> str:
+    """What a change of the working calendar changed (empty for a dossier's events)."""
+    kind = event.get("type")
+    if kind == "WorkingDaySet":
+        what = "day off" if event.get("kind") == "day_off" else "working day"
+        return f"{event.get('day')} {what}: {event.get('reason')}"
+    if kind == "WorkingDayCleared":
+        return f"{event.get('day')} cleared: {event.get('reason')}"
+    if kind == "OfficeHoursSet":
+        sessions = ", ".join(f"{s['start']}–{s['end']}" for s in event.get("sessions", ()))
+        return f"sessions {sessions}: {event.get('reason')}"
+    return ""
+
+
 def dossier_id_of(sources: Sequence[Source], code: str) -> UUID | None:
-    """The dossier's id, from intake's lookup rows (the code is intake's to give)."""
+    """The dossier's id, from intake's lookup rows (the code is intake's to give); the
+    calendar's stream for ``calendar``."""
+    if code == CALENDAR:
+        return WORKING_CALENDAR_ID
     intake = next(s for s in sources if s.name == "intake")
     row = intake.store.read_one("SELECT id FROM {intake_dossiers} WHERE code = ?", (code,))
     return UUID(row["id"]) if row else None
@@ -187,9 +207,13 @@ def print_audit(console: Console, code: str, record: Audit, as_of: datetime | No
     shown = record.as_of(as_of)
     when = f" as of {as_of.astimezone(VIETNAM_TZ):%Y-%m-%d %H:%M}" if as_of else ""
     broken = {(b.producer, b.chain_seq) for b in record.breaks}
-    table = Table(title=f"Dossier {code}{when}: {len(shown)} of {len(record.events)} events")
+    what = "The working calendar" if code == CALENDAR else f"Dossier {code}"
+    table = Table(title=f"{what}{when}: {len(shown)} of {len(record.events)} events")
+    details = any(detail_of(e) for e in shown)
     for column in ("time (Vietnam)", "producer #", "event", "by", "chain"):
         table.add_column(column)
+    if details:
+        table.add_column("change")
     for event in shown:
         seq = int(event.get("chain_seq", 0))
         mark = "[red]✗[/]" if (event.get("producer"), seq) in broken else "[green]✓[/]"
@@ -199,6 +223,7 @@ def print_audit(console: Console, code: str, record: Audit, as_of: datetime | No
             str(event.get("type")),
             actor_of(event),
             mark,
+            *([detail_of(event)] if details else []),
         )
     console.print(table)
     state = status_at(shown)

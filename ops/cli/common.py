@@ -4,6 +4,7 @@ running service."""
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import httpx
 import typer
@@ -16,8 +17,11 @@ from motcua.web.auth import issue_token
 console = Console(width=max(shutil.get_terminal_size((120, 40)).columns, 110))
 
 
-def admin_api(service: str, path: str, method: str = "GET", **params: str) -> httpx.Response:
-    """Call a service of the running stack as an operator (admin token, configured key)."""
+def admin_api(
+    service: str, path: str, method: str = "GET", body: Any = None, **params: str
+) -> httpx.Response:
+    """Call a service of the running stack as an operator (admin token, configured key),
+    with the JSON ``body`` if given; prints the service's error and exits 1 on a 4xx/5xx."""
     settings = Settings()
     token = issue_token(settings.jwt_secret.get_secret_value(), sub="operator-cli", role="admin")
     url = f"http://{settings.host}:{settings.port_of(service)}{path}"
@@ -26,6 +30,7 @@ def admin_api(service: str, path: str, method: str = "GET", **params: str) -> ht
             method,
             url,
             params=params or None,
+            json=body,
             headers={"Authorization": f"Bearer {token}"},
             timeout=60,
         )

@@ -58,7 +58,13 @@ def republish(
 
 
 def audit(
-    code: Annotated[str, typer.Argument(help="The dossier's code, e.g. 000.00.01.H01-261122-0001")],
+    code: Annotated[
+        str,
+        typer.Argument(
+            help="The dossier's code, e.g. 000.00.01.H01-261122-0001; or calendar, for "
+            "every change of the working calendar"
+        ),
+    ],
     as_of: Annotated[
         datetime | None,
         typer.Option(
@@ -77,7 +83,8 @@ def audit(
         bool, typer.Option(help="Check each strand's end against the services' stores")
     ] = True,
 ) -> None:
-    """Print a dossier's full timeline with actors and times and verify its hash chain.
+    """Print a dossier's full timeline with actors and times and verify its hash chain
+    (``calendar``: the working calendar's changes, with who made them and why).
 
     Exits with 1 when the chain is broken (and says where), 2 when the dossier or the
     export cannot be found."""

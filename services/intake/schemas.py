@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -159,9 +159,15 @@ class CalendarDayIn(BaseModel):
     )
 
 
+ClockTime = Annotated[
+    str,
+    Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Local time in Vietnam, HH:MM"),
+]
+
+
 class OfficeSessionIn(BaseModel):
-    start: time = Field(description="Local time in Vietnam, e.g. 07:30")
-    end: time = Field(description="Local time in Vietnam, e.g. 11:30")
+    start: ClockTime = Field(examples=["07:30"])
+    end: ClockTime = Field(examples=["11:30"])
 
 
 class OfficeHoursIn(BaseModel):

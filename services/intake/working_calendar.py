@@ -169,7 +169,9 @@ class WorkingCalendarMixin(IntakeBase):
         ]
         return {
             "version": calendar.version,
-            "sessions": [{"start": s.start, "end": s.end} for s in calendar.sessions],
+            "sessions": [
+                {"start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}"} for s in calendar.sessions
+            ],
             "working_hours_per_day": calendar.day_length.total_seconds() / 3600,
             "entered": [
                 row
@@ -193,6 +195,8 @@ class WorkingCalendarMixin(IntakeBase):
         calendar in force (what the receipt of a dossier accepted then would say)."""
         if received_at.tzinfo is None:
             raise Invalid("received_at must carry a timezone, e.g. 2025-12-31T16:00+07:00")
+        if not 2000 <= received_at.year <= 2100:
+            raise Invalid("received_at must be between the years 2000 and 2100")
         calendar = self.calendar()
         return {
             "received_at": received_at,

@@ -24,6 +24,7 @@ from motcua.web.http import (
 from services.workflow.application import WorkflowApplication
 from services.workflow.schemas import (
     Apology,
+    CalendarInForce,
     Claim,
     Decision,
     QueueRow,
@@ -77,6 +78,20 @@ def agency_queue(
 def timeline(workflow: WorkflowDep, caller: CallerDep, ref: str) -> Timeline:
     """Every step with agency, officer, start, due, end, pauses and overdue marks."""
     return Timeline.model_validate(workflow.timeline(caller, ref))
+
+
+@router.get("/calendar", tags=["calendar"])
+def working_calendar(workflow: WorkflowDep) -> CalendarInForce:
+    """The working calendar the deadlines are counted in here: the version of the last
+    change consumed from intake (which owns it), the sessions and the entered days."""
+    calendar = workflow.calendar()
+    return CalendarInForce(
+        version=calendar.version,
+        sessions=[
+            {"start": f"{s.start:%H:%M}", "end": f"{s.end:%H:%M}"} for s in calendar.sessions
+        ],
+        entered=dict(sorted(calendar.days.items())),
+    )
 
 
 @router.post("/attachments", status_code=201, tags=["attachments"])

@@ -23,12 +23,14 @@ from eventsourcing.persistence import JSONTranscoder
 from motcua.core.clock import Clock, system_clock
 from motcua.core.transcoding import DateAsISO
 from motcua.runtime.attachments import Attachments
+from motcua.runtime.migrations import migrate
 from motcua.runtime.store import Store
+from motcua.runtime.working_calendar import CalendarReader
 from services.catalogue.procedures import Catalogue
 from services.workflow.deadlines import DeadlinesMixin
 from services.workflow.policy import ConsumerPolicyMixin
 from services.workflow.queries import QueriesMixin
-from services.workflow.readmodel import create_tables
+from services.workflow.readmodel import WORKFLOW_TABLES, create_tables
 from services.workflow.results import ResultsMixin
 from services.workflow.steps import OfficerStepsMixin
 from services.workflow.supplements import SupplementsAndWithdrawalMixin
@@ -55,6 +57,8 @@ class WorkflowApplication(
         self.clock = clock or system_clock
         self.store = Store(self.recorder)  # type: ignore[arg-type]
         self.store.write(create_tables)
+        migrate(self.store, WORKFLOW_TABLES)
+        self.calendar_reader = CalendarReader(self.store)
         self.timelines = Timelines(self, self.store)
         self.attachments = Attachments(self.store)
 

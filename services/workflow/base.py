@@ -15,11 +15,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
-from motcua.core.calendar import local_date
+from motcua.core.calendar import WorkingCalendar, local_date
 from motcua.core.clock import Clock
 from motcua.core.errors import Forbidden, NotFound
 from motcua.runtime.attachments import Attachments
 from motcua.runtime.store import Store, Write
+from motcua.runtime.working_calendar import CalendarReader
 from motcua.web.auth import Caller
 from services.catalogue.procedures import Catalogue
 from services.workflow.domain import Process
@@ -35,9 +36,14 @@ class WorkflowBase(Application[UUID]):
     store: Store
     timelines: Timelines
     attachments: Attachments
+    calendar_reader: CalendarReader
 
     def today(self) -> date:
         return local_date(self.clock())
+
+    def calendar(self) -> WorkingCalendar:
+        """The working calendar as the last change consumed from intake left it."""
+        return self.calendar_reader()
 
     # -- loading and saving -----------------------------------------------------------
 

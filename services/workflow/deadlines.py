@@ -8,11 +8,12 @@ appointment date.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from motcua.core.calendar import local_date
 from motcua.core.errors import Forbidden
 from motcua.core.retry import retry_on_conflict
 from motcua.web.auth import Caller
@@ -29,13 +30,16 @@ class DeadlinesMixin(WorkflowBase):
         Safe to run in several processes at once: each mark is guarded by the aggregate
         and a concurrent save of the same mark fails on the event store's key.
         """
-        today = self.today().isoformat()
+        now = self.clock()
+        today, moment = local_date(now).isoformat(), now.astimezone(UTC).isoformat()
+        # To the minute where the deadline has its minute; else by the day, as before.
         rows = self.store.read(
             "SELECT dossier_id FROM {workflow_processes} WHERE "
-            "((status = 'in_progress' AND step_overdue = 0 AND step_due_date < ?) "
+            "((status = 'in_progress' AND step_overdue = 0 AND (step_due_at < ? "
+            "OR (step_due_at IS NULL AND step_due_date < ?))) "
             "OR (status IN ('in_progress', 'awaiting_handover') AND overdue = 0 "
-            "AND appointment_date < ?))",
-            (today, today),
+            "AND (appointment_at < ? OR (appointment_at IS NULL AND appointment_date < ?))))",
+            (moment, today, moment, today),
         )
         marked = 0
         for row in rows:
@@ -50,14 +54,16 @@ class DeadlinesMixin(WorkflowBase):
 
     def _mark_late(self, dossier_id: UUID) -> int:
         process = self._process(dossier_id)
-        today = self.today()
+        now = self.clock()
+        today = local_date(now)
         cid = f"clock:{today.isoformat()}"
         step = process.step
         changed = 0
-        if process.status == "in_progress" and not step["overdue"] and step["due_date"] < today:
+        step_late = _passed(step["due_date"], step.get("due_at"), now)
+        if process.status == "in_progress" and not step["overdue"] and step_late:
             process.mark_step_overdue(index=process.current, correlation_id=cid)
             changed += 1
-        if not process.overdue and process.appointment_date < today:
+        if not process.overdue and _passed(process.appointment_date, process.appointment_at, now):
             late = process.late_agencies(today)
             process.mark_overdue(
                 responsible_agency=late[0] if late else process.agency,
@@ -91,3 +97,10 @@ class DeadlinesMixin(WorkflowBase):
             correlation_id=cid,
         )
         self._save(process)
+
+
+def _passed(due_date: date, due_at: datetime | None, now: datetime) -> bool:
+    """Whether a deadline has gone by: its minute where it has one, else its whole day."""
+    if due_at is not None:
+        return due_at < now
+    return due_date < local_date(now)

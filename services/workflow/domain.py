@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from motcua.core.calendar import VIETNAM_TZ
 from motcua.core.errors import Conflict
 from motcua.core.tracing import TracedAggregate
 
@@ -64,6 +65,7 @@ class Process(TracedAggregate):
         correlation_id: str,
         applicant_id_number: str | None = None,
         level: int | None = None,
+        appointment_at: datetime | None = None,
     ) -> None:
         # The ID number and the level arrived later than the other facts: a process
         # started before has None (the application then looks the level up instead).
@@ -85,6 +87,14 @@ class Process(TracedAggregate):
             for s in steps
         ]
         self.received_on, self.appointment_date = received_on, appointment_date
+        # The statutory appointment: the receipt's, moved only by supplement pauses. An
+        # apology moves ``appointment_date`` (what the applicant is promised), never this:
+        # lateness is judged against it. ``appointment_at`` (to the minute) is None for a
+        # process started before working hours.
+        self.appointment_at = appointment_at
+        self.statutory_appointment_date = appointment_date
+        self.statutory_appointment_at = appointment_at
+        self.paused_at: datetime | None = None
         self.current = -1
         self.status = "in_progress"
         self.paid = not fee_due_before_result
@@ -116,10 +126,16 @@ class Process(TracedAggregate):
 
     @event("StepStarted")
     def start_step(
-        self, *, index: int, started_on: date, due_date: date, correlation_id: str
+        self,
+        *,
+        index: int,
+        started_on: date,
+        due_date: date,
+        correlation_id: str,
+        due_at: datetime | None = None,
     ) -> None:
         self.current = index
-        self.step.update(status="started", started_on=started_on, due_date=due_date)
+        self.step.update(status="started", started_on=started_on, due_date=due_date, due_at=due_at)
         self.status = "in_progress"
 
     @event("StepClaimed")
@@ -136,6 +152,7 @@ class Process(TracedAggregate):
         documents: list[dict[str, Any]],
         completed_on: date,
         correlation_id: str,
+        completed_at: datetime | None = None,
     ) -> None:
         self.check_in_progress("complete a step of")
         if self.is_last_step:
@@ -146,6 +163,7 @@ class Process(TracedAggregate):
             status="completed",
             officer=self.step["officer"] or officer,
             completed_on=completed_on,
+            completed_at=completed_at,
             notes=notes,
             documents=documents,
         )
@@ -167,9 +185,10 @@ class Process(TracedAggregate):
         documents: list[str],
         requested_on: date,
         correlation_id: str,
+        requested_at: datetime | None = None,
     ) -> None:
         self.check_in_progress("request a supplement for")
-        self.status, self.paused_on = "paused", requested_on
+        self.status, self.paused_on, self.paused_at = "paused", requested_on, requested_at
         self.pauses.append({"from": requested_on, "to": None, "reason": reason, "days": None})
 
     @event("SupplementProvided")
@@ -183,13 +202,23 @@ class Process(TracedAggregate):
         appointment_date: date,
         step_due_dates: list[date | None],
         correlation_id: str,
+        appointment_at: datetime | None = None,
+        step_due_moments: list[datetime | None] | None = None,
+        statutory_appointment_date: date | None = None,
+        statutory_appointment_at: datetime | None = None,
     ) -> None:
+        # The last four arrived with working hours and the statutory appointment: an
+        # older event moved the one appointment it knew, which was both.
         if self.status != "paused":
             raise IllegalTransition(f"no supplement was requested; the dossier is {self.status}")
         self.pauses[-1].update(to=provided_on, days=paused_working_days)
         self.appointment_date, self.status, self.paused_on = appointment_date, "in_progress", None
-        for step, due in zip(self.steps, step_due_dates, strict=True):
-            step["due_date"] = due
+        self.appointment_at, self.paused_at = appointment_at, None
+        self.statutory_appointment_date = statutory_appointment_date or appointment_date
+        self.statutory_appointment_at = statutory_appointment_at or appointment_at
+        moments = step_due_moments or [None] * len(self.steps)
+        for step, due, due_at in zip(self.steps, step_due_dates, moments, strict=True):
+            step["due_date"], step["due_at"] = due, due_at
 
     @event("Approved")
     def approve(self, *, officer: str, notes: str, correlation_id: str) -> None:
@@ -218,7 +247,10 @@ class Process(TracedAggregate):
         issued_at: datetime,
         issued_on: date,
         correlation_id: str,
+        timeliness: str | None = None,
     ) -> None:
+        # ``timeliness`` (against the statutory appointment) is stored from working hours
+        # on; for an older event the publisher judges it as it did then.
         self.check_in_progress("issue the result of")
         if self.level is not None:
             check_result_kind(self.level, kind)
@@ -235,7 +267,12 @@ class Process(TracedAggregate):
             status="completed", completed_on=issued_on, officer=self.step["officer"] or officer
         )
         self.status = "result_issued"
-        self.result = {"kind": kind, "document": document, "issued_on": issued_on}
+        self.result = {
+            "kind": kind,
+            "document": document,
+            "issued_on": issued_on,
+            "timeliness": timeliness,
+        }
 
     @event("ResultReturned")
     def record_returned(
@@ -289,13 +326,27 @@ class Process(TracedAggregate):
             raise IllegalTransition(
                 f"the new appointment must be later than {self.appointment_date.isoformat()}"
             )
+        # The promise moves; the statutory appointment, against which the result is
+        # judged, does not: a dossier resolved late stays late (S-1).
         self.appointment_date, self.apologies = appointment_date, self.apologies + 1
+        self.appointment_at = None  # the apology's new date has no hour
 
     @event("Withdrawn")
     def withdraw(self, *, by: str, reason: str, correlation_id: str) -> None:
         if self.status not in (*ACTIVE, "paused"):
             raise IllegalTransition(f"cannot withdraw: the dossier is {self.status}")
         self.status = "withdrawn"
+
+    def timeliness_of(self, issued_at: datetime) -> str:
+        """Early (a day or more before), on time or late against the statutory appointment."""
+        issued_on = issued_at.astimezone(VIETNAM_TZ).date()
+        due_on = self.statutory_appointment_date
+        if issued_on < due_on:
+            return "early"
+        due_at = self.statutory_appointment_at
+        if issued_on == due_on and (due_at is None or issued_at <= due_at):
+            return "on_time"
+        return "late"
 
     def check_in_progress(self, action: str) -> None:
         if self.status != "in_progress":
@@ -307,15 +358,20 @@ class Process(TracedAggregate):
 
     def late_agencies(self, today: date) -> list[str]:
         """Agencies whose steps ran (or are running) past their due date, in order."""
-        late = [
-            s["agency_code"]
-            for s in self.steps
-            if s["overdue"]
-            or (s["completed_on"] and s.get("due_date") and s["completed_on"] > s["due_date"])
-        ]
+        late = [s["agency_code"] for s in self.steps if s["overdue"] or finished_late(s)]
         if self.status in ACTIVE and self.step.get("due_date") and self.step["due_date"] < today:
             late.append(self.agency)
         return list(dict.fromkeys(late))
+
+
+def finished_late(step: dict[str, Any]) -> bool:
+    """Whether a step was completed after its deadline: to the minute where both have
+    one (from working hours on), else by the day."""
+    if step.get("completed_at") and step.get("due_at"):
+        return bool(step["completed_at"] > step["due_at"])
+    return bool(
+        step["completed_on"] and step.get("due_date") and step["completed_on"] > step["due_date"]
+    )
 
 
 class IllegalTransition(Conflict):

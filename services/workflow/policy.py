@@ -1,23 +1,25 @@
 """The workflow's consumer policy: what the events of other services make it do.
 
 A received dossier (``DossierReceived``, from intake) starts its procedure's process,
-with every step's due date planned from the day of receipt; a payment or a waived fee
-(from payment) opens the gate before the result. These run in the consumer's unit of
-work, so the process, its rows and the consumer's positions commit together; the
-commands of officers and applicants (the other modules) are HTTP's.
+with every step's deadline planned in working time from the moment of receipt; a
+payment or a waived fee (from payment) opens the gate before the result; a change of
+the working calendar (from intake) is recorded, so that later deadlines count with it.
+These run in the consumer's unit of work, so the process, its rows and the consumer's
+positions commit together; the commands of officers and applicants (the other modules)
+are HTTP's.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import date
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived, PaymentSucceeded
-from motcua.core.calendar import add_working_days, local_date
+from motcua.core.calendar import WorkingCalendar, local_date
 from motcua.core.errors import NotFound
+from motcua.runtime import working_calendar
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.unit_of_work import UnitOfWork
 from services.catalogue.procedures import Procedure
@@ -34,16 +36,25 @@ class ConsumerPolicyMixin(WorkflowBase):
             {
                 DossierReceived: self.start,
                 (PaymentSucceeded, FeeWaived): self.open_payment_gate,
+                working_calendar.CALENDAR_CHANGES: self.record_calendar_change,
             }
         )
 
+    def record_calendar_change(
+        self, event: working_calendar.CalendarChange, uow: UnitOfWork
+    ) -> None:
+        """The administrator's change of the working calendar, for the deadlines to come."""
+        uow.save(writes=[working_calendar.apply(event)])
+
     def start(self, event: DossierReceived, uow: UnitOfWork) -> None:
-        """Start the procedure's process; the first step begins on the day of receipt."""
+        """Start the procedure's process; the first step begins at receipt."""
         if uow.get(event.dossier_id, Process) is not None:
             return
         procedure = self.catalogue.require(event.procedure_id)
         received_on = local_date(event.received_at)
-        steps = planned_steps(procedure, received_on)
+        steps = planned_steps(
+            procedure, event.received_at, self.calendar_reader(uow.tx), event.appointment_at
+        )
         process = Process(
             dossier_id=event.dossier_id,
             code=event.code,
@@ -57,12 +68,14 @@ class ConsumerPolicyMixin(WorkflowBase):
             appointment_date=event.appointment_date,
             fee_due_before_result=procedure.fee_due_before_result,
             correlation_id=str(event.event_id),
+            appointment_at=event.appointment_at,
         )
         process.start_step(
             index=0,
             started_on=received_on,
             due_date=steps[0]["due_date"],
             correlation_id=str(event.event_id),
+            due_at=steps[0]["due_at"],
         )
         uow.save(process, writes=self._rows(process))
 
@@ -78,12 +91,22 @@ class ConsumerPolicyMixin(WorkflowBase):
         uow.save(process, writes=self._rows(process))
 
 
-def planned_steps(procedure: Procedure, received_on: date) -> list[dict[str, Any]]:
-    """The process's steps with their due dates: each step's share of the time limit,
-    counted cumulatively in working days from the day of receipt (W-1, W-3)."""
+def planned_steps(
+    procedure: Procedure,
+    received_at: datetime,
+    calendar: WorkingCalendar,
+    appointment_at: datetime | None,
+) -> list[dict[str, Any]]:
+    """The process's steps with their deadlines: each step's share of the time limit,
+    counted cumulatively in working time from the moment of receipt (W-1, W-3); a
+    quarter-day first step received in the morning is due that morning.
+
+    The last step is due at the appointment on the receipt, when the receipt gives its
+    hour: that is the promise, whatever calendar change arrived in between."""
     elapsed, steps = Decimal(0), []
     for step in procedure.process:
         elapsed += step.working_days
+        due_at = calendar.deadline(received_at, elapsed)
         steps.append(
             {
                 "id": step.id,
@@ -92,7 +115,12 @@ def planned_steps(procedure: Procedure, received_on: date) -> list[dict[str, Any
                 "agency_name": step.agency.name,
                 "role": step.role,
                 "working_days": str(step.working_days),
-                "due_date": add_working_days(received_on, math.ceil(elapsed)),
+                "due_date": due_at.date(),
+                "due_at": due_at,
             }
         )
+    if appointment_at is not None:
+        last = steps[-1]
+        last["due_at"] = appointment_at
+        last["due_date"] = local_date(appointment_at)
     return steps

@@ -6,6 +6,9 @@ the processes whose deadlines have passed without loading every aggregate.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from motcua.runtime.migrations import Component, Step
 from motcua.runtime.store import Tx, Write
 from services.workflow.domain import Process
 
@@ -45,6 +48,25 @@ def create_tables(tx: Tx) -> None:
     )
 
 
+def _deadline_moments(tx: Tx) -> None:
+    """The step's deadline and the appointment to the minute (UTC ISO text, so that they
+    compare as text), for the clock; None for a process started before working hours."""
+    tx.execute("ALTER TABLE {workflow_processes} ADD COLUMN step_due_at TEXT")
+    tx.execute("ALTER TABLE {workflow_processes} ADD COLUMN appointment_at TEXT")
+
+
+# Workflow's own tables, versioned like the runtime's (``motcua/runtime/migrations.py``);
+# step 1 changes the table ``create_tables`` made in the releases before.
+WORKFLOW_TABLES = Component(
+    "workflow",
+    (Step(1, "workflow_processes: step_due_at, appointment_at", _deadline_moments),),
+)
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
 def process_row(process: Process) -> Write:
     step = process.step
     due = step.get("due_date")
@@ -67,11 +89,13 @@ def process_row(process: Process) -> Write:
         int(process.paid),
         None if process.approved is None else int(process.approved),
         process.modified_on.isoformat(),
+        _utc(step.get("due_at")),
+        _utc(getattr(process, "appointment_at", None)),
     )
     columns = (
         "dossier_id, code, procedure_id, procedure_name, applicant_account, agency_code, "
         "step_index, step_id, step_name, officer, status, step_due_date, step_overdue, "
-        "appointment_date, overdue, paid, approved, updated_at"
+        "appointment_date, overdue, paid, approved, updated_at, step_due_at, appointment_at"
     )
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[5:])
 

@@ -41,6 +41,7 @@ class ResultsMixin(WorkflowBase):
             document=document,
             issued_at=now,
             issued_on=local_date(now),
+            timeliness=process.timeliness_of(now),
             correlation_id=cid,
         )
         self._save(process)

@@ -84,6 +84,9 @@ class Step(BaseModel):
     officer: str | None
     started_on: date | None
     due_date: date | None
+    due_at: datetime | None = Field(
+        default=None, description="The step's deadline to the minute (working hours)"
+    )
     completed_on: date | None
     overdue: bool
 
@@ -108,7 +111,17 @@ class Timeline(BaseModel):
     status: str
     agency_code: str = Field(description="Where the dossier is now")
     received_on: date
-    appointment_date: date
+    appointment_date: date = Field(description="What the applicant is promised now")
+    appointment_at: datetime | None = Field(
+        default=None, description="The promised return time to the minute, when it has one"
+    )
+    statutory_appointment_date: date | None = Field(
+        default=None,
+        description=(
+            "The receipt's appointment moved only by supplement pauses: what lateness is "
+            "judged against (an apology's new date does not move it)"
+        ),
+    )
     overdue: bool
     responsible_agency: str | None
     paid: bool
@@ -132,3 +145,11 @@ class ResultCheck(BaseModel):
     procedure_name: str | None = Field(description="If it matches: the procedure")
     agency_code: str | None = Field(description="If it matches: the agency that issued it")
     issued_on: date | None = Field(description="If it matches: the day it was issued")
+
+
+class CalendarInForce(BaseModel):
+    """The working calendar as this service last received it from intake."""
+
+    version: int
+    sessions: list[dict[str, str]] = Field(description="Local times in Vietnam, HH:MM")
+    entered: dict[date, bool] = Field(description="Entered days: true worked, false off")

@@ -38,6 +38,7 @@ class OfficerStepsMixin(WorkflowBase):
             documents=self.attachments.describe(refs),
             completed_on=self.today(),
             correlation_id=cid,
+            completed_at=self.clock(),
         )
         if process.next_agency == process.agency:
             self._start_next(process, cid)
@@ -58,6 +59,7 @@ class OfficerStepsMixin(WorkflowBase):
             started_on=self.today(),
             due_date=process.steps[index]["due_date"],
             correlation_id=cid,
+            due_at=process.steps[index].get("due_at"),
         )
 
     @retry_on_conflict

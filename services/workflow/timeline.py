@@ -40,6 +40,7 @@ STEP_FIELDS = (
     "officer",
     "started_on",
     "due_date",
+    "due_at",
     "completed_on",
     "overdue",
 )
@@ -75,6 +76,8 @@ def timeline_document(process: Process, history: list[dict[str, Any]]) -> dict[s
         "agency_code": process.agency,
         "received_on": process.received_on,
         "appointment_date": process.appointment_date,
+        "appointment_at": getattr(process, "appointment_at", None),
+        "statutory_appointment_date": process.statutory_appointment_date,
         "overdue": process.overdue,
         "responsible_agency": process.responsible_agency,
         "paid": process.paid,

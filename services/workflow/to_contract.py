@@ -14,7 +14,7 @@ from contracts.intake import DossierWithdrawn
 from motcua.runtime.envelope import envelope
 from motcua.runtime.mapping import BatchAggregates
 from services.workflow.application import WorkflowApplication
-from services.workflow.domain import Process
+from services.workflow.domain import Process, finished_late
 
 PRODUCER = "workflow"
 
@@ -34,6 +34,7 @@ def _step_started(e: Any, p: Process) -> dict[str, Any]:
         "role": s["role"],
         "started_on": e.started_on,
         "due_date": e.due_date,
+        "due_at": getattr(e, "due_at", None),
     }
 
 
@@ -45,7 +46,7 @@ def _completed(e: Any, p: Process) -> dict[str, Any]:
         "notes": e.notes,
         "documents": e.documents,
         "completed_on": e.completed_on,
-        "late": e.completed_on > s["due_date"],
+        "late": finished_late(s),
     }
 
 
@@ -60,6 +61,24 @@ def _handed_over(e: Any, p: Process) -> dict[str, Any]:
 
 
 def _result(e: Any, p: Process) -> dict[str, Any]:
+    fields = {
+        "agency_code": p.agency,
+        "officer": e.officer,
+        "kind": e.kind,
+        "document": e.document,
+        "issued_at": e.issued_at,
+    }
+    if getattr(e, "timeliness", None) is not None:
+        # Judged when issued, against the statutory appointment (an apology's date
+        # never makes a late result on time).
+        return {
+            **fields,
+            "appointment_date": p.statutory_appointment_date,
+            "appointment_at": p.statutory_appointment_at,
+            "timeliness": e.timeliness,
+        }
+    # Issued before the statutory appointment was kept apart: published as it was then,
+    # so that publishing it again gives the same message (stats judges lateness itself).
     timeliness = (
         "early"
         if e.issued_on < p.appointment_date
@@ -67,15 +86,7 @@ def _result(e: Any, p: Process) -> dict[str, Any]:
         if e.issued_on == p.appointment_date
         else "late"
     )
-    return {
-        "agency_code": p.agency,
-        "officer": e.officer,
-        "kind": e.kind,
-        "document": e.document,
-        "issued_at": e.issued_at,
-        "appointment_date": p.appointment_date,
-        "timeliness": timeliness,
-    }
+    return {**fields, "appointment_date": p.appointment_date, "timeliness": timeliness}
 
 
 RULES: dict[str, tuple[type[Envelope], Build]] = {
@@ -108,6 +119,7 @@ RULES: dict[str, tuple[type[Envelope], Build]] = {
             "provided_on": e.provided_on,
             "paused_working_days": e.paused_working_days,
             "appointment_date": e.appointment_date,
+            "appointment_at": getattr(e, "appointment_at", None),
         },
     ),
     "Approved": (

@@ -36,9 +36,11 @@ PUBLIC = {
         "/v1/procedures", "/v1/procedures/{procedure_id}", "/v1/dossiers/{ref}",
         "/v1/dossiers/{ref}/receipt", "/v1/dossiers/{ref}/receipt.html",
         "/v1/dossiers/{ref}/qr.png", "/v1/dossiers/{ref}/rating", "/v1/dossiers/{ref}/feedback",
+        "/v1/calendar", "/v1/calendar/deadline",
     },
     "workflow": PROBES | {
         "/v1/dossiers/{ref}/result/document", "/v1/dossiers/{code}/result/verify",
+        "/v1/calendar",
     },
     "payment": PROBES | {"/v1/payments/{ref}/checkout", "/v1/attempts/{attempt_id}"},
     "notify": PROBES,

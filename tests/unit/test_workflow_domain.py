@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
-from motcua.core.calendar import add_working_days
+from motcua.core.calendar import BASE, VIETNAM_TZ, add_working_days
 from motcua.core.errors import Conflict
 from services.catalogue.procedures import Procedure, load_catalogue
 from services.workflow.domain import (
@@ -41,9 +41,13 @@ def _procedure(procedure_id: str) -> Procedure:
     return procedure
 
 
-def _process(procedure_id: str = LAND_TRANSFER, received_on: date = BEFORE_TET) -> Process:
+def _process(
+    procedure_id: str = LAND_TRANSFER,
+    received_on: date = BEFORE_TET,
+    appointment_at: datetime | None = None,
+) -> Process:
     procedure = _procedure(procedure_id)
-    steps = planned_steps(procedure, received_on)
+    steps = planned_steps(procedure, _afternoon(received_on), BASE, None)
     process = Process(
         dossier_id=uuid4(),
         code="X",
@@ -57,11 +61,22 @@ def _process(procedure_id: str = LAND_TRANSFER, received_on: date = BEFORE_TET) 
         appointment_date=steps[-1]["due_date"],
         fee_due_before_result=procedure.fee_due_before_result,
         correlation_id="c",
+        appointment_at=appointment_at,
     )
     process.start_step(
-        index=0, started_on=received_on, due_date=steps[0]["due_date"], correlation_id="c"
+        index=0,
+        started_on=received_on,
+        due_date=steps[0]["due_date"],
+        correlation_id="c",
+        due_at=None,  # by the day, as processes started before working hours
     )
     return process
+
+
+def _afternoon(day: date) -> datetime:
+    """Received at 16:00: a whole-day limit then ends on the day it did when limits were
+    counted in whole days."""
+    return datetime.combine(day, time(16), tzinfo=VIETNAM_TZ)
 
 
 def _complete(process: Process, on: date | None = None) -> None:
@@ -71,6 +86,7 @@ def _complete(process: Process, on: date | None = None) -> None:
         documents=[],
         completed_on=on or process.step["due_date"],
         correlation_id="c",
+        completed_at=None,
     )
 
 
@@ -81,6 +97,7 @@ def _start_next(process: Process, on: date | None = None) -> None:
         started_on=on or process.step["completed_on"],
         due_date=process.steps[index]["due_date"],
         correlation_id="c",
+        due_at=None,
     )
 
 
@@ -111,6 +128,7 @@ def _issue_result(process: Process, kind: str = "electronic") -> None:
         issued_at=datetime(2026, 3, 6, 3, 0, tzinfo=UTC),
         issued_on=date(2026, 3, 6),
         correlation_id="c",
+        timeliness=None,
     )
 
 
@@ -129,6 +147,7 @@ def _request_supplement(process: Process, on: date = AFTER_TET) -> None:
         documents=["hop_dong"],
         requested_on=on,
         correlation_id="c",
+        requested_at=None,
     )
 
 
@@ -143,6 +162,10 @@ def _provide_supplement(
         appointment_date=appointment_date,
         step_due_dates=step_due_dates,
         correlation_id="c",
+        appointment_at=None,
+        step_due_moments=None,
+        statutory_appointment_date=None,
+        statutory_appointment_at=None,
     )
 
 
@@ -175,7 +198,7 @@ def _event_names(process: Process) -> list[str]:
 def test_planned_steps_follow_the_procedures_agencies_in_order() -> None:
     procedure = _procedure(LAND_TRANSFER)
 
-    steps = planned_steps(procedure, BEFORE_TET)
+    steps = planned_steps(procedure, _afternoon(BEFORE_TET), BASE, None)
 
     assert [s["agency_code"] for s in steps] == [
         ONE_STOP,
@@ -190,7 +213,7 @@ def test_planned_steps_follow_the_procedures_agencies_in_order() -> None:
 def test_first_step_received_before_tet_is_due_on_the_first_working_day_after_it() -> None:
     procedure = _procedure(LAND_TRANSFER)
 
-    steps = planned_steps(procedure, BEFORE_TET)
+    steps = planned_steps(procedure, _afternoon(BEFORE_TET), BASE, None)
 
     assert steps[0]["due_date"] == AFTER_TET
 
@@ -198,25 +221,43 @@ def test_first_step_received_before_tet_is_due_on_the_first_working_day_after_it
 def test_last_step_is_due_when_the_procedures_time_limit_runs_out() -> None:
     procedure = _procedure(LAND_TRANSFER)
 
-    steps = planned_steps(procedure, BEFORE_TET)
+    steps = planned_steps(procedure, _afternoon(BEFORE_TET), BASE, None)
 
     assert steps[-1]["due_date"] == add_working_days(BEFORE_TET, 10)
+    assert steps[-1]["due_at"] == _afternoon(add_working_days(BEFORE_TET, 10))
 
 
 def test_planned_due_dates_never_decrease_along_the_steps() -> None:
     procedure = _procedure(LAND_TRANSFER)
 
-    dues = [s["due_date"] for s in planned_steps(procedure, BEFORE_TET)]
+    dues = [s["due_at"] for s in planned_steps(procedure, _afternoon(BEFORE_TET), BASE, None)]
 
     assert dues == sorted(dues)
 
 
-def test_quarter_day_steps_of_a_one_day_procedure_are_all_due_the_next_working_day() -> None:
+def test_quarter_day_steps_received_in_the_morning_fall_due_through_the_day() -> None:
     procedure = _procedure(BIRTH_REGISTRATION)
+    received = datetime.combine(FRIDAY, time(8), tzinfo=VIETNAM_TZ)
 
-    dues = [s["due_date"] for s in planned_steps(procedure, FRIDAY)]
+    dues = [s["due_at"] for s in planned_steps(procedure, received, BASE, None)]
 
-    assert dues == [MONDAY] * 4
+    # 7.5 working hours a day: 1 h 52 min 30 s a quarter, lunch 11:30–13:30 not counted.
+    assert [d.strftime("%a %H:%M:%S") for d in dues] == [
+        "Fri 09:52:30",
+        "Fri 13:45:00",
+        "Fri 15:37:30",
+        "Mon 08:00:00",
+    ]
+
+
+def test_the_last_step_is_due_at_the_appointment_on_the_receipt() -> None:
+    procedure = _procedure(BIRTH_REGISTRATION)
+    received = datetime.combine(FRIDAY, time(8), tzinfo=VIETNAM_TZ)
+    on_receipt = datetime.combine(MONDAY, time(9), tzinfo=VIETNAM_TZ)
+
+    steps = planned_steps(procedure, received, BASE, on_receipt)
+
+    assert (steps[-1]["due_at"], steps[-1]["due_date"]) == (on_receipt, MONDAY)
 
 
 # -- starting ---------------------------------------------------------------------------
@@ -636,6 +677,44 @@ def test_apology_sets_the_new_appointment_date() -> None:
     _apologise(process, date(2026, 3, 20))
 
     assert (process.appointment_date, process.apologies) == (date(2026, 3, 20), 1)
+
+
+def test_after_an_apology_a_result_by_its_new_date_is_still_late() -> None:
+    process = _process()  # due 2026-03-06
+    _mark_overdue(process)
+    _apologise(process, date(2026, 3, 20))
+
+    timeliness = process.timeliness_of(datetime(2026, 3, 10, 9, tzinfo=VIETNAM_TZ))
+
+    assert timeliness == "late"
+    assert process.statutory_appointment_date == date(2026, 3, 6)
+    assert process.appointment_date == date(2026, 3, 20)  # what the applicant is promised
+
+
+def test_a_result_on_the_appointment_day_but_after_its_hour_is_late() -> None:
+    due = datetime(2026, 3, 6, 16, tzinfo=VIETNAM_TZ)
+    process = _process(appointment_at=due)
+
+    before, after = process.timeliness_of(due), process.timeliness_of(due + timedelta(minutes=1))
+
+    assert (before, after) == ("on_time", "late")
+
+
+def test_a_result_a_day_before_the_appointment_is_early() -> None:
+    process = _process(appointment_at=datetime(2026, 3, 6, 16, tzinfo=VIETNAM_TZ))
+
+    timeliness = process.timeliness_of(datetime(2026, 3, 5, 16, tzinfo=VIETNAM_TZ))
+
+    assert timeliness == "early"
+
+
+def test_a_supplement_pause_moves_the_statutory_appointment_as_the_law_allows() -> None:
+    process = _process()
+    _request_supplement(process, on=date(2026, 2, 23))
+
+    _provide_supplement(process, date(2026, 3, 11), [date(2026, 3, 11)] * len(process.steps))
+
+    assert process.statutory_appointment_date == date(2026, 3, 11)
 
 
 def test_no_agency_is_late_while_every_step_is_on_time() -> None:

@@ -22,6 +22,7 @@ from contracts.envelope import Applicant, Document, Envelope
 from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived
 from contracts.workflow import ResultIssued
+from motcua.core.calendar import BASE
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from motcua.web.auth import issue_token
 from services.catalogue.procedures import load_catalogue
@@ -450,7 +451,7 @@ def test_a_process_started_before_levels_were_recorded_takes_its_level_from_the_
     workflow = _workflow(client)
     procedure = CATALOGUE.get(BUILDING)
     assert procedure is not None
-    steps = planned_steps(procedure, date(2026, 3, 2))
+    steps = planned_steps(procedure, datetime(2026, 3, 2, 9, tzinfo=UTC), BASE, None)
     process = Process(
         dossier_id=uuid.uuid4(),
         code=f"{procedure.receiving_agency.code}-260302-0042",
@@ -464,13 +465,19 @@ def test_a_process_started_before_levels_were_recorded_takes_its_level_from_the_
         appointment_date=steps[-1]["due_date"],
         fee_due_before_result=procedure.fee_due_before_result,
         correlation_id="c",
+        appointment_at=None,
     )
     process.start_step(
-        index=0, started_on=date(2026, 3, 2), due_date=steps[0]["due_date"], correlation_id="c"
+        index=0,
+        started_on=date(2026, 3, 2),
+        due_date=steps[0]["due_date"],
+        correlation_id="c",
+        due_at=None,
     )
     stored = [workflow.mapper.to_stored_event(e) for e in process.collect_events()]
     state = json.loads(stored[0].state)
-    del state["level"], state["applicant_id_number"]  # as the Started event was stored then
+    # As the Started event was stored then: without the level, the ID number, the hour.
+    del state["level"], state["applicant_id_number"], state["appointment_at"]
     stored[0] = StoredEvent(
         stored[0].originator_id, stored[0].originator_version, stored[0].topic,
         json.dumps(state).encode(),
