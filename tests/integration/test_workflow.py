@@ -236,9 +236,14 @@ def test_supplement_pauses_the_clock_and_moves_the_appointment(stack: Stack) -> 
 
     timeline = stack.timeline(dossier, COMMUNE)
     assert timeline["status"] == "in_progress"
-    assert timeline["appointment_date"] == "2026-03-06"  # was Tuesday 03-03, +3 working days
+    # Paused Monday 9:00 to Thursday 10:00: 23.5 working hours (3 working days in whole
+    # days). The appointment, Tuesday 9:00, moves by them to Friday 10:00; the first
+    # quarter-day step, due Monday 10:52:30, to Thursday 13:52:30.
+    assert timeline["appointment_date"] == "2026-03-06"
+    assert timeline["appointment_at"] == "2026-03-06T10:00:00+07:00"
     assert timeline["pauses"][0]["days"] == 3
-    assert timeline["steps"][0]["due_date"] == "2026-03-06"
+    assert timeline["steps"][0]["due_date"] == "2026-03-05"
+    assert timeline["steps"][0]["due_at"] == "2026-03-05T13:52:30+07:00"
     records = stack.events(dossier, lambda rs: "SupplementProvided" in types(rs))
     assert types(records)[-2:] == ["SupplementRequested", "SupplementProvided"]
 
