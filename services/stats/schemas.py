@@ -25,7 +25,8 @@ class FigureRow(BaseModel):
     received: int = Field(description="Received this year (agency scope: handled)")
     resolved_early: int
     resolved_on_time: int
-    resolved_late: int
+    resolved_late: int = Field(description="After the statutory appointment, apology or not")
+    resolved_late_apologised: int = Field(description="Of the late: an apology was issued")
     in_progress_on_time: int
     in_progress_overdue: int
     paused_for_supplement: int = Field(description="In progress, waiting for a supplement")
