@@ -31,6 +31,7 @@ from motcua.runtime.handlers import Handlers
 from motcua.runtime.migrations import migrate
 from motcua.runtime.store import Store, Tx, Write
 from motcua.runtime.unit_of_work import UnitOfWork
+from services.catalogue.procedures import Catalogue
 from services.stats import readmodel as rm
 from services.stats.facts import (
     FACT_TYPES,
@@ -42,6 +43,7 @@ from services.stats.facts import (
 )
 from services.stats.figures import Scope, Ytd, ytd
 from services.stats.migrations import STATS
+from services.stats.periods import Period
 from services.stats.projection import (
     HANDLED,
     Event,
@@ -51,6 +53,7 @@ from services.stats.projection import (
     apply_agency,
     as_event,
 )
+from services.stats.reports import GroupBy, Report, report
 
 Progress = Callable[[int], None]
 PROGRESS_EVERY = 10_000
@@ -71,9 +74,16 @@ class StatsApplication(Application[UUID]):
 
     name = "stats"
 
-    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Clock | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         super().__init__(env)
         self.clock: Clock = clock or system_clock
+        self.catalogue = catalogue  # names of fields and agencies in the reports
         self.store = Store(self.recorder)  # type: ignore[arg-type]
         self.migrated = migrate(self.store, STATS)  # stats' own tables, at the latest step
 
@@ -139,6 +149,10 @@ class StatsApplication(Application[UUID]):
             channel=channel,
             scope=scope,
         )
+
+    def report(self, period: Period, by: GroupBy = "procedure") -> Report:
+        """The report of ``period`` as of its end, or of now while it is not over."""
+        return report(self.store, period, by, self.clock(), self.catalogue)
 
 
 def apply_event(event: Envelope | Event) -> Write:
