@@ -163,9 +163,9 @@ MARCH_TOTALS = {
 
 
 def balanced(row: dict[str, Any]) -> bool:
-    ins: int = row["carried_over"] + row["received"]
-    outs: int = row["resolved"] + row["withdrawn"] + row["rejected"]
-    return ins == outs + row["open_on_time"] + row["open_overdue"] + row["paused"]
+    ins = sum(row[c] for c in ("carried_over", "received"))
+    outs = ("resolved", "withdrawn", "rejected", "open_on_time", "open_overdue", "paused")
+    return ins == sum(row[c] for c in outs)
 
 
 # -- periods ----------------------------------------------------------------------------
