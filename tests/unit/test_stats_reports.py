@@ -165,7 +165,7 @@ MARCH_TOTALS = {
 def balanced(row: dict[str, Any]) -> bool:
     ins = sum(row[c] for c in ("carried_over", "received"))
     outs = ("resolved", "withdrawn", "rejected", "open_on_time", "open_overdue", "paused")
-    return ins == sum(row[c] for c in outs)
+    return bool(ins == sum(row[c] for c in outs))
 
 
 # -- periods ----------------------------------------------------------------------------
