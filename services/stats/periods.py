@@ -13,14 +13,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from motcua.core.calendar import VIETNAM_TZ
+from motcua.core.errors import Invalid
 from services.stats.facts import instant
 
 FORMATS = "YYYY-MM (month), YYYY-Qn (quarter), YYYY-Hn (half-year), YYYY (year)"
 _PATTERN = re.compile(r"^(\d{4})(?:-(?:(\d{2})|Q([1-4])|H([12])))?$")
 
 
-class PeriodError(ValueError):
-    """A period that cannot be read: the message says what was expected."""
+class PeriodError(Invalid):
+    """A period that cannot be read or reported on: the message says what was expected
+    (an HTTP 422 with it)."""
 
 
 @dataclass(frozen=True)

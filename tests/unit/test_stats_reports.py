@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,14 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
 from contracts.envelope import Applicant, Channel, Envelope
 from contracts.intake import DossierIntakeRefused, DossierSubmitted
+from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from services.catalogue.procedures import load_catalogue
 from services.stats import readmodel as rm
 from services.stats.application import StatsApplication
 from services.stats.facts import instant
+from services.stats.main import create_app
 from services.stats.migrations import STATS
 from services.stats.periods import Period, PeriodError, parse_period
 from services.stats.reports import COUNTS, Report
@@ -398,3 +404,91 @@ def test_a_store_from_before_the_reports_is_opened_and_reported_on(tmp_path: Pat
 def test_channels_are_the_contract_s() -> None:
     channels: tuple[Channel, ...] = ("online", "counter", "post")
     assert all(f"received_{c}" in COUNTS for c in channels)
+
+
+# -- files and the API ------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("2026-04-01T08:00:00+07:00")
+    app = create_app(Settings(var_dir=tmp_path, clock_file=clock_file))
+    live(app.state.stats, around_march().march)
+    return TestClient(app)  # no lifespan: no broker needed
+
+
+def test_api_json_is_public_and_is_the_report(client: TestClient) -> None:
+    answer = client.get("/v1/reports", params={"period": "2026-03", "by": "agency"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["period"], body["first_day"], body["last_day"]) == (
+        "2026-03",
+        "2026-03-01",
+        "2026-03-31",
+    )
+    assert (body["by"], body["complete"]) == ("agency", True)
+    assert {c: body["totals"][c] for c in COUNTS} == MARCH_TOTALS
+    assert sorted(r["key"] for r in body["rows"]) == sorted([COMMUNE, LAND_OFFICE])
+    dates = client.get("/v1/reports", params={"from": "2026-03-01", "to": "2026-03-31"}).json()
+    assert dates["totals"] == body["totals"]
+
+
+def test_api_csv_has_a_bom_and_vietnamese_headings(client: TestClient) -> None:
+    answer = client.get("/v1/reports", params={"period": "2026-03", "format": "csv"})
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert 'filename="bao-cao-2026-03-procedure.csv"' in answer.headers["content-disposition"]
+    assert answer.content.startswith(b"\xef\xbb\xbf")
+    header, *rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert header[:3] == ["Thủ tục hành chính", "Mã", "Kỳ trước chuyển qua"]
+    assert "Đã giải quyết: Quá hạn có văn bản xin lỗi" in header
+    assert [r[1] for r in rows] == [BIRTH, LAND, MARITAL, ""]
+    total = dict(zip(header, rows[-1], strict=True))
+    assert total["Thủ tục hành chính"] == "Tổng cộng"
+    assert total["Tiếp nhận trong kỳ: Tổng số"] == "7"
+
+
+def test_api_xlsx_is_laid_out_as_offices_file_it(client: TestClient) -> None:
+    answer = client.get(
+        "/v1/reports", params={"period": "2026-Q1", "by": "field", "format": "xlsx"}
+    )
+    assert answer.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert "kỳ 2026-Q1, từ 01/01/2026 đến 31/03/2026" in str(rows[0][0])
+    assert rows[1][:3] == ("Lĩnh vực", "Mã", "Kỳ trước chuyển qua")
+    received = rows[1].index("Tiếp nhận trong kỳ")
+    assert rows[2][received : received + 4] == ("Tổng số", "Trực tuyến", "Trực tiếp", "Bưu chính")
+    merged = {str(r) for r in sheet.merged_cells.ranges}
+    assert {"A1:S1", "A2:A3", "C2:C3", "D2:G2", "H2:L2"} <= merged
+    body = [r for r in rows[3:] if r[0] is not None]
+    assert [r[0] for r in body] == ["Hộ tịch", "Đất đai", "Tổng cộng"]
+    assert body[-1][received] == 9  # received in Q1: the two of February and March's seven
+    assert sum(r[received] for r in body[:-1]) == body[-1][received]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"period": "2026-13"}, "unknown month"),
+        ({"period": "last month"}, "unknown period"),
+        ({"from": "2026-03-31", "to": "2026-03-01"}, "is before from"),
+        ({"from": "2026-03-01"}, "give period"),
+        ({"period": "2027-01"}, "not started"),
+    ],
+)
+def test_api_bad_periods_are_422_with_the_reason(
+    client: TestClient, params: dict[str, str], message: str
+) -> None:
+    answer = client.get("/v1/reports", params=params)
+    assert answer.status_code == 422
+    assert message in answer.json()["error"]["message"]
+
+
+def test_api_unknown_grouping_or_format_is_422(client: TestClient) -> None:
+    for params in ({"period": "2026-03", "by": "ward"}, {"period": "2026", "format": "pdf"}):
+        answer = client.get("/v1/reports", params=params)
+        assert answer.status_code == 422, params
+        assert answer.json()["error"]["code"] == "invalid_request"
+        assert "Traceback" not in answer.text
