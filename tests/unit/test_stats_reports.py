@@ -271,7 +271,7 @@ def test_a_period_not_over_is_reported_as_of_now(tmp_path: Path) -> None:
     live(stats, [e for e in around_march().march if e.occurred_at <= clock.now])
     report = stats.report(parse_period("2026-03"))
     assert not report.complete
-    assert report.as_of == instant(clock.now)
+    assert report.as_of == instant(clock.now + timedelta(microseconds=1))  # now included
     # Due on the 20th and still open on the 21st: overdue, as the year-to-date says too.
     assert report.totals["open_overdue"] == 2
     assert stats.ytd(year=2026, today=date(2026, 3, 21)).totals["in_progress_overdue"] == 2
