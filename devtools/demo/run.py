@@ -21,7 +21,7 @@ from devtools.demo.client import APPLICANTS, Applicant, DemoClient
 from devtools.demo.interagency import print_feeds
 from devtools.demo.notices import print_notices
 from devtools.demo.payment import run_payment_demo
-from devtools.demo.stats import print_ytd
+from devtools.demo.stats import print_month_report, print_ytd
 from devtools.demo.workflow import run_workflow_demo
 from motcua.runtime.settings import Settings
 from motcua.runtime.topic_reader import open_topic
@@ -86,11 +86,14 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
     # Last, as the regulation's public figures: the table and where the page is.
     console.rule("Stats: the year-to-date figures, computed from the events")
     figures = print_ytd(console, settings, expected_received=len(received))
+    console.rule("Stats: the month's report, as of the end of the month or now")
+    month = print_month_report(console, settings, str(figures["today"]))
     return {
         "outcomes": outcomes,
         "events": dict(counts),
         "payment": paid,
         "ytd": figures,
+        "report": month,
         "interagency": feeds,
     }
 

@@ -1,5 +1,6 @@
 """The stats end of the demo: the year-to-date figures the law asks to publish
-(S-1, S-2), as the stats service computed them from the events, and its public page."""
+(S-1, S-2), as the stats service computed them from the events, its public page, and the
+monthly report of the demo's month (the month of its clock, when its dossiers came in)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.table import Table
 from motcua.core.money import money_vnd
 from motcua.core.waiting import wait_for
 from motcua.runtime.settings import Settings
+from ops.cli.reports import print_report
 
 
 def print_ytd(console: Console, settings: Settings, expected_received: int) -> dict[str, Any]:
@@ -54,3 +56,19 @@ def print_ytd(console: Console, settings: Settings, expected_received: int) -> d
         f"Excel: {base}/v1/stats/ytd?format=xlsx"
     )
     return figures
+
+
+def print_month_report(console: Console, settings: Settings, today: str) -> dict[str, Any]:
+    """The report of the month of ``today`` (the demo's clock), by procedure, as the
+    ``motcua report`` command prints it."""
+    base = f"http://{settings.host}:{settings.stats_port}"
+    month = today[:7]
+    body: dict[str, Any] = httpx.get(
+        f"{base}/v1/reports", params={"period": month}, timeout=10
+    ).json()
+    print_report(console, body)
+    console.print(
+        f"Files: {base}/v1/reports?period={month}&format=xlsx · "
+        f"motcua report --period {month} --by agency"
+    )
+    return body

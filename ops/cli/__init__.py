@@ -1,6 +1,6 @@
 """The ``motcua`` command of operators: run the stack, print dev tokens, list and resend
-notices, keep the working calendar, republish, audit, replay the figures, reconcile
-payments, migrate the stores.
+notices, keep the working calendar, republish, audit, replay the figures, print a period's
+report, reconcile payments, migrate the stores.
 One module per group of commands; this one assembles them.
 
 The demo and the chaos suite are development tools: ``python -m devtools demo|chaos``."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from ops.cli import calendar, events, migrate, notices, payments, stack
+from ops.cli import calendar, events, migrate, notices, payments, reports, stack
 
 app = typer.Typer(help="motcua: the single-window (một cửa) backend.", no_args_is_help=True)
 app.command()(stack.up)
@@ -20,6 +20,7 @@ app.add_typer(calendar.app, name="calendar")
 app.command()(events.republish)
 app.command()(events.audit)
 app.add_typer(events.replay_app, name="replay")
+app.command()(reports.report)
 app.add_typer(payments.app, name="payments")
 app.command()(migrate.migrate)
 

@@ -1,16 +1,20 @@
-"""Stats' HTTP API: the year-to-date figures as JSON, CSV or XLSX, and the public page.
+"""Stats' HTTP API: the year-to-date figures and the periodic reports as JSON, CSV or
+XLSX, and the public page.
 
 Public, without authentication: every service must publish at least its figures from
 the start of the year to now (S-1), the online share that decides level 4 (S-2) and the
 satisfaction ratings (S-3). CSV and XLSX have one header row of the JSON keys, then the
 rows, then the totals row (``kind`` tells them apart), so a spreadsheet reads back
-exactly the JSON figures.
+exactly the JSON figures. The periodic reports (``GET /v1/reports``) are public too: they
+are the same figures, for other periods; their files are laid out as offices file them
+(``report_files.py``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -22,9 +26,12 @@ from openpyxl import Workbook
 from contracts.envelope import Channel
 from motcua.core.money import money_vnd
 from motcua.web.http import ERROR_RESPONSES, file_responses
+from services.stats import report_files
 from services.stats.application import StatsApplication
 from services.stats.figures import COLUMNS, ELIGIBLE_PERCENT, Scope, Ytd
-from services.stats.schemas import YtdOut
+from services.stats.periods import parse_period
+from services.stats.reports import GroupBy, Report
+from services.stats.schemas import ReportOut, YtdOut
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Format = Literal["json", "csv", "xlsx"]
@@ -74,6 +81,44 @@ def year_to_date(
         content, media = to_xlsx(figures), XLSX
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(content, media_type=media, headers=disposition)
+
+
+@router.get("/v1/reports", response_model=ReportOut, responses=FILE_RESPONSES, tags=["statistics"])
+def periodic_report(
+    stats: StatsDep,
+    period: Annotated[
+        str | None,
+        Query(description="2026-03 (month), 2026-Q1, 2026-H1, 2026 (year); or from and to"),
+    ] = None,
+    first: Annotated[date | None, Query(alias="from", description="First day")] = None,
+    last: Annotated[date | None, Query(alias="to", description="Last day, included")] = None,
+    by: GroupBy = "procedure",
+    fmt: Annotated[Format, Query(alias="format")] = "json",
+) -> Any:
+    """The report of a period as of its end (or now, while it runs), grouped ``by``."""
+    report = stats.report(parse_period(period, first, last), by)
+    if fmt == "json":
+        return report_json(report)
+    name = f"bao-cao-{report.period.label}-{by}.{fmt}"
+    content, media = (report_files.to_csv(report), "text/csv; charset=utf-8")
+    if fmt == "xlsx":
+        content, media = report_files.to_xlsx(report), XLSX
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(content, media_type=media, headers=disposition)
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    p = report.period
+    return {
+        "period": p.label,
+        "first_day": p.first,
+        "last_day": p.last,
+        "by": report.by,
+        "as_of": report.as_of,
+        "complete": report.complete,
+        "rows": report.rows,
+        "totals": report.totals,
+    }
 
 
 @router.get(

@@ -14,6 +14,7 @@ the configured recorder (SQLite file or PostgreSQL schema) like the other servic
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,10 +28,22 @@ from contracts.events import EVENT_TYPES
 from motcua.core.calendar import local_date
 from motcua.core.clock import Clock, system_clock
 from motcua.runtime.handlers import Handlers
+from motcua.runtime.migrations import migrate
 from motcua.runtime.store import Store, Tx, Write
 from motcua.runtime.unit_of_work import UnitOfWork
+from services.catalogue.procedures import Catalogue
 from services.stats import readmodel as rm
+from services.stats.facts import (
+    FACT_TYPES,
+    FEEDBACK_TYPES,
+    Dossier,
+    Feedback,
+    apply_facts,
+    apply_feedback,
+)
 from services.stats.figures import Scope, Ytd, ytd
+from services.stats.migrations import STATS
+from services.stats.periods import Period
 from services.stats.projection import (
     HANDLED,
     Event,
@@ -40,6 +53,7 @@ from services.stats.projection import (
     apply_agency,
     as_event,
 )
+from services.stats.reports import GroupBy, Report, report
 
 Progress = Callable[[int], None]
 PROGRESS_EVERY = 10_000
@@ -60,11 +74,18 @@ class StatsApplication(Application[UUID]):
 
     name = "stats"
 
-    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Clock | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         super().__init__(env)
         self.clock: Clock = clock or system_clock
+        self.catalogue = catalogue  # names of fields and agencies in the reports
         self.store = Store(self.recorder)  # type: ignore[arg-type]
-        self.store.write(rm.create_tables)
+        self.migrated = migrate(self.store, STATS)  # stats' own tables, at the latest step
 
     def today(self) -> date:
         """The Vietnam-local date: what "in progress" is measured against."""
@@ -129,6 +150,10 @@ class StatsApplication(Application[UUID]):
             scope=scope,
         )
 
+    def report(self, period: Period, by: GroupBy = "procedure") -> Report:
+        """The report of ``period`` as of its end, or of now while it is not over."""
+        return report(self.store, period, by, self.clock(), self.catalogue)
+
 
 def apply_event(event: Envelope | Event) -> Write:
     """The write that applies one event to its dossier's rows (read, apply, upsert)."""
@@ -136,6 +161,8 @@ def apply_event(event: Envelope | Event) -> Write:
 
     def write(tx: Tx) -> None:
         dossier_id = e["dossier_id"]
+        if e.get("type") in FACT_TYPES:
+            _apply_facts(tx, e)
         before = rm.load_dossier(tx, dossier_id)
         after = apply(before, e)
         if after is not None and after != before:
@@ -147,6 +174,20 @@ def apply_event(event: Envelope | Event) -> Write:
                 rm.upsert_agency(tx, row)
 
     return write
+
+
+def _apply_facts(tx: Tx, e: Event) -> None:
+    """The reports' facts of the event, in the same transaction as the figures' rows."""
+    if e.get("type") in FEEDBACK_TYPES:
+        feedback = apply_feedback(rm.load_feedback(tx, str(e["feedback_id"])), e)
+        if feedback is not None:
+            rm.upsert_feedback(tx, feedback)
+        return
+    before = rm.load_facts(tx, e["dossier_id"])
+    snapshot = None if before is None else copy.deepcopy(before)
+    after = apply_facts(before, e)
+    if after is not None and after != snapshot:
+        rm.save_facts(tx, after)
 
 
 class Rebuild:
@@ -180,6 +221,8 @@ class Rebuild:
         p = self.projection
         p.dossiers.update(other.dossiers)
         p.agencies.update(other.agencies)
+        p.facts.update(other.facts)
+        p.feedback.update(other.feedback)
         p.seen |= other.seen
         p.events += other.events
         p.applied += other.applied
@@ -206,12 +249,15 @@ def _refresh(tx: Tx, projection: Projection, dossier_ids: set[str], suffix: str)
     for start in range(0, len(ids), rm.BATCH_ROWS):
         chunk = ids[start : start + rm.BATCH_ROWS]
         marks = ", ".join("?" * len(chunk))
-        for table in (rm.DOSSIERS, rm.AGENCY_STEPS):
+        for table in rm.TABLES:
             tx.execute(f"DELETE FROM {{{table}{suffix}}} WHERE dossier_id IN ({marks})", chunk)
     dossiers = (projection.dossiers[i] for i in ids if i in projection.dossiers)
     rm.insert_many(tx, rm.DOSSIERS + suffix, rm.DOSSIER_COLUMNS, map(rm.dossier_values, dossiers))
     agencies = (a for key, a in projection.agencies.items() if key[0] in dossier_ids)
     rm.insert_many(tx, rm.AGENCY_STEPS + suffix, rm.AGENCY_COLUMNS, map(rm.agency_values, agencies))
+    facts = {i: projection.facts[i] for i in ids if i in projection.facts}
+    feedback = (f for f in projection.feedback.values() if f.dossier_id in dossier_ids)
+    _insert_facts(tx, suffix, facts.values(), feedback)
 
 
 def _fill(projection: Projection, suffix: str) -> Write:
@@ -224,5 +270,19 @@ def _fill(projection: Projection, suffix: str) -> Write:
         rm.insert_many(tx, rm.DOSSIERS + suffix, rm.DOSSIER_COLUMNS, rows)
         agency_rows = map(rm.agency_values, projection.agencies.values())
         rm.insert_many(tx, rm.AGENCY_STEPS + suffix, rm.AGENCY_COLUMNS, agency_rows)
+        _insert_facts(tx, suffix, projection.facts.values(), projection.feedback.values())
 
     return write
+
+
+def _insert_facts(
+    tx: Tx, suffix: str, dossiers: Iterable[Dossier], feedback: Iterable[Feedback]
+) -> None:
+    """The reports' facts of ``dossiers`` and the rows of ``feedback`` into ``suffix`` tables."""
+    dossiers = list(dossiers)
+    rm.insert_many(
+        tx, rm.FACTS + suffix, rm.FACT_COLUMNS, (rm.fact_values(d.facts) for d in dossiers)
+    )
+    pauses = (rm.pause_values(p) for d in dossiers for p in d.pauses)
+    rm.insert_many(tx, rm.PAUSES + suffix, rm.PAUSE_COLUMNS, pauses)
+    rm.insert_many(tx, rm.FEEDBACK + suffix, rm.FEEDBACK_COLUMNS, map(rm.feedback_values, feedback))

@@ -9,6 +9,10 @@ explained by listing the dossiers behind it; nothing is kept as a running total.
   had steps of the dossier; an inter-agency dossier is counted once at each of them,
   with that agency's own steps.
 
+"Late" is against the statutory appointment (the receipt's, moved only by supplements):
+an apology's new date does not make a late dossier on time, and "late, apologised" counts
+the late ones for which the agency apologised in writing (a part of "late").
+
 "In progress" is split at query time against ``today`` (the Vietnam-local date): overdue
 when workflow marked it overdue, or when its appointment date has passed while it is
 not paused for a supplement (the statutory clock stops during a pause).
@@ -31,6 +35,7 @@ COUNTS = (
     "resolved_early",
     "resolved_on_time",
     "resolved_late",
+    "resolved_late_apologised",
     "in_progress_on_time",
     "in_progress_overdue",
     "paused_for_supplement",
@@ -66,6 +71,8 @@ _DOSSIER_FIGURES = f"""
         AS resolved_on_time,
     SUM(CASE WHEN d.status = 'resolved' AND d.timeliness = 'late' THEN 1 ELSE 0 END)
         AS resolved_late,
+    SUM(CASE WHEN d.status = 'resolved' AND d.timeliness = 'late' AND d.apologised = 1
+        THEN 1 ELSE 0 END) AS resolved_late_apologised,
     SUM(CASE WHEN d.status = 'in_progress' AND NOT {_LATE_NOW} THEN 1 ELSE 0 END)
         AS in_progress_on_time,
     SUM(CASE WHEN d.status = 'in_progress' AND {_LATE_NOW} THEN 1 ELSE 0 END)

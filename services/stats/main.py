@@ -12,6 +12,7 @@ from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from motcua.runtime.workers import ConsumerWorker, lifespan_with
 from motcua.web.http import TELEMETRY, install_common
+from services.catalogue.procedures import load_catalogue
 from services.stats.api import router
 from services.stats.application import StatsApplication
 
@@ -21,7 +22,8 @@ SERVICE = "stats"
 def build_application(settings: Settings) -> StatsApplication:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = store_env(settings.database_url, str(settings.var_dir), SERVICE)
-    return StatsApplication(env, clock=make_clock(settings.clock_file))
+    clock = make_clock(settings.clock_file)
+    return StatsApplication(env, clock=clock, catalogue=load_catalogue())
 
 
 def to_contract(app: StatsApplication) -> None:

@@ -27,6 +27,15 @@ from typing import Any, Literal
 
 from contracts.envelope import Envelope
 from motcua.core.calendar import local_date
+from services.stats.facts import (
+    FACT_TYPES,
+    FEEDBACK_TYPES,
+    Dossier,
+    Feedback,
+    apply_facts,
+    apply_feedback,
+)
+from services.stats.timeliness import timeliness_of
 
 Event = Mapping[str, Any]
 Status = Literal["in_progress", "resolved", "refused", "withdrawn"]
@@ -53,6 +62,11 @@ class DossierStats:
     rating: int | None = None
     rated_at: str | None = None
     updated_at: str = ""
+    # The statutory appointment: the receipt's, moved only by supplements (never by an
+    # apology); the moment when the receipt gave one, else None and the date decides.
+    statutory_date: str | None = None
+    statutory_at: str | None = None
+    apologised: bool = False
 
 
 @dataclass(slots=True)
@@ -94,23 +108,22 @@ def received(e: Event) -> DossierStats:
         agency_code=e["agency_code"],
         appointment_date=e["appointment_date"],
         updated_at=e["occurred_at"],
+        statutory_date=e["appointment_date"],
+        statutory_at=e.get("appointment_at"),
     )
 
 
 def _finish(status: Status) -> Callable[[DossierStats, Event], None]:
     """The first outcome stands: a dossier that has one is not given another.
 
-    Timeliness is against the lawful appointment: an apology does not erase lateness."""
+    Timeliness is against the lawful appointment: an apology does not erase lateness
+    (``timeliness_of``). Supplements move the lawful appointment itself."""
 
     def rule(s: DossierStats, e: Event) -> None:
         if s.status == "in_progress":
             s.status = status
             if status == "resolved":
-                # A dossier workflow marked overdue missed its lawful appointment: it is
-                # late, whatever the apology's new date (the result's ``timeliness`` is
-                # judged against the appointment in force when it was issued, which an
-                # apology moves). Supplements move the lawful appointment itself.
-                s.timeliness = "late" if s.overdue else e["timeliness"]
+                s.timeliness = timeliness_of(e, s.overdue, s.statutory_date, s.statutory_at)
 
     return rule
 
@@ -121,6 +134,8 @@ def _supplement_requested(s: DossierStats, e: Event) -> None:
 
 def _supplement_provided(s: DossierStats, e: Event) -> None:
     s.appointment_date, s.paused = e["appointment_date"], False
+    # A moved moment only when the event gives one: a date alone makes the old moment stale.
+    s.statutory_date, s.statutory_at = e["appointment_date"], e.get("appointment_at")
 
 
 def _overdue(s: DossierStats, e: Event) -> None:
@@ -128,7 +143,8 @@ def _overdue(s: DossierStats, e: Event) -> None:
 
 
 def _apology(s: DossierStats, e: Event) -> None:
-    s.appointment_date = e["appointment_date"]
+    """The applicant's new date; the statutory appointment, and lateness, stay."""
+    s.appointment_date, s.apologised = e["appointment_date"], True
 
 
 def _paid(s: DossierStats, e: Event) -> None:
@@ -183,7 +199,7 @@ AGENCY_RULES: dict[str, Callable[[AgencySteps, Event], None]] = {
     "StepCompleted": _step_completed,
     "StepOverdue": _step_overdue,
 }
-HANDLED = frozenset({"DossierReceived", *DOSSIER_RULES, *AGENCY_RULES})
+HANDLED = frozenset({"DossierReceived", *DOSSIER_RULES, *AGENCY_RULES, *FACT_TYPES})
 
 
 def handles(kind: str) -> bool:
@@ -239,11 +255,14 @@ class Projection:
 
     A replay of the topic may see an event twice (the relay re-publishes a batch after a
     crash, with the same event ids); the live consumer skips those by its positions, the
-    replay by event id, so both count each event once.
+    replay by event id, so both count each event once. Beside the year-to-date rows it
+    keeps the reports' facts (``facts.py``): the replay rebuilds both.
     """
 
     dossiers: dict[str, DossierStats] = field(default_factory=dict)
     agencies: dict[tuple[str, str], AgencySteps] = field(default_factory=dict)
+    facts: dict[str, Dossier] = field(default_factory=dict)
+    feedback: dict[str, Feedback] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     events: int = 0
     applied: int = 0
@@ -258,6 +277,8 @@ class Projection:
             return
         self.seen.add(event_id)
         dossier_id = e["dossier_id"]
+        if kind in FACT_TYPES:
+            self._feed_facts(kind, dossier_id, e)
         dossier = self.dossiers.get(dossier_id)
         if kind == "DossierReceived":
             if dossier is None:
@@ -272,11 +293,24 @@ class Projection:
             rule(dossier, e)
             dossier.updated_at = e["occurred_at"]
             return
+        if kind not in AGENCY_RULES:
+            return
         key = (dossier_id, e["agency_code"])
         row = self.agencies.get(key)
         if row is None:
             row = self.agencies[key] = _agency_row(dossier, key[1])
         AGENCY_RULES[kind](row, e)
+
+    def _feed_facts(self, kind: str, dossier_id: str, e: Event) -> None:
+        if kind in FEEDBACK_TYPES:
+            key = str(e["feedback_id"])
+            row = apply_feedback(self.feedback.get(key), e)
+            if row is not None:
+                self.feedback[key] = row
+            return
+        after = apply_facts(self.facts.get(dossier_id), e)
+        if after is not None:
+            self.facts[dossier_id] = after
 
     def feed_all(self, events: Iterable[Event]) -> Projection:
         for e in events:

@@ -1,4 +1,5 @@
-"""Response bodies of stats' HTTP API (what /docs shows): the year-to-date figures."""
+"""Response bodies of stats' HTTP API (what /docs shows): the year-to-date figures and
+the periodic reports."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class FigureRow(BaseModel):
     received: int = Field(description="Received this year (agency scope: handled)")
     resolved_early: int
     resolved_on_time: int
-    resolved_late: int
+    resolved_late: int = Field(description="After the statutory appointment, apology or not")
+    resolved_late_apologised: int = Field(description="Of the late: an apology was issued")
     in_progress_on_time: int
     in_progress_overdue: int
     paused_for_supplement: int = Field(description="In progress, waiting for a supplement")
@@ -54,3 +56,38 @@ class YtdOut(BaseModel):
     rows: list[FigureRow]
     procedures: list[FigureRow] = Field(description="Per procedure, whole province (S-2)")
     totals: FigureRow
+
+
+class ReportRow(BaseModel):
+    """One group of a periodic report (or the totals: ``key`` null); counts of dossiers."""
+
+    key: str | int | None = Field(description="Procedure id, field, agency code, level or channel")
+    label: str
+    carried_over: int = Field(description="Received before the period, not finished before it")
+    received: int
+    received_online: int
+    received_counter: int
+    received_post: int
+    resolved: int
+    resolved_early: int
+    resolved_on_time: int
+    resolved_late: int = Field(description="After the statutory appointment, apology or not")
+    resolved_late_apologised: int
+    open_on_time: int = Field(description="Unfinished at the end, in time")
+    open_overdue: int = Field(description="Unfinished at the end, not paused, overdue")
+    paused: int = Field(description="Unfinished at the end, waiting for a supplement")
+    withdrawn: int = Field(description="Withdrawn after receipt")
+    refused: int = Field(description="refused_at_intake + rejected")
+    refused_at_intake: int = Field(description="Refused at the one-stop: never received")
+    rejected: int
+
+
+class ReportOut(BaseModel):
+    period: str
+    first_day: date
+    last_day: date
+    by: Literal["procedure", "field", "agency", "level", "channel"]
+    as_of: str = Field(description="The moment the figures stand at (UTC)")
+    complete: bool = Field(description="The period is over: the figures will not change")
+    rows: list[ReportRow]
+    totals: ReportRow

@@ -49,7 +49,15 @@ LAND_FORM: dict[str, FormValue] = {
 }
 
 
-def tables(app: StatsApplication) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    dossiers = app.store.read("SELECT * FROM {stats_dossiers} ORDER BY dossier_id")
-    agencies = app.store.read("SELECT * FROM {stats_agency_steps} ORDER BY dossier_id, agency_code")
-    return dossiers, agencies
+def tables(app: StatsApplication) -> tuple[list[dict[str, Any]], ...]:
+    """Every stats table's rows, in a stable order: the year-to-date rows, then the facts."""
+    return tuple(
+        app.store.read(f"SELECT * FROM {{{table}}} ORDER BY {order}")
+        for table, order in (
+            ("stats_dossiers", "dossier_id"),
+            ("stats_agency_steps", "dossier_id, agency_code"),
+            ("stats_facts", "dossier_id"),
+            ("stats_pauses", "dossier_id, n"),
+            ("stats_feedback", "feedback_id"),
+        )
+    )

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -48,6 +49,7 @@ from motcua.runtime.settings import Settings
 from motcua.runtime.store import Store, Tx, store_env
 from services.registry import NAMES, open_store, service
 from services.stats import readmodel as stats_tables
+from services.stats.migrations import STATS
 from services.stats.projection import DossierStats
 from tests.support.processes import ROOT
 
@@ -163,6 +165,7 @@ def old_intake_store(database_url: str | None, var_dir: Path) -> int:
     return last
 
 
+NEW_STATS_COLUMNS = ("statutory_date", "statutory_at", "apologised")  # stats step 2
 DOSSIER_ROW = DossierStats(
     dossier_id=str(DOSSIER),
     year=2026,
@@ -187,8 +190,13 @@ def old_stats_store(database_url: str | None, var_dir: Path) -> None:
     with previous_release(app) as tx:
         for statement in CONSUMER_TABLES:
             tx.execute(statement)
-        stats_tables.create_tables(tx)  # StatsApplication.__init__, unchanged since
-        stats_tables.upsert_dossier(tx, DOSSIER_ROW)
+        STATS.steps[0].apply(tx)  # StatsApplication.__init__ then: its statements, as step 1
+        old = {k: v for k, v in asdict(DOSSIER_ROW).items() if k not in NEW_STATS_COLUMNS}
+        marks = ", ".join("?" * len(old))
+        tx.execute(
+            f"INSERT INTO {{stats_dossiers}} ({', '.join(old)}) VALUES ({marks})",
+            [int(v) if isinstance(v, bool) else v for v in old.values()],
+        )
         tx.execute("INSERT INTO {consumer_offsets} VALUES ('stats', ?, 0, 250)", (TOPIC,))
     app.close()
 
@@ -264,11 +272,14 @@ def test_motcua_migrate_brings_an_old_store_to_the_latest_step(
 
     app = OldStats(store_env(database_url, str(tmp_path), "stats"))
     with previous_release(app) as tx:  # read without opening a Store: no migration here
-        tx.execute("SELECT component, version FROM {schema_version}")
+        tx.execute("SELECT component, version FROM {schema_version} ORDER BY component, version")
         assert [tuple(r.values()) for r in tx.fetchall()] == [
-            ("runtime", step.version) for step in RUNTIME.steps
+            *(("runtime", step.version) for step in RUNTIME.steps),
+            *(("stats", step.version) for step in STATS.steps),
         ]
-        assert stats_tables.load_dossier(tx, str(DOSSIER)) == DOSSIER_ROW
+        # The row as it was, its appointment taken as the statutory one (stats step 2).
+        migrated_row = replace(DOSSIER_ROW, statutory_date=DOSSIER_ROW.appointment_date)
+        assert stats_tables.load_dossier(tx, str(DOSSIER)) == migrated_row
     store = Store(app.recorder)  # type: ignore[arg-type]
     assert store.migrated.applied == ()
     assert consumer_offsets(store, "stats") == {TopicPartition(TOPIC, 0): 250}

@@ -142,6 +142,7 @@ class Story:
         )
 
     def supplement_provided(self, appointment: date) -> wf.SupplementProvided:
+        self.appointment = appointment  # the statutory appointment moves with the pause
         return wf.SupplementProvided(
             **self.envelope(),
             provided_on=self.clock.date(),
@@ -175,7 +176,17 @@ class Story:
     def withdrawn(self) -> DossierWithdrawn:
         return DossierWithdrawn(**self.envelope(), reason="không cần nữa", withdrawn_by="citizen-1")
 
-    def result(self, timeliness: wf.Timeliness = "on_time") -> wf.ResultIssued:
+    def result(
+        self, timeliness: wf.Timeliness = "on_time", *, at: datetime | None = None
+    ) -> wf.ResultIssued:
+        """A result issued ``at``, or at a time that is ``timeliness`` against the
+        statutory appointment: early as it comes (before the appointment), on time at
+        10:00 on the appointment's day, late at 10:00 the day after it."""
+        if at is None and timeliness != "early":
+            day = self.appointment + timedelta(days=int(timeliness == "late"))
+            at = datetime(day.year, day.month, day.day, 3, tzinfo=UTC)  # 10:00 in Vietnam
+        if at is not None:
+            self.clock = max(self.clock, at - timedelta(minutes=1))
         return wf.ResultIssued(
             **self.envelope(),
             agency_code=self.agency,
@@ -239,6 +250,7 @@ def test_received_creates_the_row_in_the_local_year() -> None:
         appointment_date="2026-03-20",
         status="in_progress",
         updated_at=event.model_dump(mode="json")["occurred_at"],
+        statutory_date="2026-03-20",
     )
 
 
@@ -303,6 +315,89 @@ def test_a_dossier_resolved_after_its_appointment_counts_late_even_when_apologis
     state, _ = replay(events)
     assert state is not None
     assert (state.status, state.timeliness) == ("resolved", "late")
+
+
+def test_lateness_is_judged_against_the_statutory_appointment_not_the_apology() -> None:
+    """No overdue mark reached stats, and the result says on time (judged against the
+    apologised date, as older events were): issued after the receipt's appointment, late."""
+    story = Story()
+    after_the_appointment = datetime(2026, 3, 23, 3, tzinfo=UTC)  # Monday after the 20th
+    state, _ = replay(
+        [
+            story.received(),
+            story.apology(date(2026, 4, 3)),
+            story.result("on_time", at=after_the_appointment),
+        ]
+    )
+    assert state is not None
+    assert (state.timeliness, state.apologised, state.statutory_date) == (
+        "late",
+        True,
+        "2026-03-20",
+    )
+    assert state.appointment_date == "2026-04-03"  # the applicant's new date, kept beside
+
+
+def test_the_result_s_own_timeliness_is_not_trusted() -> None:
+    early, on_the_day = Story(), Story()
+    first, _ = replay([early.received(), early.result("late", at=START + timedelta(days=1))])
+    day = datetime(2026, 3, 20, 9, tzinfo=UTC)  # 16:00 in Vietnam on the appointment's day
+    second, _ = replay([on_the_day.received(), on_the_day.result("early", at=day)])
+    assert first is not None
+    assert second is not None
+    assert (first.timeliness, second.timeliness) == ("early", "on_time")
+
+
+def test_with_the_appointment_s_moment_a_result_after_it_is_late_the_same_day() -> None:
+    due = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)  # 16:30 in Vietnam
+    outcomes = []
+    for issued in (due, due + timedelta(minutes=1)):
+        story = Story()
+        receipt = story.received().model_copy(update={"appointment_at": due})
+        state, _ = replay([receipt, story.result(at=issued)])
+        assert state is not None
+        outcomes.append((state.statutory_at, state.timeliness))
+    moment = "2026-03-20T09:30:00Z"
+    assert outcomes == [(moment, "on_time"), (moment, "late")]
+
+
+def test_a_supplement_without_a_moment_makes_the_receipt_s_moment_stale() -> None:
+    story = Story()
+    due = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)
+    receipt = story.received().model_copy(update={"appointment_at": due})
+    events = [receipt, story.supplement_requested(), story.supplement_provided(date(2026, 3, 25))]
+    late_in_the_day = datetime(2026, 3, 25, 10, tzinfo=UTC)  # 17:00: a date alone, on time
+    state, _ = replay([*events, story.result(at=late_in_the_day)])
+    assert state is not None
+    assert (state.statutory_date, state.statutory_at, state.timeliness) == (
+        "2026-03-25",
+        None,
+        "on_time",
+    )
+
+
+def test_late_apologised_is_a_part_of_late_in_the_figures(stats: StatsApplication) -> None:
+    marked, unmarked, plain_late, on_time = Story(), Story(), Story(), Story()
+    after = datetime(2026, 3, 23, 3, tzinfo=UTC)
+    live(
+        stats,
+        [
+            marked.received(),
+            marked.overdue("000.00.01.H01"),
+            marked.apology(date(2026, 4, 3)),
+            marked.result("on_time", at=after),
+            unmarked.received(),
+            unmarked.apology(date(2026, 4, 3)),
+            unmarked.result("on_time", at=after),
+            plain_late.received(),
+            plain_late.result("late"),
+            on_time.received(),
+            on_time.result("on_time"),
+        ],
+    )
+    totals = figures(stats).totals
+    assert (totals["resolved_on_time"], totals["resolved_late"]) == (1, 3)
+    assert totals["resolved_late_apologised"] == 2
 
 
 def test_a_dossier_resolved_by_an_appointment_moved_by_a_supplement_is_on_time() -> None:
@@ -694,7 +789,7 @@ def test_rebuild_gives_exactly_the_rows_of_the_live_consumer(tmp_path: Path) -> 
 def test_rebuild_swaps_in_over_the_live_tables_and_the_consumer_goes_on(tmp_path: Path) -> None:
     events = history(seed=11, dossiers=25)
     app = stats_in(tmp_path)
-    assert indexes(app) == ["stats_agency_steps_by_year", "stats_dossiers_by_year"]
+    assert indexes(app) == INDEXES
     deliver(app, events[:-10])
     before = tables(app)
     app.rebuild(messages(events[:-10]))
@@ -705,7 +800,15 @@ def test_rebuild_swaps_in_over_the_live_tables_and_the_consumer_goes_on(tmp_path
     reference = stats_in(tmp_path / "ref")
     reference.rebuild(messages(events))
     assert tables(app) == tables(reference)
-    assert indexes(app) == ["stats_agency_steps_by_year", "stats_dossiers_by_year"]
+    assert indexes(app) == INDEXES
+
+
+INDEXES = [
+    "stats_agency_steps_by_year",
+    "stats_dossiers_by_year",
+    "stats_facts_by_outcome",
+    "stats_facts_by_receipt",
+]
 
 
 def indexes(app: StatsApplication) -> list[str]:
