@@ -56,6 +56,9 @@ def parse_period(period: str | None, first: date | None = None, last: date | Non
         raise PeriodError(f"give period ({FORMATS}) or both from and to (YYYY-MM-DD)")
     if last < first:
         raise PeriodError(f"to ({last}) is before from ({first})")
+    for name, day in (("from", first), ("to", last)):
+        if not 2000 <= day.year <= 2100:
+            raise PeriodError(f"{name} ({day}) is outside the years 2000-2100")
     return Period(f"{first.isoformat()}..{last.isoformat()}", first, last)
 
 

@@ -476,6 +476,7 @@ def test_api_xlsx_is_laid_out_as_offices_file_it(client: TestClient) -> None:
         ({"from": "2026-03-31", "to": "2026-03-01"}, "is before from"),
         ({"from": "2026-03-01"}, "give period"),
         ({"period": "2027-01"}, "not started"),
+        ({"from": "0001-01-01", "to": "0001-01-01"}, "outside the years 2000-2100"),
     ],
 )
 def test_api_bad_periods_are_422_with_the_reason(
