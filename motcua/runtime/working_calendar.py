@@ -118,11 +118,6 @@ def _set_state(tx: Tx, version: int, sessions: str | None) -> None:
     )
 
 
-def version_of(source: Store | Tx) -> int:
-    """The version of the last change applied to this store (0: none)."""
-    return _version(source)
-
-
 def _version(source: Store | Tx) -> int:
     rows = source.read("SELECT version FROM {calendar_state} WHERE id = 1")
     return int(rows[0]["version"]) if rows else 0
@@ -155,7 +150,7 @@ class CalendarReader:
             return cached
         calendar = _load(source, version)
         with self._lock:
-            if calendar.version >= self._cached.version or tx is not None:
+            if calendar.version >= self._cached.version:
                 self._cached = calendar
         return calendar
 
