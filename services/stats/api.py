@@ -63,10 +63,8 @@ def year_to_date(
     fmt: Annotated[Format, Query(alias="format")] = "json",
 ) -> Any:
     """Figures from 1 January to today, per procedure, agency, level and channel."""
-    today = stats.today()
     figures = stats.ytd(
-        year=year or today.year,
-        today=today,
+        year=year or stats.today().year,
         procedure_id=procedure_id,
         agency_code=agency_code,
         level=level,
@@ -132,8 +130,7 @@ def public_page(
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> HTMLResponse:
     """The published figures of every service, readable on a phone."""
-    today = stats.today()
-    figures = stats.ytd(year=year or today.year, today=today)
+    figures = stats.ytd(year=year or stats.today().year)
     return HTMLResponse(render_page(figures))
 
 

@@ -138,11 +138,16 @@ class StatsApplication(Application[UUID]):
         channel: str | None = None,
         scope: Scope = "province",
     ) -> Ytd:
-        """The figures of ``year`` as of ``today`` (default: the service's today)."""
+        """The figures of ``year`` as of ``today``'s start, or of the service's now."""
+        now = None
+        if today is None:
+            now = self.clock()
+            today = local_date(now)
         return ytd(
             self.store,
             year=year,
-            today=today or self.today(),
+            today=today,
+            now=now,
             procedure_id=procedure_id,
             agency_code=agency_code,
             level=level,

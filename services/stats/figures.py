@@ -13,18 +13,22 @@ explained by listing the dossiers behind it; nothing is kept as a running total.
 an apology's new date does not make a late dossier on time, and "late, apologised" counts
 the late ones for which the agency apologised in writing (a part of "late").
 
-"In progress" is split at query time against ``today`` (the Vietnam-local date): overdue
-when workflow marked it overdue, or when its appointment date has passed while it is
-not paused for a supplement (the statutory clock stops during a pause).
+"In progress" is split at query time against ``now``: overdue when workflow marked it
+overdue, or when its statutory appointment has passed while it is not paused for a
+supplement (the statutory clock stops during a pause). The appointment's moment decides
+where the receipt gave one (working hours), else its date against ``now``'s local date;
+so the figure does not wait for workflow's overdue mark to arrive.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any, Literal
 
+from motcua.core.calendar import VIETNAM_TZ, local_date
 from motcua.runtime.store import Store, Tx
+from services.stats.facts import instant
 
 Scope = Literal["province", "agency"]
 ELIGIBLE_PERCENT = 30  # Circular 01/2018 art. 21: online share that qualifies for level 4
@@ -62,7 +66,11 @@ COLUMNS = (
     "eligible_for_level_4",
 )
 
-_LATE_NOW = "(d.overdue = 1 OR (d.paused = 0 AND d.appointment_date < ?))"
+_DUE_PASSED = (
+    "(CASE WHEN d.statutory_at IS NOT NULL THEN d.statutory_at < ? "
+    "ELSE COALESCE(d.statutory_date, d.appointment_date) < ? END)"
+)
+_LATE_NOW = f"(d.overdue = 1 OR (d.paused = 0 AND {_DUE_PASSED}))"
 _DOSSIER_FIGURES = f"""
     COUNT(*) AS received,
     SUM(CASE WHEN d.status = 'resolved' AND d.timeliness = 'early' THEN 1 ELSE 0 END)
@@ -126,17 +134,20 @@ def ytd(
     *,
     year: int,
     today: date,
+    now: datetime | None = None,
     procedure_id: str | None = None,
     agency_code: str | None = None,
     level: int | None = None,
     channel: str | None = None,
     scope: Scope = "province",
 ) -> Ytd:
-    """The year-to-date figures of ``year`` as of ``today``, filtered and scoped."""
+    """The year-to-date figures of ``year`` as of ``now`` (default: the start of ``today``,
+    Vietnam time), filtered and scoped."""
     filters = Filters(year, procedure_id, agency_code, level, channel)
+    as_of = _AsOf.of(today, now)
     with store.snapshot() as tx:  # the rows and the shares beside them count the same events
-        rows = _rows(tx, filters, today, scope)
-        every_procedure = _procedures(tx, Filters(year, procedure_id), today)
+        rows = _rows(tx, filters, as_of, scope)
+        every_procedure = _procedures(tx, Filters(year, procedure_id), as_of)
     present = {r["procedure_id"] for r in rows}
     procedures = [p for p in every_procedure if p["procedure_id"] in present]
     by_id = {p["procedure_id"]: p for p in procedures}
@@ -149,18 +160,35 @@ def ytd(
 # -- queries ----------------------------------------------------------------------------
 
 
-def _rows(tx: Tx, f: Filters, today: date, scope: Scope) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class _AsOf:
+    """The moment the in-progress dossiers are judged at, as the queries compare it."""
+
+    instant: str  # fixed-width UTC text, as ``statutory_at`` is stored
+    day: str  # its Vietnam-local date, for rows whose appointment has no moment
+
+    @classmethod
+    def of(cls, today: date, now: datetime | None) -> _AsOf:
+        moment = now or datetime.combine(today, time.min, VIETNAM_TZ)
+        return cls(instant(moment), local_date(moment).isoformat())
+
+    def params(self) -> list[str]:
+        """Twice (in progress on time, then overdue): the moment, then the day."""
+        return [self.instant, self.day] * 2
+
+
+def _rows(tx: Tx, f: Filters, as_of: _AsOf, scope: Scope) -> list[dict[str, Any]]:
     if scope == "agency":
-        sql, params = _agency_query(f, today)
+        sql, params = _agency_query(f, as_of)
     else:
-        sql, params = _province_query(f, today, group_by_agency=True)
+        sql, params = _province_query(f, as_of, group_by_agency=True)
     tx.execute(sql, params)
     return [_row(r, "row", f.year, scope) for r in tx.fetchall()]
 
 
-def _procedures(tx: Tx, f: Filters, today: date) -> list[dict[str, Any]]:
+def _procedures(tx: Tx, f: Filters, as_of: _AsOf) -> list[dict[str, Any]]:
     """Per procedure over the whole province (all agencies and channels): the S-2 share."""
-    sql, params = _province_query(f, today, group_by_agency=False)
+    sql, params = _province_query(f, as_of, group_by_agency=False)
     tx.execute(sql, params)
     summaries = []
     for r in tx.fetchall():
@@ -170,7 +198,7 @@ def _procedures(tx: Tx, f: Filters, today: date) -> list[dict[str, Any]]:
     return summaries
 
 
-def _province_query(f: Filters, today: date, *, group_by_agency: bool) -> tuple[str, list[Any]]:
+def _province_query(f: Filters, as_of: _AsOf, *, group_by_agency: bool) -> tuple[str, list[Any]]:
     agency = "d.agency_code" if group_by_agency else "NULL"
     late = "d.late_agency = d.agency_code" if group_by_agency else "d.late_agency IS NOT NULL"
     keys = f"d.procedure_id, {agency}, d.level, d.channel" if group_by_agency else "d.procedure_id"
@@ -189,10 +217,10 @@ def _province_query(f: Filters, today: date, *, group_by_agency: bool) -> tuple[
         WHERE {where}
         GROUP BY {keys} ORDER BY {keys}
     """
-    return sql, [today.isoformat(), today.isoformat(), f.year, *params]
+    return sql, [*as_of.params(), f.year, *params]
 
 
-def _agency_query(f: Filters, today: date) -> tuple[str, list[Any]]:
+def _agency_query(f: Filters, as_of: _AsOf) -> tuple[str, list[Any]]:
     where, params = _where(f, agency_column="a.agency_code")
     keys = "d.procedure_id, a.agency_code, d.level, d.channel"
     sql = f"""
@@ -206,7 +234,7 @@ def _agency_query(f: Filters, today: date) -> tuple[str, list[Any]]:
         WHERE a.year = ? AND {where}
         GROUP BY {keys} ORDER BY {keys}
     """
-    return sql, [today.isoformat(), today.isoformat(), f.year, *params]
+    return sql, [*as_of.params(), f.year, *params]
 
 
 def _where(f: Filters, *, agency_column: str) -> tuple[str, list[Any]]:

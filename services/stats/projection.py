@@ -34,6 +34,7 @@ from services.stats.facts import (
     Feedback,
     apply_facts,
     apply_feedback,
+    instant,
 )
 from services.stats.timeliness import timeliness_of
 
@@ -63,7 +64,8 @@ class DossierStats:
     rated_at: str | None = None
     updated_at: str = ""
     # The statutory appointment: the receipt's, moved only by supplements (never by an
-    # apology); the moment when the receipt gave one, else None and the date decides.
+    # apology); the moment (``facts.instant`` text) when the receipt gave one, else None
+    # and the date decides.
     statutory_date: str | None = None
     statutory_at: str | None = None
     apologised: bool = False
@@ -95,6 +97,11 @@ def as_event(event: Envelope | Event) -> Event:
 # -- dossier rules ----------------------------------------------------------------------
 
 
+def _instant_or_none(value: str | None) -> str | None:
+    """A moment as ``facts.instant`` text, so that the figures compare it as text."""
+    return None if value is None else instant(value)
+
+
 def received(e: Event) -> DossierStats:
     """The row a ``DossierReceived`` creates: the year is the local year of receipt."""
     at = datetime.fromisoformat(e["received_at"])
@@ -109,7 +116,7 @@ def received(e: Event) -> DossierStats:
         appointment_date=e["appointment_date"],
         updated_at=e["occurred_at"],
         statutory_date=e["appointment_date"],
-        statutory_at=e.get("appointment_at"),
+        statutory_at=_instant_or_none(e.get("appointment_at")),
     )
 
 
@@ -135,7 +142,10 @@ def _supplement_requested(s: DossierStats, e: Event) -> None:
 def _supplement_provided(s: DossierStats, e: Event) -> None:
     s.appointment_date, s.paused = e["appointment_date"], False
     # A moved moment only when the event gives one: a date alone makes the old moment stale.
-    s.statutory_date, s.statutory_at = e["appointment_date"], e.get("appointment_at")
+    s.statutory_date, s.statutory_at = (
+        e["appointment_date"],
+        _instant_or_none(e.get("appointment_at")),
+    )
 
 
 def _overdue(s: DossierStats, e: Event) -> None:

@@ -84,7 +84,7 @@ def a_few_dossiers(client: DemoClient) -> int:
     rejected = received(client, 2, BIRTH, "online")
     received(client, 1, BIRTH, "counter")  # stays in progress, overdue by Thursday
     received(client, 2, LAND, "online")
-    received(client, 1, MARITAL, "counter")
+    received(client, 1, MARITAL, "counter")  # 3 working days: due Thursday 09:00, overdue at 10:00
     birth_to_electronic_result(client, resolved)
     client.act(
         "POST",

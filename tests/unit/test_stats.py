@@ -357,7 +357,7 @@ def test_with_the_appointment_s_moment_a_result_after_it_is_late_the_same_day() 
         state, _ = replay([receipt, story.result(at=issued)])
         assert state is not None
         outcomes.append((state.statutory_at, state.timeliness))
-    moment = "2026-03-20T09:30:00Z"
+    moment = "2026-03-20T09:30:00.000000Z"  # fixed-width UTC text: text order is time order
     assert outcomes == [(moment, "on_time"), (moment, "late")]
 
 
@@ -555,6 +555,25 @@ def test_in_progress_is_overdue_after_the_appointment_unless_paused(
     day_after = only(figures(stats, today=date(2026, 3, 21)).rows)
     assert (on_the_day["in_progress_on_time"], on_the_day["in_progress_overdue"]) == (2, 1)
     assert (day_after["in_progress_on_time"], day_after["in_progress_overdue"]) == (1, 2)
+
+
+def test_in_progress_is_overdue_from_the_minute_after_the_appointment_s_moment(
+    tmp_path: Path,
+) -> None:
+    """Without waiting for workflow's overdue mark: the figure follows the stats clock."""
+    due = datetime(2026, 3, 20, 9, 30, tzinfo=UTC)  # 16:30 in Vietnam
+    now = [due]
+    app = StatsApplication(store_env(None, str(tmp_path), "stats"), clock=lambda: now[0])
+    story = Story()
+    live(app, [story.received().model_copy(update={"appointment_at": due})])
+
+    split = []
+    for moment in (due, due + timedelta(minutes=1)):
+        now[0] = moment
+        totals = app.ytd(year=YEAR).totals
+        split.append((totals["in_progress_on_time"], totals["in_progress_overdue"]))
+
+    assert split == [(1, 0), (0, 1)]
 
 
 def test_an_inter_agency_dossier_counts_once_in_the_province_and_once_per_agency(
