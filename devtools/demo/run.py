@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -143,9 +144,17 @@ def play(
         "channel": channel,
         "status": view["status"],
         "id_number": a.id_number,
-        "appointment": view["appointment_date"],
+        "appointment": _return_time(view),
         "steps": len(view["timeline"]),
     }
+
+
+def _return_time(view: dict[str, Any]) -> str | None:
+    """The return time as the receipt gives it: with its hour where it has one."""
+    moment = view.get("appointment_at")
+    if moment is None:
+        return str(view["appointment_date"]) if view["appointment_date"] else None
+    return datetime.fromisoformat(moment).strftime("%d/%m/%Y %H:%M")
 
 
 def print_outcomes(console: Console, outcomes: list[dict[str, Any]]) -> None:

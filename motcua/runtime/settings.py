@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         description="OTEL_TRACES_EXPORTER: span exporters by name, comma-separated ('none')",
     )
     max_attachment_bytes: int = 10 * 1024 * 1024
+    province: str = Field(
+        default="Đồng Tháp",
+        description=(
+            "The province's name: the receipt's governing body (Ủy ban nhân dân tỉnh …) "
+            "and its place line"
+        ),
+    )
     clock_file: Path | None = Field(
         default=None, description="Tests and demo only: read 'now' from this file"
     )

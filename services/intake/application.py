@@ -24,6 +24,7 @@ from eventsourcing.persistence import JSONTranscoder
 from motcua.core.clock import Clock, system_clock
 from motcua.core.transcoding import DateAsISO
 from motcua.runtime.attachments import Attachments
+from motcua.runtime.migrations import migrate
 from motcua.runtime.store import Store
 from motcua.runtime.working_calendar import CalendarReader
 from services.catalogue.procedures import Catalogue
@@ -33,7 +34,7 @@ from services.intake.dossier_view import DossierViews
 from services.intake.lookup import LookupMixin
 from services.intake.progress import Progress
 from services.intake.ratings import RatingsMixin
-from services.intake.readmodel import create_tables
+from services.intake.readmodel import INTAKE_TABLES, create_tables
 from services.intake.send_back import SendBackMixin
 from services.intake.submission import SubmissionMixin
 
@@ -56,6 +57,7 @@ class IntakeApplication(SubmissionMixin, AcceptanceMixin, SendBackMixin, Ratings
         self.clock = clock or system_clock
         self.store = Store(self.recorder)  # type: ignore[arg-type]
         self.store.write(create_tables)
+        migrate(self.store, INTAKE_TABLES)
         self.attachments = Attachments(self.store)
         self.progress = Progress(self.store)
         self.views = DossierViews(self, self.store)

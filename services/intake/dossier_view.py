@@ -22,12 +22,13 @@ its own transaction. Both writes keep the newer version when they race.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
 
+from motcua.core.calendar import VIETNAM_TZ
 from motcua.runtime.documents import (
     create_document_table,
     decode_document,
@@ -100,6 +101,7 @@ def view_document(dossier: Dossier, timeline: list[dict[str, Any]]) -> dict[str,
         "applicant_id_number": dossier.applicant["id_number"],
         "received_at": dossier.received_at,
         "appointment_date": dossier.appointment_date,
+        "appointment_at": dossier.appointment_at,
         "reason": dossier.reason,
         "rating": dossier.rating,
         "feedback": [
@@ -127,6 +129,7 @@ class Found:
     document: dict[str, Any] | None  # None: saved before the table existed
     status: str
     appointment_date: str | None
+    appointment_at: str | None  # UTC ISO text; None: a date only (or none yet)
     later: list[dict[str, Any]]
 
     def answer(self, privileged: bool) -> dict[str, Any]:
@@ -139,15 +142,24 @@ class Found:
         document = self.document
         assert document is not None
         status, appointment = document["status"], document["appointment_date"]
+        moment = document.get("appointment_at")  # absent from documents of older releases
         if appointment is not None and self.appointment_date is not None:
             status, appointment = self.status, date.fromisoformat(self.appointment_date)
+            moment = self.appointment_at and datetime.fromisoformat(self.appointment_at)
         return {
             **{k: document[k] for k in VIEW_FIELDS},
             "status": status,
             "appointment_date": appointment,
+            "appointment_at": moment and _local(moment),
             "timeline": sorted(document["timeline"] + self.later, key=lambda e: e["at"]),
             **{k: document[k] if privileged else None for k in PRIVATE_FIELDS},
         }
+
+
+def _local(moment: datetime | str) -> datetime:
+    """A moment in Vietnam time, as the receipt and the lookup show it."""
+    value = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return value.astimezone(VIETNAM_TZ)
 
 
 class DossierViews:
@@ -176,7 +188,8 @@ class DossierViews:
         """The dossier with that code or id, its view and the others' reports."""
         with self.store.snapshot() as tx:
             tx.execute(
-                "SELECT d.id, d.status, d.appointment_date, v.document FROM {intake_dossiers} d "
+                "SELECT d.id, d.status, d.appointment_date, d.appointment_at, v.document "
+                "FROM {intake_dossiers} d "
                 "LEFT JOIN {intake_dossier_views} v ON v.dossier_id = d.id "
                 "WHERE d.code = ? OR d.id = ?",
                 (ref, ref),
@@ -190,6 +203,7 @@ class DossierViews:
                 document=None if document is None else decode_document(document),
                 status=row["status"],
                 appointment_date=row["appointment_date"],
+                appointment_at=row["appointment_at"],
                 later=Progress.timeline(tx, row["id"]) if document is not None else [],
             )
 

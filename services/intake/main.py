@@ -13,6 +13,7 @@ from motcua.web.http import TELEMETRY, install_common
 from services.catalogue.procedures import load_catalogue
 from services.intake.api import router
 from services.intake.application import IntakeApplication
+from services.intake.routes import lookup_page
 from services.intake.to_contract import PRODUCER, IntakePublisher
 
 
@@ -49,4 +50,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.relay = relay
     install_common(app, ready=lambda: relay.problems() + consumer.problems())
     app.include_router(router)
+    app.include_router(lookup_page.router)
     return app

@@ -22,6 +22,7 @@ from contracts.notify import NoticeDelivered, NoticeFailed
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.store import Store, Tx
 from motcua.runtime.unit_of_work import UnitOfWork
+from services.intake.readmodel import utc_text
 
 # Event type -> the status the applicant sees afterwards (None: unchanged).
 PUBLIC: dict[type[Envelope], str | None] = {
@@ -131,10 +132,11 @@ def _record(event: Envelope) -> Any:
         if isinstance(event, wf.SupplementRequested):
             details["documents"] = list(event.documents)
     status = PUBLIC[type(event)]
-    appointment = (
-        data.get("appointment_date")
-        if isinstance(event, wf.SupplementProvided | wf.ApologyIssued)
-        else None
+    moves = isinstance(event, wf.SupplementProvided | wf.ApologyIssued)
+    appointment = data.get("appointment_date") if moves else None
+    # A supplement moves the moment with the date; an apology promises a date only.
+    appointment_at = (
+        utc_text(event.appointment_at) if isinstance(event, wf.SupplementProvided) else None
     )
 
     def write(tx: Tx) -> None:
@@ -157,8 +159,9 @@ def _record(event: Envelope) -> Any:
             )
         if appointment:
             tx.execute(
-                "UPDATE {intake_dossiers} SET appointment_date = ? WHERE id = ?",
-                (appointment, str(event.dossier_id)),
+                "UPDATE {intake_dossiers} SET appointment_date = ?, appointment_at = ? "
+                "WHERE id = ?",
+                (appointment, appointment_at, str(event.dossier_id)),
             )
 
     return write

@@ -7,6 +7,9 @@ of unanswered feedback never disagree with them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from motcua.runtime.migrations import Component, Step
 from motcua.runtime.store import Tx, Write
 from services.intake.domain import Dossier
 
@@ -62,6 +65,25 @@ def create_tables(tx: Tx) -> None:
     )
 
 
+def _appointment_moment(tx: Tx) -> None:
+    """The appointment to the minute (UTC ISO text) beside its date, for the lookup's
+    return time with its hour; None for a dossier received before working hours."""
+    tx.execute("ALTER TABLE {intake_dossiers} ADD COLUMN appointment_at TEXT")
+
+
+# Intake's own tables, versioned like the runtime's (``motcua/runtime/migrations.py``);
+# step 1 changes the table ``create_tables`` made in the releases before.
+INTAKE_TABLES = Component(
+    "intake",
+    (Step(1, "intake_dossiers: appointment_at", _appointment_moment),),
+)
+
+
+def utc_text(moment: datetime | None) -> str | None:
+    """A moment as UTC ISO text (what the ``*_at`` columns hold), or None."""
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
+
+
 def dossier_row(dossier: Dossier) -> Write:
     """The upsert of the dossier's lookup row, to run in the transaction saving its events."""
     submitted_at = dossier.created_on.isoformat()
@@ -78,6 +100,7 @@ def dossier_row(dossier: Dossier) -> Write:
         submitted_at,
         dossier.received_at.isoformat() if dossier.received_at else None,
         dossier.appointment_date.isoformat() if dossier.appointment_date else None,
+        utc_text(dossier.appointment_at),
         dossier.modified_on.isoformat(),
     )
 
@@ -85,10 +108,11 @@ def dossier_row(dossier: Dossier) -> Write:
         tx.execute(
             "INSERT INTO {intake_dossiers} (id, code, agency_code, procedure_id, procedure_name, "
             "channel, status, applicant_account, applicant_name, submitted_at, received_at, "
-            "appointment_date, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "appointment_date, appointment_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET code = excluded.code, status = excluded.status, "
             "received_at = excluded.received_at, appointment_date = excluded.appointment_date, "
-            "updated_at = excluded.updated_at",
+            "appointment_at = excluded.appointment_at, updated_at = excluded.updated_at",
             values,
         )
 

@@ -131,6 +131,13 @@ class FeedbackRow(BaseModel):
 
 
 class DossierView(DossierSummary):
+    appointment_at: datetime | None = Field(
+        default=None,
+        description=(
+            "The return time with its hour (Vietnam time): the receipt's, moved by "
+            "supplements; null when only a date is set (an apology's new date)"
+        ),
+    )
     reason: str | None
     rating: int | None = Field(default=None, description="The applicant's rating, once given")
     feedback: list[FeedbackView] = []

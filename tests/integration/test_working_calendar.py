@@ -68,6 +68,10 @@ def test_after_the_2026_new_year_swap_is_imported_receipt_and_deadlines_count_wi
 
     # Officially: 31/12 16:00–17:00, then 5/1 to 9/1 (1/1 a holiday, 2/1 swapped off).
     assert accepted["receipt"]["appointment_date"] == "2026-01-09"
+    assert accepted["receipt"]["appointment_at"] == "2026-01-09T16:00:00+07:00"
+    lookup = {"X-Id-Number": APPLICANTS[0].id_number}
+    view = client.call("GET", f"/v1/dossiers/{accepted['code']}", lookup)
+    assert view["appointment_at"] == "2026-01-09T16:00:00+07:00"
     assert timeline["appointment_date"] == "2026-01-09"
     # The first step (half a day, 3 h 45 min) ends on Monday 5/1 at 10:15, not on Friday 2/1.
     assert timeline["steps"][0]["due_date"] == "2026-01-05"

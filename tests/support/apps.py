@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from devtools.demo.client import DemoClient
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from motcua.web.auth import issue_token
 from services import registry
@@ -31,3 +33,15 @@ def roles() -> dict[str, str]:
         "ministry": issue_token(DEV_JWT_SECRET, sub="m", role="ministry"),
         "admin": issue_token(DEV_JWT_SECRET, sub="a", role="admin"),
     }
+
+
+def intake_client(settings: Settings) -> TestClient:
+    """Intake in-process with ``settings`` (a clock file, a base URL …), without its workers."""
+    return TestClient(registry.service("intake").root.create_app(settings))
+
+
+def demo_over(client: TestClient) -> DemoClient:
+    """The demo's client, calling the in-process intake ``client``."""
+    demo = DemoClient("http://intake", "http://workflow", DEV_JWT_SECRET)
+    demo.http = client
+    return demo

@@ -27,16 +27,16 @@ from services.registry import NAMES as SERVICE_NAMES
 from tests.support.apps import make_app, roles
 
 PROBES = {"/healthz", "/readyz", "/metrics"}
-# Endpoints anyone may call: probes, the catalogue, the public lookup and what hangs off
-# it (code + ID number instead of a token: counter applicants have no account), the
-# electronic result's download (the same credentials) and its check by code and hash,
-# the payment page's checkout, the public statistics.
+# Endpoints anyone may call: probes, the catalogue, the public lookup (and its page) and
+# what hangs off it (code + ID number instead of a token: counter applicants have no
+# account), the electronic result's download (the same credentials) and its check by
+# code and hash, the payment page's checkout, the public statistics.
 PUBLIC = {
     "intake": PROBES | {
         "/v1/procedures", "/v1/procedures/{procedure_id}", "/v1/dossiers/{ref}",
         "/v1/dossiers/{ref}/receipt", "/v1/dossiers/{ref}/receipt.html",
         "/v1/dossiers/{ref}/qr.png", "/v1/dossiers/{ref}/rating", "/v1/dossiers/{ref}/feedback",
-        "/v1/calendar", "/v1/calendar/deadline",
+        "/v1/calendar", "/v1/calendar/deadline", "/lookup",
     },
     "workflow": PROBES | {
         "/v1/dossiers/{ref}/result/document", "/v1/dossiers/{code}/result/verify",

@@ -21,9 +21,9 @@ from contracts.intake import (
 )
 from devtools.demo.client import APPLICANTS, DemoClient
 from motcua.runtime.mapping import BatchAggregates
-from motcua.runtime.settings import DEV_JWT_SECRET, Settings
-from services import registry
+from motcua.runtime.settings import Settings
 from services.intake.to_contract import IntakePublisher
+from tests.support.apps import demo_over, intake_client
 
 DRIVING_LICENCE = "1.002804"  # 5 working days
 SWAP = "Government's agreement of 25/12/2025, announced by the Ministry of Home Affairs"
@@ -37,15 +37,12 @@ def clock(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(tmp_path: Path, clock: Path) -> TestClient:
     settings = Settings(var_dir=tmp_path / "var", clock_file=clock)
-    # No lifespan: the relay and consumers stay stopped (no broker needed here).
-    return TestClient(registry.service("intake").root.create_app(settings))
+    return intake_client(settings)
 
 
 @pytest.fixture
 def demo(client: TestClient) -> DemoClient:
-    demo = DemoClient("http://intake", "http://workflow", DEV_JWT_SECRET)
-    demo.http = client
-    return demo
+    return demo_over(client)
 
 
 def published(client: TestClient, *kinds: type[Envelope]) -> list[Any]:

@@ -15,8 +15,14 @@ from motcua.web.auth import Caller, CallerDep, OptionalCallerDep
 from motcua.web.http import CorrelationIdDep, file_responses
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
-from services.intake.receipt import Receipt, make_receipt, qr_png, render_receipt_html
-from services.intake.routes.common import IntakeDep, base_url
+from services.intake.receipt import (
+    Receipt,
+    lookup_url,
+    make_receipt,
+    qr_png,
+    render_receipt_html,
+)
+from services.intake.routes.common import IntakeDep, base_url, province
 from services.intake.schemas import Accepted
 
 router = APIRouter()
@@ -29,7 +35,9 @@ def accept_dossier(
     """Accept the dossier: assigns its code and appointment date; returns the receipt."""
     code = intake.accept(caller, dossier_id, correlation_id=cid)
     dossier = intake.find(code, caller, None)
-    return Accepted(code=code, receipt=make_receipt(intake, dossier, base_url(request)))
+    return Accepted(
+        code=code, receipt=make_receipt(intake, dossier, base_url(request), province(request))
+    )
 
 
 ReceiptLookup = Annotated[str | None, Header(description="Without a token: the ID number")]
@@ -53,7 +61,9 @@ def receipt_json(
     x_id_number: ReceiptLookup = None,
 ) -> Receipt:
     """The receipt (giấy tiếp nhận và hẹn trả kết quả) as JSON."""
-    return make_receipt(intake, _received(intake, ref, caller, x_id_number), base_url(request))
+    return make_receipt(
+        intake, _received(intake, ref, caller, x_id_number), base_url(request), province(request)
+    )
 
 
 @router.get(
@@ -71,7 +81,9 @@ def receipt_html(
 ) -> HTMLResponse:
     """The receipt as a printable HTML page with the QR code."""
     dossier = _received(intake, ref, caller, x_id_number)
-    return HTMLResponse(render_receipt_html(make_receipt(intake, dossier, base_url(request))))
+    return HTMLResponse(
+        render_receipt_html(make_receipt(intake, dossier, base_url(request), province(request)))
+    )
 
 
 @router.get(
@@ -81,9 +93,13 @@ def receipt_html(
     tags=["receipt"],
 )
 def receipt_qr(
-    intake: IntakeDep, caller: OptionalCallerDep, ref: str, x_id_number: ReceiptLookup = None
+    request: Request,
+    intake: IntakeDep,
+    caller: OptionalCallerDep,
+    ref: str,
+    x_id_number: ReceiptLookup = None,
 ) -> Response:
-    """A QR code (PNG) of the dossier code."""
+    """A QR code (PNG) of the public lookup page of the dossier's code."""
     dossier = _received(intake, ref, caller, x_id_number)
     assert dossier.code is not None
-    return Response(qr_png(dossier.code), media_type="image/png")
+    return Response(qr_png(lookup_url(base_url(request), dossier.code)), media_type="image/png")

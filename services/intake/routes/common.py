@@ -21,3 +21,9 @@ IntakeDep = Annotated[IntakeApplication, Depends(get_application)]
 def base_url(request: Request) -> str:
     configured: str = request.app.state.settings.public_base_url
     return configured.rstrip("/")
+
+
+def province(request: Request) -> str:
+    """The province's name, as the receipt prints it."""
+    name: str = request.app.state.settings.province
+    return name
