@@ -11,13 +11,16 @@ due for delivery (services/notify/delivery.py).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, cast
+from urllib.parse import quote
 
 from contracts import intake as ci
 from contracts import payment as cp
 from contracts import workflow as cw
 from contracts.envelope import Envelope
 from motcua.core import metrics
+from motcua.core.calendar import VIETNAM_TZ
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.store import Write
 from motcua.runtime.unit_of_work import UnitOfWork
@@ -72,6 +75,9 @@ class PlanningMixin(NotifyBase):
             facts = {**facts, **_facts_of(event)}
         if isinstance(event, cw.SupplementProvided | cw.ApologyIssued):
             facts["appointment_date"] = event.appointment_date.isoformat()
+            # A supplement moves the hour with the date; an apology promises a date only.
+            moved = getattr(event, "appointment_at", None)
+            facts["appointment_at"] = moved.isoformat() if moved is not None else None
         writes: list[Write] = [facts_row(event.dossier_id, facts)] if facts else []
         kind = KIND_OF.get(type(event))
         notices = self._plan(event, kind, facts) if kind and facts else []
@@ -124,13 +130,15 @@ class PlanningMixin(NotifyBase):
             appointment: Any = event.previous_appointment_date
         else:
             appointment = getattr(event, "appointment_date", None) or facts.get("appointment_date")
+        moment = facts.get("appointment_at")
         return {
             "applicant_name": facts["applicant"].get("full_name", ""),
             "code": code,
             "procedure_name": facts.get("procedure_name", ""),
             "agency_name": procedure.receiving_agency.name if procedure else "Bộ phận Một cửa",
-            "lookup_url": f"{self.public_base_url}/v1/dossiers/{code}" if code else None,
+            "lookup_url": f"{self.public_base_url}/lookup?code={quote(code)}" if code else None,
             "appointment_date": _dmy(appointment),
+            "appointment_time": _hour_of(moment, appointment),
             "new_appointment_date": _dmy(event.appointment_date)
             if isinstance(event, cw.ApologyIssued)
             else None,
@@ -169,7 +177,19 @@ def _facts_of(event: ci.DossierSubmitted | ci.DossierReceived) -> dict[str, Any]
     }
     if isinstance(event, ci.DossierReceived):
         facts.update(code=event.code, appointment_date=event.appointment_date.isoformat())
+        at = event.appointment_at
+        facts["appointment_at"] = at.isoformat() if at is not None else None
     return facts
+
+
+def _hour_of(moment: str | None, appointment: Any) -> str | None:
+    """The return time's hour ("15 giờ 00"), Vietnam time, when the moment is known and
+    falls on the date the notice names; None otherwise (a date alone is shown)."""
+    if moment is None or appointment is None:
+        return None
+    local = datetime.fromisoformat(moment).astimezone(VIETNAM_TZ)
+    named = appointment.isoformat() if hasattr(appointment, "isoformat") else str(appointment)
+    return local.strftime("%H giờ %M") if local.date().isoformat() == named[:10] else None
 
 
 def _requested_documents(event: Envelope) -> list[str]:

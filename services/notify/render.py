@@ -3,7 +3,8 @@
 Each kind has ``<kind>.subject.j2`` (one line), ``<kind>.email.j2`` (plain text, also
 shown in the portal inbox) and ``<kind>.sms.j2`` (short, then fitted by ``fit_sms``).
 Every template receives the same plain dict: ``applicant_name``, ``code``,
-``procedure_name``, ``agency_name``, ``lookup_url``, ``appointment_date``, ``reason``,
+``procedure_name``, ``agency_name``, ``lookup_url``, ``appointment_date`` with
+``appointment_time`` (its hour, when known), ``reason``,
 ``documents``, ``payment_url``, ``amount_vnd``, ``result_kind``, ``result_url`` (where
 workflow serves an electronic result, to its applicant only) and
 ``new_appointment_date`` (and ``answer``, an agency's answer to a feedback, which only

@@ -20,6 +20,7 @@ OPTIONAL = (
     "lookup_url",
     "result_url",
     "appointment_date",
+    "appointment_time",
     "reason",
     "payment_url",
     "amount_vnd",
@@ -36,6 +37,7 @@ def full_data(**changes: Any) -> dict[str, Any]:
         "agency_name": "UBND phường Bến Thành",
         "lookup_url": LOOKUP_URL,
         "appointment_date": "05/12/2026",
+        "appointment_time": "15 giờ 00",
         "reason": "Tờ khai thiếu chữ ký của người đi đăng ký",
         "documents": ["Tờ khai đăng ký khai sinh", "Giấy chứng sinh"],
         "payment_url": "https://thanhtoan.example.gov.vn/p/8f3a",
@@ -92,13 +94,13 @@ def test_line_breaks_in_the_data_do_not_break_the_subject(kind: str) -> None:
     assert "\r" not in subject
 
 
-def test_received_email_gives_code_appointment_date_and_lookup_url() -> None:
+def test_received_email_gives_code_appointment_with_its_hour_and_lookup_url() -> None:
     data = full_data()
 
     body = render("received", "email", data).body
 
     assert f"Mã hồ sơ: {CODE}" in body
-    assert "Ngày hẹn trả kết quả: 05/12/2026" in body
+    assert "Thời gian hẹn trả kết quả: 15 giờ 00, ngày 05/12/2026" in body
     assert LOOKUP_URL in body
 
 

@@ -427,6 +427,7 @@ def test_notify_tells_the_applicant_the_answer() -> None:
         "agency_name": "UBND xã",
         "lookup_url": None,
         "appointment_date": None,
+        "appointment_time": None,
         "reason": None,
         "documents": [],
         "payment_url": None,
