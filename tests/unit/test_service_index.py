@@ -6,6 +6,8 @@ The expected figures are counted by hand from a few dossiers around March 2026 (
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,15 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from contracts.envelope import Envelope
 from contracts.intake import DossierRated, FeedbackAnswered, FeedbackSent
 from contracts.payment import PaymentMethod, PaymentSucceeded
 from contracts.workflow import ResultIssued, Timeliness
+from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from services.catalogue.procedures import load_catalogue
 from services.stats.application import StatsApplication
 from services.stats.facts import instant
+from services.stats.main import create_app
 from services.stats.periods import parse_period
 from services.stats.service_index import (
     FEEDBACK_ANSWER_WORKING_DAYS,
@@ -285,3 +290,72 @@ def test_the_index_on_postgres(postgres: Postgres) -> None:
     live(stats, months.later)
     clock.now = vn("2026-06-01")
     assert as_dict(stats.service_index(parse_period("2026-03"))) == as_dict(march)
+
+
+# -- the API and the page ---------------------------------------------------------------
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("2026-04-01T08:00:00+07:00")
+    app = create_app(Settings(var_dir=tmp_path, clock_file=clock_file))
+    live(app.state.stats, around_march().march)
+    return TestClient(app)  # no lifespan: no broker needed
+
+
+def test_api_json_is_public_and_is_the_index(client: TestClient) -> None:
+    answer = client.get("/v1/stats/index", params={"period": "2026-03"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["period"], body["first_day"], body["last_day"], body["complete"]) == (
+        "2026-03",
+        "2026-03-01",
+        "2026-03-31",
+        True,
+    )
+    assert body["feedback_limit_working_days"] == FEEDBACK_ANSWER_WORKING_DAYS
+    shown = {row["key"]: figures(row) for row in [*body["rows"], body["totals"]]}
+    assert shown == {COMMUNE: MARCH_COMMUNE, LAND_OFFICE: MARCH_LAND, None: MARCH_TOTALS}
+
+
+def test_api_csv_has_each_rate_s_numerator_and_denominator(client: TestClient) -> None:
+    answer = client.get("/v1/stats/index", params={"period": "2026-03", "format": "csv"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert 'filename="chi-so-phuc-vu-2026-03.csv"' in answer.headers["content-disposition"]
+    assert answer.content.startswith(b"\xef\xbb\xbf")
+    header, *rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert header[:2] == ["Cơ quan tiếp nhận", "Mã"]
+    assert [row[1] for row in rows] == [LAND_OFFICE, COMMUNE, ""]  # codes in order, then all
+    land, commune, total = (dict(zip(header, row, strict=True)) for row in rows)
+    on_time = "Giải quyết trước hạn, đúng hạn"
+    assert (commune[f"{on_time}: Tử số"], commune[f"{on_time}: Mẫu số"]) == ("2", "3")
+    assert float(commune[f"{on_time}: Tỷ lệ"]) == pytest.approx(2 / 3)
+    assert land["Đánh giá hài lòng (4–5 điểm): Tỷ lệ"] == ""  # null: no rating
+    assert total["Cơ quan tiếp nhận"] == "Toàn tỉnh"
+    assert total["Điểm hài lòng bình quân (1–5)"] == "4.0"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"period": "2026-13"}, "unknown month"),
+        ({"period": "last month"}, "unknown period"),
+        ({"from": "2026-03-31", "to": "2026-03-01"}, "is before from"),
+        ({"from": "2026-03-01"}, "give period"),
+        ({"period": "2027-01"}, "not started"),
+    ],
+)
+def test_api_bad_periods_are_422_with_the_reason(
+    client: TestClient, params: dict[str, str], message: str
+) -> None:
+    answer = client.get("/v1/stats/index", params=params)
+    assert answer.status_code == 422
+    assert message in answer.json()["error"]["message"]
+
+
+def test_api_unknown_format_is_422(client: TestClient) -> None:
+    answer = client.get("/v1/stats/index", params={"period": "2026-03", "format": "xlsx"})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "invalid_request"
