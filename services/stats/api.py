@@ -8,7 +8,7 @@ rows, then the totals row (``kind`` tells them apart), so a spreadsheet reads ba
 exactly the JSON figures. The periodic reports (``GET /v1/reports``) are public too: they
 are the same figures, for other periods; their files are laid out as offices file them
 (``report_files.py``). So is the service index of Decision 766/QĐ-TTg
-(``GET /v1/stats/index``, ``service_index.py``).
+(``GET /v1/stats/index``, ``service_index.py``), which the page shows for this month.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from services.stats.figures import COLUMNS, ELIGIBLE_PERCENT, Scope, Ytd
 from services.stats.periods import parse_period
 from services.stats.reports import GroupBy, Report
 from services.stats.schemas import IndexOut, ReportOut, YtdOut
-from services.stats.service_index import FEEDBACK_ANSWER_WORKING_DAYS, ServiceIndex
+from services.stats.service_index import FEEDBACK_ANSWER_WORKING_DAYS, RATES, ServiceIndex
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Format = Literal["json", "csv", "xlsx"]
@@ -177,9 +177,11 @@ def public_page(
     stats: StatsDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> HTMLResponse:
-    """The published figures of every service, readable on a phone."""
+    """The published figures of every service, readable on a phone, and this month's
+    service index per agency."""
     figures = stats.ytd(year=year or stats.today().year)
-    return HTMLResponse(render_page(figures))
+    index = stats.service_index(parse_period(f"{stats.today():%Y-%m}"))
+    return HTMLResponse(render_page(figures, index))
 
 
 # -- files ------------------------------------------------------------------------------
@@ -247,12 +249,13 @@ def environment() -> Environment:
     )
     env.filters["vnd"] = money_vnd
     env.filters["percent"] = _percent
+    env.filters["rate"] = rate_text
     env.filters["decimal"] = lambda x: f"{x:.1f}".replace(".", ",")
     env.filters["vndate"] = lambda d: d.strftime("%d/%m/%Y")
     return env
 
 
-def render_page(figures: Ytd) -> str:
+def render_page(figures: Ytd, index: ServiceIndex) -> str:
     services = [_service(p) for p in figures.procedures]
     return (
         environment()
@@ -262,6 +265,9 @@ def render_page(figures: Ytd) -> str:
             totals=_service(figures.totals),
             services=services,
             threshold=ELIGIBLE_PERCENT,
+            index=index,
+            index_rates=[(key, name) for key, _, _, name in RATES],
+            feedback_days=FEEDBACK_ANSWER_WORKING_DAYS,
         )
     )
 
@@ -286,3 +292,8 @@ def _percent(share: float | None) -> str:
     if share is None:
         return "–"
     return f"{share * 100:.1f}".replace(".", ",") + "%"
+
+
+def rate_text(share: float | None) -> str:
+    """A rate of the service index in percent, one decimal; "—" without a denominator."""
+    return "—" if share is None else _percent(share)

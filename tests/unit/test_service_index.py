@@ -24,12 +24,14 @@ from contracts.workflow import ResultIssued, Timeliness
 from motcua.runtime.settings import Settings
 from motcua.runtime.store import store_env
 from services.catalogue.procedures import load_catalogue
+from services.stats.api import render_page
 from services.stats.application import StatsApplication
 from services.stats.facts import instant
 from services.stats.main import create_app
 from services.stats.periods import parse_period
 from services.stats.service_index import (
     FEEDBACK_ANSWER_WORKING_DAYS,
+    RATES,
     ServiceIndex,
     answered_in_time,
 )
@@ -359,3 +361,20 @@ def test_api_unknown_format_is_422(client: TestClient) -> None:
     answer = client.get("/v1/stats/index", params={"period": "2026-03", "format": "xlsx"})
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "invalid_request"
+
+
+def test_the_page_shows_this_month_s_index_and_a_dash_for_a_null_rate(tmp_path: Path) -> None:
+    stats = app_in(tmp_path, Clock(vn("2026-03-31", 20)))
+    live(stats, around_march().march)
+    index = stats.service_index(parse_period("2026-03"))
+    page = render_page(stats.ytd(year=2026), index)
+    assert "Chỉ số phục vụ người dân, doanh nghiệp (Quyết định 766/QĐ-TTg)" in page
+    assert '<section class="index" data-index="2026-03">' in page
+    assert "số liệu tạm tính" in page  # the month is not over at 20:00 on the 31st
+    land = page[page.index(f'data-agency="{LAND_OFFICE}"') :]
+    land = land[: land.index("</article>")]
+    assert '<dd data-figure="satisfied"><span data-part="numerator">0</span>' in land
+    assert '<span data-part="rate">—</span>' in land
+    assert '<dd data-figure="average_rating">—</dd>' in land
+    assert '<span data-part="rate">50,0%</span>' in land  # online received: 1 of 2
+    assert len(RATES) == land.count('data-part="rate"')
