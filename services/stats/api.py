@@ -7,7 +7,8 @@ satisfaction ratings (S-3). CSV and XLSX have one header row of the JSON keys, t
 rows, then the totals row (``kind`` tells them apart), so a spreadsheet reads back
 exactly the JSON figures. The periodic reports (``GET /v1/reports``) are public too: they
 are the same figures, for other periods; their files are laid out as offices file them
-(``report_files.py``).
+(``report_files.py``). So is the service index of Decision 766/QĐ-TTg
+(``GET /v1/stats/index``, ``service_index.py``), which the page shows for this month.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from services.stats.application import StatsApplication
 from services.stats.figures import COLUMNS, ELIGIBLE_PERCENT, Scope, Ytd
 from services.stats.periods import parse_period
 from services.stats.reports import GroupBy, Report
-from services.stats.schemas import ReportOut, YtdOut
+from services.stats.schemas import IndexOut, ReportOut, YtdOut
+from services.stats.service_index import FEEDBACK_ANSWER_WORKING_DAYS, RATES, ServiceIndex
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Format = Literal["json", "csv", "xlsx"]
@@ -105,6 +107,52 @@ def periodic_report(
     return Response(content, media_type=media, headers=disposition)
 
 
+INDEX_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "The index"}
+}
+
+
+@router.get(
+    "/v1/stats/index", response_model=IndexOut, responses=INDEX_RESPONSES, tags=["statistics"]
+)
+def index_of_service(
+    stats: StatsDep,
+    period: Annotated[
+        str | None,
+        Query(description="2026-03 (month), 2026-Q1, 2026-H1, 2026 (year); or from and to"),
+    ] = None,
+    first: Annotated[date | None, Query(alias="from", description="First day")] = None,
+    last: Annotated[date | None, Query(alias="to", description="Last day, included")] = None,
+    fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Any:
+    """The service index of Decision 766/QĐ-TTg per receiving agency, as of the period's
+    end (or now, while it runs): each rate with its numerator and denominator."""
+    index = stats.service_index(parse_period(period, first, last))
+    if fmt == "json":
+        return index_json(index)
+    name = f"chi-so-phuc-vu-{index.period.label}.csv"
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(
+        report_files.index_to_csv(index),
+        media_type="text/csv; charset=utf-8",
+        headers=disposition,
+    )
+
+
+def index_json(index: ServiceIndex) -> dict[str, Any]:
+    p = index.period
+    return {
+        "period": p.label,
+        "first_day": p.first,
+        "last_day": p.last,
+        "as_of": index.as_of,
+        "complete": index.complete,
+        "feedback_limit_working_days": FEEDBACK_ANSWER_WORKING_DAYS,
+        "rows": index.rows,
+        "totals": index.totals,
+    }
+
+
 def report_json(report: Report) -> dict[str, Any]:
     p = report.period
     return {
@@ -129,9 +177,11 @@ def public_page(
     stats: StatsDep,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> HTMLResponse:
-    """The published figures of every service, readable on a phone."""
+    """The published figures of every service, readable on a phone, and this month's
+    service index per agency."""
     figures = stats.ytd(year=year or stats.today().year)
-    return HTMLResponse(render_page(figures))
+    index = stats.service_index(parse_period(f"{stats.today():%Y-%m}"))
+    return HTMLResponse(render_page(figures, index))
 
 
 # -- files ------------------------------------------------------------------------------
@@ -199,12 +249,13 @@ def environment() -> Environment:
     )
     env.filters["vnd"] = money_vnd
     env.filters["percent"] = _percent
+    env.filters["rate"] = rate_text
     env.filters["decimal"] = lambda x: f"{x:.1f}".replace(".", ",")
     env.filters["vndate"] = lambda d: d.strftime("%d/%m/%Y")
     return env
 
 
-def render_page(figures: Ytd) -> str:
+def render_page(figures: Ytd, index: ServiceIndex) -> str:
     services = [_service(p) for p in figures.procedures]
     return (
         environment()
@@ -214,6 +265,9 @@ def render_page(figures: Ytd) -> str:
             totals=_service(figures.totals),
             services=services,
             threshold=ELIGIBLE_PERCENT,
+            index=index,
+            index_rates=[(key, name) for key, _, _, name in RATES],
+            feedback_days=FEEDBACK_ANSWER_WORKING_DAYS,
         )
     )
 
@@ -238,3 +292,8 @@ def _percent(share: float | None) -> str:
     if share is None:
         return "–"
     return f"{share * 100:.1f}".replace(".", ",") + "%"
+
+
+def rate_text(share: float | None) -> str:
+    """A rate of the service index in percent, one decimal; "—" without a denominator."""
+    return "—" if share is None else _percent(share)

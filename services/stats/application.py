@@ -54,6 +54,7 @@ from services.stats.projection import (
     as_event,
 )
 from services.stats.reports import GroupBy, Report, report
+from services.stats.service_index import ServiceIndex, service_index
 
 Progress = Callable[[int], None]
 PROGRESS_EVERY = 10_000
@@ -158,6 +159,10 @@ class StatsApplication(Application[UUID]):
     def report(self, period: Period, by: GroupBy = "procedure") -> Report:
         """The report of ``period`` as of its end, or of now while it is not over."""
         return report(self.store, period, by, self.clock(), self.catalogue)
+
+    def service_index(self, period: Period) -> ServiceIndex:
+        """The Decision 766 index of ``period`` per agency, as of its end or of now."""
+        return service_index(self.store, period, self.clock(), self.catalogue)
 
 
 def apply_event(event: Envelope | Event) -> Write:

@@ -43,7 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
             "Year-to-date figures of every public service (received, resolved early, on "
             "time or late, in progress, refused, withdrawn, fees, ratings), the online "
             "share that makes a level-3 service eligible for level 4, as JSON, CSV or "
-            "XLSX, and the public page `/stats`. Public: no authentication."
+            "XLSX; the periodic reports; the service index of Decision 766/QĐ-TTg per "
+            "agency; and the public page `/stats`. Public: no authentication."
         ),
         lifespan=lifespan_with(consumer),
     )

@@ -1,4 +1,5 @@
-"""A report as the files offices file: CSV for any program, XLSX laid out as on paper.
+"""A report as the files offices file: CSV for any program, XLSX laid out as on paper;
+the service index (``service_index.py``) as CSV.
 
 Both carry the Vietnamese headings of the provincial layout, grouped as on the form
 (``LAYOUT``): the XLSX in two header rows with the groups merged over their columns, the
@@ -17,6 +18,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from services.stats.reports import Report
+from services.stats.service_index import RATES, ServiceIndex
 
 # (group heading, ((count, column heading), ...)); a group of one column is not split.
 LAYOUT: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -136,3 +138,35 @@ def to_xlsx(report: Report) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+AVERAGE_HEADING = "Điểm hài lòng bình quân (1–5)"
+
+
+def index_headings() -> list[str]:
+    """The agency, then each rate's numerator, denominator and rate (0 to 1, as the JSON)."""
+    flat = [GROUP_HEADING["agency"], "Mã"]
+    for key, _, _, name in RATES:
+        flat += [f"{name}: Tử số", f"{name}: Mẫu số", f"{name}: Tỷ lệ"]
+        if key == "satisfied":
+            flat.append(AVERAGE_HEADING)
+    return flat
+
+
+def _index_values(row: dict[str, Any]) -> list[Any]:
+    values = [row["label"], row["key"]]
+    for key, *_ in RATES:
+        values += [row[key]["numerator"], row[key]["denominator"], row[key]["rate"]]
+        if key == "satisfied":
+            values.append(row["average_rating"])
+    return values
+
+
+def index_to_csv(index: ServiceIndex) -> bytes:
+    """One row per agency, then the province's; an empty cell where a rate is null."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(index_headings())
+    for row in [*index.rows, index.totals]:
+        writer.writerow(["" if v is None else v for v in _index_values(row)])
+    return out.getvalue().encode("utf-8-sig")

@@ -151,20 +151,26 @@ class Report:
     totals: dict[str, Any] = field(default_factory=dict)
 
 
+def as_of_end(period: Period, now: datetime) -> tuple[str, bool, date]:
+    """The instant ``period``'s figures stand at, whether it is over, and that day.
+
+    Its end once over; before, now included: under a clock that stands still (a test's,
+    the demo's) the events happen at the very moment the figures are asked for."""
+    current = instant(now + timedelta(microseconds=1))
+    if current <= period.start:
+        raise PeriodError(f"the period {period.label} has not started yet")
+    if current >= period.end:
+        return period.end, True, period.last
+    return current, False, local_date(now)
+
+
 def report(
     store: Store, period: Period, by: GroupBy, now: datetime, catalogue: Catalogue | None = None
 ) -> Report:
     """The report of ``period`` grouped ``by``, as of its end (or ``now`` if sooner)."""
     if by not in GROUPS:
         raise PeriodError(f"unknown grouping {by!r}: expected one of {', '.join(GROUPS)}")
-    # Up to now included: under a clock that stands still (a test's, the demo's) the
-    # events happen at the very moment a report is asked for.
-    current = instant(now + timedelta(microseconds=1))
-    if current <= period.start:
-        raise PeriodError(f"the period {period.label} has not started yet")
-    complete = current >= period.end
-    as_of = period.end if complete else current
-    as_of_day = period.last if complete else local_date(now)
+    as_of, complete, as_of_day = as_of_end(period, now)
     with store.snapshot() as tx:
         rows = _rows(tx, by, period.start, as_of, as_of_day)
     rows = [_labelled(r, by, catalogue) for r in rows]
@@ -195,7 +201,7 @@ def _labelled(row: dict[str, Any], by: GroupBy, catalogue: Catalogue | None) -> 
         procedure = catalogue.get(key) if catalogue is not None else None
         label = key = procedure.field if procedure is not None else NO_FIELD
     elif by == "agency":
-        label = _agency_name(key, catalogue)
+        label = agency_name(key, catalogue)
     elif by == "level":
         key = int(key)
         label = f"Mức độ {key}"
@@ -204,7 +210,8 @@ def _labelled(row: dict[str, Any], by: GroupBy, catalogue: Catalogue | None) -> 
     return {"key": key, "label": label, **{c: row[c] for c in COUNTS}}
 
 
-def _agency_name(code: str, catalogue: Catalogue | None) -> str:
+def agency_name(code: str, catalogue: Catalogue | None) -> str:
+    """The agency's name as the catalogue gives it (the code when it does not list it)."""
     for procedure in catalogue or ():
         if procedure.receiving_agency.code == code:
             return procedure.receiving_agency.name

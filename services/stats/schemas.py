@@ -1,5 +1,5 @@
-"""Response bodies of stats' HTTP API (what /docs shows): the year-to-date figures and
-the periodic reports."""
+"""Response bodies of stats' HTTP API (what /docs shows): the year-to-date figures, the
+periodic reports and the service index."""
 
 from __future__ import annotations
 
@@ -91,3 +91,48 @@ class ReportOut(BaseModel):
     complete: bool = Field(description="The period is over: the figures will not change")
     rows: list[ReportRow]
     totals: ReportRow
+
+
+class Rate(BaseModel):
+    """A share with what it is made of: ``rate`` = numerator / denominator, null when the
+    denominator is 0."""
+
+    numerator: int
+    denominator: int
+    rate: float | None = Field(description="0 to 1; null: nothing to share")
+
+
+class IndexRow(BaseModel):
+    """One receiving agency's index (or the province's: ``key`` null) for the period."""
+
+    key: str | None = Field(description="Receiving agency code; null for the province")
+    label: str = Field(description="The agency's name")
+    on_time: Rate = Field(description="Resolved in the period early or on time / resolved")
+    online_received: Rate = Field(description="Received online / received in the period")
+    electronic_results: Rate = Field(
+        description="Resolved with an electronic result / resolved in the period (resolved online)"
+    )
+    online_payments: Rate = Field(description="First payment online / paid in the period")
+    satisfied: Rate = Field(description="Ratings 4 or 5 / ratings given in the period (1 to 5)")
+    average_rating: float | None = Field(description="Average of the ratings given, 1 to 5")
+    feedback_answered: Rate = Field(
+        description="Feedback sent in the period and answered by its end / sent in the period"
+    )
+    feedback_on_time: Rate = Field(
+        description="Of the feedback sent in the period, answered within the limit / sent"
+    )
+
+
+class IndexOut(BaseModel):
+    """The service index of Decision 766/QĐ-TTg for a period, as of its end."""
+
+    period: str
+    first_day: date
+    last_day: date
+    as_of: str = Field(description="The moment the figures stand at (UTC)")
+    complete: bool = Field(description="The period is over: the figures will not change")
+    feedback_limit_working_days: int = Field(
+        description="Working days a feedback may take to be answered on time"
+    )
+    rows: list[IndexRow]
+    totals: IndexRow

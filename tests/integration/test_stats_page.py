@@ -3,7 +3,9 @@
 Intake, workflow and stats run as real processes; a few dossiers take different paths
 (a result with a rating, a rejection, in progress, overdue, at the counter). The page
 must show for each service exactly the figures of ``GET /v1/stats/ytd``, with bars in
-proportion, and stay readable on a phone: no sideways scrolling, no tiny text.
+proportion, for each receiving agency exactly this month's service index of
+``GET /v1/stats/index`` (Decision 766/QĐ-TTg), and stay readable on a phone: no
+sideways scrolling, no tiny text.
 """
 
 from __future__ import annotations
@@ -55,6 +57,16 @@ OUTCOMES = (
 )
 COUNTS = ("received", "online_received", "paused_for_supplement", *OUTCOMES)
 MIN_FONT_PX = 12.0
+MONTH = "2026-03"  # the month of the injected clock: the page's service index
+INDEX_RATES = (
+    "on_time",
+    "online_received",
+    "electronic_results",
+    "online_payments",
+    "satisfied",
+    "feedback_answered",
+    "feedback_on_time",
+)
 PNG = b"\x89PNG"
 
 
@@ -130,6 +142,10 @@ def test_the_page_shows_the_published_figures_readably_on_a_phone_and_a_desktop(
     browser: webdriver.Chrome, stats_url: tuple[str, dict[str, Any]], tmp_path: Path
 ) -> None:
     url, figures = stats_url
+    index: dict[str, Any] = httpx.get(
+        f"{url}/v1/stats/index", params={"period": MONTH}, timeout=10
+    ).json()
+    assert index["totals"]["online_received"]["denominator"] == figures["totals"]["received"]
 
     for viewport in (PHONE, DESKTOP):
         show(browser, f"{url}/stats", viewport)
@@ -137,6 +153,7 @@ def test_the_page_shows_the_published_figures_readably_on_a_phone_and_a_desktop(
 
         assert shot.read_bytes().startswith(PNG)
         check_page(browser, figures, viewport)
+        check_index(browser, index)
 
 
 def check_page(browser: webdriver.Chrome, figures: dict[str, Any], viewport: Viewport) -> None:
@@ -194,6 +211,38 @@ def check_online_share(section: WebElement, row: dict[str, Any]) -> None:
     assert fill == pytest.approx(share.rect["width"] * row["online_share"], abs=1.0)
     shown = section.find_element(By.CSS_SELECTOR, "[data-figure=online_share]").text
     assert shown == f"{row['online_share'] * 100:.1f}".replace(".", ",") + "%"
+
+
+def check_index(browser: webdriver.Chrome, index: dict[str, Any]) -> None:
+    """The month's index: an entry per agency and the province's, each rate's numerator,
+    denominator and percentage ("—" when null) and the average rating as in the JSON."""
+    section = browser.find_element(By.CSS_SELECTOR, "section.index")
+    assert section.get_attribute("data-index") == index["period"] == MONTH
+    assert "Quyết định 766/QĐ-TTg" in section.find_element(By.TAG_NAME, "h2").text
+    entries = {
+        a.get_attribute("data-agency"): a
+        for a in section.find_elements(By.CSS_SELECTOR, "article[data-agency]")
+    }
+    rows = {row["key"] or "": row for row in [index["totals"], *index["rows"]]}
+    assert set(entries) == set(rows)
+    for key, row in rows.items():
+        entry = entries[key]
+        assert entry.find_element(By.TAG_NAME, "h3").text == row["label"]
+        for name in INDEX_RATES:
+            shown = entry.find_element(By.CSS_SELECTOR, f"dd[data-figure={name}]")
+            part = {
+                str(p.get_attribute("data-part")): p.text
+                for p in shown.find_elements(By.CSS_SELECTOR, "[data-part]")
+            }
+            rate = row[name]["rate"]
+            assert part == {
+                "numerator": str(row[name]["numerator"]),
+                "denominator": str(row[name]["denominator"]),
+                "rate": "—" if rate is None else f"{rate * 100:.1f}".replace(".", ",") + "%",
+            }, (key, name)
+        average = entry.find_element(By.CSS_SELECTOR, "dd[data-figure=average_rating]").text
+        expected = row["average_rating"]
+        assert average == ("—" if expected is None else f"{expected:.1f}".replace(".", ",") + "/5")
 
 
 def assert_fits(browser: webdriver.Chrome, viewport: Viewport) -> None:

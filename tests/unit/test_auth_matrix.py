@@ -44,7 +44,7 @@ PUBLIC = {
     },
     "payment": PROBES | {"/v1/payments/{ref}/checkout", "/v1/attempts/{attempt_id}"},
     "notify": PROBES,
-    "stats": PROBES | {"/v1/stats/ytd", "/v1/reports", "/stats"},
+    "stats": PROBES | {"/v1/stats/ytd", "/v1/reports", "/v1/stats/index", "/stats"},
     "interagency": PROBES | {"/v1/feeds"},
 }  # fmt: skip
 # Endpoints with an authentication of their own: the gateway signs its callbacks.
