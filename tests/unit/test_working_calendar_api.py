@@ -26,6 +26,7 @@ from services.intake.to_contract import IntakePublisher
 from tests.support.apps import demo_over, intake_client
 
 DRIVING_LICENCE = "1.002804"  # 5 working days
+BIRTH = "1.001193"  # 1 working day
 SWAP = "Government's agreement of 25/12/2025, announced by the Ministry of Home Affairs"
 
 
@@ -83,6 +84,29 @@ def test_after_the_2026_new_year_swap_is_entered_five_days_from_31_december_16h_
     received = published(client, DossierReceived)[-1]
     assert received.appointment_at == datetime(2026, 1, 9, 9, tzinfo=UTC)  # 16:00 in Vietnam
     assert received.calendar_version == 2
+
+
+@pytest.mark.parametrize(
+    ("received", "returned"),
+    [
+        # Tết Đinh Mùi 2027: 4/2 (29 Chạp) to 10/2 (mùng 5) off.
+        ("2027-02-03T09:00:00+07:00", "2027-02-11T09:00:00+07:00"),
+        # 30/4 and 1/5 2026 fall on Thursday and Friday.
+        ("2026-04-29T16:00:00+07:00", "2026-05-04T16:00:00+07:00"),
+        # 1/5 2027 is a Saturday: given back on Monday 3/5.
+        ("2027-04-29T16:00:00+07:00", "2027-05-04T16:00:00+07:00"),
+        # National Day 2026: Monday 31/8 off, 1/9 and 2/9 off.
+        ("2026-08-28T16:00:00+07:00", "2026-09-03T16:00:00+07:00"),
+        # National Day 2027: 2/9 and 3/9, Thursday and Friday.
+        ("2027-09-01T16:00:00+07:00", "2027-09-06T16:00:00+07:00"),
+    ],
+)
+def test_one_working_day_across_the_holidays_on_the_receipt(
+    demo: DemoClient, clock: Path, received: str, returned: str
+) -> None:
+    receipt = accept_at(demo, clock, received, BIRTH)
+
+    assert (receipt["received_at"], receipt["appointment_at"]) == (received, returned)
 
 
 def test_without_the_swap_the_library_alone_says_8_january(demo: DemoClient, clock: Path) -> None:
