@@ -38,6 +38,10 @@ class Caller(BaseModel):
         default=None,
         description="Place of residence: OpenID Connect's address claim (its 'formatted' part)",
     )
+    step_roles: tuple[str, ...] = Field(
+        default=(),
+        description="An officer's roles in the procedures' steps (mot_cua, chuyen_vien, lanh_dao)",
+    )
 
     @field_validator("address", mode="before")
     @classmethod
