@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 from contracts import workflow as wf
 from contracts.envelope import Envelope
 from contracts.notify import NoticeDelivered
+from motcua.core.calendar import VIETNAM_TZ
 from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.web.auth import Caller, issue_token
 from services.intake.application import IntakeApplication
@@ -88,14 +89,17 @@ def replayed(intake: IntakeApplication, dossier_id: str, privileged: bool) -> di
     own = [timeline_entry(e) for e in intake.events.get(dossier.id, lte=dossier.version)]
     with intake.store.snapshot() as tx:
         tx.execute(
-            "SELECT status, appointment_date FROM {intake_dossiers} WHERE id = ?", (dossier_id,)
+            "SELECT status, appointment_date, appointment_at FROM {intake_dossiers} WHERE id = ?",
+            (dossier_id,),
         )
         row = tx.fetchone()
         later = Progress.timeline(tx, dossier_id)
     assert row is not None
     status, appointment = dossier.status, dossier.appointment_date
+    moment = dossier.appointment_at
     if appointment is not None and row["appointment_date"] is not None:
         status, appointment = row["status"], date.fromisoformat(row["appointment_date"])
+        moment = row["appointment_at"] and datetime.fromisoformat(row["appointment_at"])
     view = DossierView(
         id=dossier.id,
         code=dossier.code,
@@ -107,6 +111,7 @@ def replayed(intake: IntakeApplication, dossier_id: str, privileged: bool) -> di
         applicant_name=dossier.applicant["full_name"],
         received_at=dossier.received_at,
         appointment_date=appointment,
+        appointment_at=moment and moment.astimezone(VIETNAM_TZ),
         reason=dossier.reason,
         rating=dossier.rating,
         feedback=[
@@ -228,7 +233,10 @@ def test_every_kind_of_change_leaves_the_lookup_as_a_replay_gives_it(tmp_path: P
         provided_on=appointment,
         paused_working_days=2,
         appointment_date=later,
+        appointment_at=datetime.combine(later, time(16), VIETNAM_TZ),
     )
+    resumed = replayed(life.intake, online, privileged=False)
+    assert resumed["appointment_at"] == f"{later.isoformat()}T16:00:00+07:00"
     life.report(
         online,
         wf.ApologyIssued,
@@ -270,6 +278,12 @@ def test_every_kind_of_change_leaves_the_lookup_as_a_replay_gives_it(tmp_path: P
         online, f"feedback/{feedback['feedback_id']}/answer", officer(), answer="Xin lỗi Ông/Bà"
     )
     life.act(online, "rating", citizen(), rating=4, comment="Tận tình")
+    # Intake's own saves after acceptance never put the receipt's appointment back.
+    kept = replayed(life.intake, online, privileged=False)
+    assert (kept["appointment_date"], kept["appointment_at"]) == (
+        (later + timedelta(days=3)).isoformat(),
+        None,  # an apology promises a date, not an hour
+    )
     life.report(online, wf.ResultReturned, officer="officer-9", method="pickup", returned_on=later)
     assert replayed(life.intake, online, False)["status"] == "returned"
 
