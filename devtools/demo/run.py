@@ -56,11 +56,12 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
     )
     console.print(
         f"\nLookup of [bold]{lookup['code']}[/] by code + ID number: status "
-        f"[green]{view['status']}[/], appointment {view['appointment_date']}"
+        f"[green]{view['status']}[/], result due {_return_time(view)}"
     )
     console.print(
         f"Printable receipt: {client.http.base_url}/v1/dossiers/{lookup['code']}/receipt.html"
-        " (send header X-Id-Number, or a token)"
+        " (send header X-Id-Number, or a token); the QR code's lookup page: "
+        f"{client.http.base_url}/lookup?code={lookup['code']}"
     )
     expected = sum(o["steps"] for o in outcomes)
     counts = asyncio.run(count_events(settings, {o["id"] for o in outcomes}, expected))
