@@ -22,6 +22,7 @@ from contracts.envelope import Applicant, Document, Envelope
 from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived
 from contracts.workflow import ResultIssued
+from devtools.pdf import one_page_pdf
 from motcua.core.calendar import BASE
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from motcua.web.auth import issue_token
@@ -39,7 +40,7 @@ from tests.support.ledger import deliver
 BIRTH, MARITAL, BUILDING = "1.001193", "1.004873", "1.009994"  # levels 4, 2 and 3
 COMMUNE = "001.20.51.H23"
 ID_NUMBER = "001190000001"
-PDF = b"%PDF-1.4 giay khai sinh ban dien tu"
+PDF = one_page_pdf("Giấy khai sinh", "Bản điện tử")  # unsigned: workflow signs it
 CATALOGUE = load_catalogue()
 WEDNESDAY = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội
 UNKNOWN_CODE = f"{COMMUNE}-260301-0001"  # the dossiers here are all received on 03-02
@@ -169,6 +170,18 @@ def _issued_electronically(
     return dossier_id, code
 
 
+def _issued(client: TestClient, code: str) -> bytes:
+    """The issued document as stored: the uploaded PDF with the agency's signature."""
+    workflow = _workflow(client)
+    process = workflow._by_ref(code)
+    assert process is not None
+    assert process.electronic_result is not None
+    data: bytes = workflow.attachments.get(process.electronic_result["sha256"])["data"]
+    assert data.startswith(PDF)
+    assert len(data) > len(PDF)
+    return data
+
+
 def _download(client: TestClient, ref: str, headers: dict[str, str] | None = None) -> Any:
     return client.get(f"/v1/dossiers/{ref}/result/document", headers=headers or {})
 
@@ -185,20 +198,20 @@ def test_applicant_downloads_the_electronic_result_with_their_token(client: Test
     response = _download(client, code, citizen("citizen-1"))
 
     assert response.status_code == 200, response.text
-    assert response.content == PDF
+    assert response.content == _issued(client, code)
     assert response.headers["content-type"] == "application/pdf"
     disposition = response.headers["content-disposition"]
     assert disposition.startswith("attachment;")
     assert "filename*=UTF-8''Gi%E1%BA%A5y%20khai%20sinh.pdf" in disposition
-    assert response.headers["etag"] == f'"{hashlib.sha256(PDF).hexdigest()}"'
+    assert response.headers["etag"] == f'"{hashlib.sha256(response.content).hexdigest()}"'
 
 
 def test_applicant_downloads_by_dossier_id_too(client: TestClient) -> None:
-    dossier_id, _ = _issued_electronically(client)
+    dossier_id, code = _issued_electronically(client)
 
     response = _download(client, dossier_id, citizen("citizen-1"))
 
-    assert (response.status_code, response.content) == (200, PDF)
+    assert (response.status_code, response.content) == (200, _issued(client, code))
 
 
 def test_counter_applicant_downloads_with_the_code_and_their_id_number(
@@ -209,7 +222,7 @@ def test_counter_applicant_downloads_with_the_code_and_their_id_number(
     response = _download(client, code, LOOKUP)
     padded = _download(client, code, {"X-Id-Number": f" {ID_NUMBER} "})
 
-    assert (response.status_code, response.content) == (200, PDF)
+    assert (response.status_code, response.content) == (200, _issued(client, code))
     assert padded.status_code == 200
 
 
@@ -274,7 +287,7 @@ def test_the_result_stays_downloadable_after_it_is_returned(client: TestClient) 
 
     response = _download(client, code, LOOKUP)
 
-    assert (response.status_code, response.content) == (200, PDF)
+    assert (response.status_code, response.content) == (200, _issued(client, code))
 
 
 # -- checking a copy against the issued result ------------------------------------------
@@ -289,11 +302,13 @@ def test_the_issued_results_hash_matches_for_anyone_without_personal_data(
 ) -> None:
     _, code = _issued_electronically(client)
 
-    response = _verify(client, code, hashlib.sha256(PDF).hexdigest())
+    response = _verify(client, code, hashlib.sha256(_issued(client, code)).hexdigest())
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["matches"] is True
+    assert body["valid"] is True
+    assert body["signature"]["valid"] is True
     assert body["issued_on"] == "2026-03-04"
     assert body["procedure_name"] == "Đăng ký khai sinh"
     assert body["agency_code"] == COMMUNE
@@ -312,15 +327,17 @@ def test_another_documents_hash_does_not_match_and_says_nothing_more(client: Tes
         "code": code,
         "sha256": hashlib.sha256(b"a forged copy").hexdigest(),
         "matches": False,
+        "valid": False,
         "procedure_name": None,
         "agency_code": None,
         "issued_on": None,
+        "signature": None,
     }
 
 
 def test_an_unknown_code_answers_like_a_hash_that_does_not_match(client: TestClient) -> None:
     _, code = _issued_electronically(client)
-    sha256 = hashlib.sha256(PDF).hexdigest()
+    sha256 = hashlib.sha256(_issued(client, code)).hexdigest()
     unknown = UNKNOWN_CODE
 
     wrong = _verify(client, unknown, sha256)
@@ -334,9 +351,9 @@ def test_an_unknown_code_answers_like_a_hash_that_does_not_match(client: TestCli
 
 
 def test_a_hash_matches_only_by_the_code_not_the_dossier_id(client: TestClient) -> None:
-    dossier_id, _ = _issued_electronically(client)
+    dossier_id, code = _issued_electronically(client)
 
-    response = _verify(client, dossier_id, hashlib.sha256(PDF).hexdigest())
+    response = _verify(client, dossier_id, hashlib.sha256(_issued(client, code)).hexdigest())
 
     assert response.json()["matches"] is False
 
@@ -354,19 +371,20 @@ def test_a_pickup_result_matches_no_document(client: TestClient) -> None:
 
 def test_an_uploaded_copy_is_checked_by_its_content(client: TestClient) -> None:
     _, code = _issued_electronically(client)
+    issued = _issued(client, code)
 
     same = client.post(
         f"/v1/dossiers/{code}/result/verify",
-        files={"file": ("ban-sao.pdf", PDF, "application/pdf")},
+        files={"file": ("ban-sao.pdf", issued, "application/pdf")},
     )
     other = client.post(
         f"/v1/dossiers/{code}/result/verify",
-        files={"file": ("ban-sao.pdf", PDF + b" sua", "application/pdf")},
+        files={"file": ("ban-sao.pdf", issued + b" sua", "application/pdf")},
     )
 
     assert same.status_code == 200, same.text
     assert (same.json()["matches"], other.json()["matches"]) == (True, False)
-    assert same.json()["sha256"] == hashlib.sha256(PDF).hexdigest()
+    assert same.json()["sha256"] == hashlib.sha256(issued).hexdigest()
 
 
 def test_a_malformed_hash_is_invalid(client: TestClient) -> None:
