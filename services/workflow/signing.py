@@ -57,6 +57,7 @@ AGENCY_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 TRUST_ROOT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 # Updates after a signature that leave what was signed as it was (validation data).
 HARMLESS_UPDATES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+CHANGED_AFTER = "content was added to the document after it was signed"
 
 
 class NoSigningCertificate(Conflict):
@@ -258,14 +259,14 @@ class ResultSigning:
         if last.coverage != SignatureCoverageLevel.ENTIRE_FILE and (
             last.modification_level not in HARMLESS_UPDATES
         ):
-            problems.append("the document was changed after its last signature")
+            problems.append(CHANGED_AFTER)
         subject = last.signing_cert.subject.native
         return SignatureCheck(
             signed=True,
             valid=not problems,
             intact=all(s.intact for s in statuses),
             trusted=all(s.trusted for s in statuses),
-            reason="; ".join(problems) or None,
+            reason="; ".join(dict.fromkeys(problems)) or None,
             signer_common_name=_one(subject.get("common_name")),
             signer_organization=_one(subject.get("organization_name")),
             signing_time=last.signer_reported_dt,
@@ -304,7 +305,7 @@ def _problem(status: PdfSignatureStatus) -> str | None:
             "root and be valid now"
         )
     if not status.bottom_line:
-        return "the document was modified in a way its signature does not permit"
+        return CHANGED_AFTER
     return None
 
 
