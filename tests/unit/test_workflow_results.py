@@ -33,6 +33,7 @@ from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 from services.workflow.policy import planned_steps
 from services.workflow.readmodel import process_row
+from services.workflow.signing import ResultSigning
 from tests.support.apps import make_app
 from tests.support.dossiers import citizen, officer, submit_birth
 from tests.support.ledger import deliver
@@ -393,6 +394,90 @@ def test_a_malformed_hash_is_invalid(client: TestClient) -> None:
     response = _verify(client, code, "not-a-hash")
 
     assert response.status_code == 422
+
+
+# -- the agency's signature (O-5) ----------------------------------------------------------
+
+
+def _check_copy(client: TestClient, code: str, data: bytes) -> Any:
+    return client.post(
+        f"/v1/dossiers/{code}/result/verify",
+        files={"file": ("ban-sao.pdf", data, "application/pdf")},
+    )
+
+
+def test_the_issued_result_is_the_upload_signed_by_the_issuing_agency(client: TestClient) -> None:
+    dossier_id, code = _issued_electronically(client)
+    process: Process = _workflow(client).repository.get(uuid.UUID(dossier_id))
+    assert process.result is not None
+    issued = _issued(client, code)
+
+    checked = _check_copy(client, code, issued).json()
+
+    assert process.result["document"]["sha256"] == hashlib.sha256(issued).hexdigest()
+    assert process.result["document"]["sha256"] != hashlib.sha256(PDF).hexdigest()
+    assert process.result["document"]["size"] == len(issued)
+    assert (checked["matches"], checked["valid"]) == (True, True)
+    signature = checked["signature"]
+    assert (signature["signed"], signature["intact"], signature["trusted"]) == (True, True, True)
+    assert signature["signer_common_name"] == process.step["agency_name"]
+    assert signature["signing_time"] is not None
+
+
+def test_a_tampered_copy_is_answered_invalid_with_the_reason(client: TestClient) -> None:
+    _, code = _issued_electronically(client)
+    issued = _issued(client, code)
+    at = issued.index(b"(Giay khai sinh)")
+    tampered = issued[:at] + b"(Giay khai xinh)" + issued[at + 16 :]
+
+    response = _check_copy(client, code, tampered)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["matches"], body["valid"]) == (False, False)
+    assert (body["signature"]["signed"], body["signature"]["intact"]) == (True, False)
+    assert body["signature"]["reason"] == "the document was changed after it was signed"
+
+
+def test_an_electronic_result_that_is_not_a_pdf_is_refused(client: TestClient) -> None:
+    dossier_id, _ = _received(client, BIRTH)
+    agency = _to_last_step(client, dossier_id)
+    upload = client.post(
+        "/v1/attachments",
+        headers=officer(agency),
+        files={"file": ("giay-khai-sinh.txt", b"Giay khai sinh", "text/plain")},
+    ).json()
+
+    response = client.post(
+        f"/v1/dossiers/{dossier_id}/result",
+        headers=officer(agency),
+        json=_electronic(upload["sha256"]),
+    )
+
+    assert response.status_code == 422, response.text
+    assert "must be a PDF" in response.json()["error"]["message"]
+    assert _workflow(client).repository.get(uuid.UUID(dossier_id)).status == "in_progress"
+
+
+def test_a_result_signed_by_an_untrusted_certificate_is_refused(
+    client: TestClient, tmp_path: Path
+) -> None:
+    dossier_id, code = _received(client, BIRTH)
+    agency = _to_last_step(client, dossier_id)
+    stranger = ResultSigning.from_settings(Settings(var_dir=tmp_path / "elsewhere"))
+    signed_elsewhere = stranger.prepare(PDF, agency, "UBND xã Tân Phú", code)
+
+    response = client.post(
+        f"/v1/dossiers/{dossier_id}/result",
+        headers=officer(agency),
+        json=_electronic(_upload(client, agency, signed_elsewhere)),
+    )
+
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert "the document's signature is not valid" in message
+    assert "signer's certificate is not trusted" in message
+    assert _workflow(client).repository.get(uuid.UUID(dossier_id)).status == "in_progress"
 
 
 # -- the kind of result each level may issue (W-5) ---------------------------------------
