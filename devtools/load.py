@@ -36,6 +36,7 @@ from typing import Any
 import aiohttp
 
 from devtools.demo.client import Applicant, sample_form
+from devtools.pdf import one_page_pdf
 from motcua.web.auth import Role, issue_token
 
 BIRTH, LAND = "1.001193", "1.004227"
@@ -248,7 +249,7 @@ class Driver:
             "POST",
             f"{self.urls.workflow}/v1/attachments",
             officer,
-            files={"file": ("giay-khai-sinh.pdf", PDF + t.code.encode(), "application/pdf")},
+            files={"file": ("giay-khai-sinh.pdf", _result_pdf(t.code), "application/pdf")},
         )
         document = {"document_id": "giay_khai_sinh", "sha256": upload["sha256"]}
         return {"kind": "electronic", "document": {**document, "filename": "gks.pdf"}}
@@ -387,3 +388,8 @@ class Driver:
             token = issue_token(self.secret, sub=sub, role=role, ttl_seconds=86_400, **claims)
             self.tokens[sub, role] = {"Authorization": f"Bearer {token}"}
         return self.tokens[sub, role]
+
+
+def _result_pdf(code: str) -> bytes:
+    """The dossier's electronic result: a real (unsigned) PDF, which workflow signs."""
+    return one_page_pdf("Giấy khai sinh (bản điện tử)", f"Hồ sơ {code}")

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devtools.demo.client import APPLICANTS, DemoClient
+from devtools.pdf import one_page_pdf
 from motcua.core.waiting import wait_for
 
 BIRTH, BUSINESS, LAND, MARITAL = "1.001193", "2.000720", "1.004227", "1.004873"
@@ -64,11 +65,13 @@ def birth_to_electronic_result(client: DemoClient, dossier_id: str) -> str:
     o.do("complete-step", notes="Thông tin hợp lệ, đã ghi sổ hộ tịch")
     o.do("approve", notes="Đồng ý cấp giấy khai sinh")
     o.do("complete-step", notes="Đã ký giấy khai sinh")
+    # An unsigned PDF: workflow signs it with the commune's (development) certificate.
+    certificate = one_page_pdf("Giấy khai sinh (bản điện tử)", f"Hồ sơ {dossier_id}")
     upload = client.act(
         "POST",
         "/v1/attachments",
         client.officer(o.holder()),
-        files={"file": ("giay-khai-sinh.pdf", b"%PDF-1.4 ban dien tu", "application/pdf")},
+        files={"file": ("giay-khai-sinh.pdf", certificate, "application/pdf")},
     )
     o.do(
         "result",

@@ -105,6 +105,23 @@ class Settings(BaseSettings):
     # a batch and before the relay recorded its position (the duplicate-publish window).
     # Only ``ops/serve.py`` reads it, to give the relays a ``Faults`` (``faults.py``).
     fault_relay_exit_after_publish: bool = False
+    result_signing_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Each agency's certificate and key for signing electronic results: "
+            "'<agency code>.p12' (PKCS#12 with its chain), its passphrase, if any, in "
+            "'<agency code>.pass' beside it. Unset: a development CA under "
+            "<var_dir>/dev-ca makes one per agency on first use (never in production)"
+        ),
+    )
+    result_trust_roots: Path | None = Field(
+        default=None,
+        description=(
+            "The roots a result's signer must chain to: a PEM file of one or more "
+            "certificates, or a directory of .pem/.crt/.cer/.der files. Required with "
+            "result_signing_dir; in development the dev CA's root is trusted as well"
+        ),
+    )
 
     @property
     def bootstrap_servers(self) -> str:

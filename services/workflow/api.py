@@ -173,7 +173,11 @@ def reject(
 def issue_result(
     workflow: WorkflowDep, caller: CallerDep, dossier_id: UUID, body: Result, cid: CorrelationIdDep
 ) -> None:
-    """Issue the result (last step; approved; fee paid where due before the result)."""
+    """Issue the result (last step; approved; fee paid where due before the result).
+
+    An electronic result is a PDF: workflow signs an unsigned one with the agency's
+    certificate (the issued document is the signed file), and refuses with 422 one whose
+    signature does not hold or a file that is not a PDF."""
     if body.kind == "electronic" and body.document is None:
         raise Invalid("an electronic result needs its document (upload it first)")
     ref = body.document.model_dump() if body.document else None
@@ -281,16 +285,21 @@ def check_result(workflow: WorkflowDep, code: str, sha256: Sha256) -> ResultChec
     """Is the document with this SHA-256 the electronic result issued under ``code``?
 
     For anyone holding a copy and its code (a bank, a school, another agency); no
-    token needed, and nothing personal in the answer.
+    token needed, and nothing personal in the answer. When it is, the issued document's
+    signature is checked too (``signature``, ``valid``).
     """
     return ResultCheck.model_validate(workflow.check_result(code, sha256))
 
 
 @router.post("/dossiers/{code}/result/verify", tags=["verification"])
 async def check_result_file(request: Request, code: str, file: UploadedFile) -> ResultCheck:
-    """The same check for an uploaded copy: its SHA-256 is compared, the file is not kept."""
+    """The same check for an uploaded copy, the file is not kept: its SHA-256 is compared
+    with the issued document's, and its own signature is checked (``signature``: intact,
+    valid, trusted, the signer's CN and O, the signing time; ``reason`` when it is not
+    valid). A tampered copy is answered 200 with ``valid: false`` and the reason.
+    """
     workflow: WorkflowApplication = request.app.state.workflow
     data = await read_upload(file, request.app.state.settings.max_attachment_bytes)
     sha256 = hashlib.sha256(data).hexdigest()
-    checked: dict[str, Any] = await to_thread.run_sync(workflow.check_result, code, sha256)
+    checked: dict[str, Any] = await to_thread.run_sync(workflow.check_result, code, sha256, data)
     return ResultCheck.model_validate(checked)

@@ -13,15 +13,18 @@ from motcua.web.http import TELEMETRY, install_common
 from services.catalogue.procedures import load_catalogue
 from services.workflow.api import router
 from services.workflow.application import WorkflowApplication
+from services.workflow.signing import ResultSigning
 from services.workflow.to_contract import PRODUCER, WorkflowPublisher
 
 
 def build_application(settings: Settings) -> WorkflowApplication:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     env = store_env(settings.database_url, str(settings.var_dir), PRODUCER)
-    return WorkflowApplication(
+    workflow = WorkflowApplication(
         env, catalogue=load_catalogue(), clock=make_clock(settings.clock_file)
     )
+    workflow.signing = ResultSigning.from_settings(settings)  # the agencies' keys (O-5)
+    return workflow
 
 
 def to_contract(app: WorkflowApplication) -> ToContract:

@@ -132,19 +132,44 @@ class Timeline(BaseModel):
     blocked: str | None = Field(description="Why the result cannot be issued yet, if so")
 
 
+class SignatureCheck(BaseModel):
+    """What the document's digital signature says (O-5), checked now: that the document
+    is unchanged since it was signed, that the signature is the certificate's, and that
+    the certificate chains to a root trusted here (no revocation lookup)."""
+
+    signed: bool = Field(description="The file is a PDF carrying at least one signature")
+    valid: bool = Field(description="Every signature is intact, valid and trusted")
+    intact: bool = Field(description="Nothing signed was changed after signing")
+    trusted: bool = Field(description="Every signer's certificate chains to a trusted root")
+    reason: str | None = Field(description="Why it is not valid, when it is not")
+    signer_common_name: str | None = Field(description="The signer certificate's CN")
+    signer_organization: str | None = Field(description="The signer certificate's O")
+    signing_time: datetime | None = Field(description="When the signer says it signed")
+    signatures: int = Field(description="How many signatures the file carries")
+
+
 class ResultCheck(BaseModel):
-    """Whether a document is the electronic result issued under a dossier code.
+    """Whether a document is the electronic result issued under a dossier code, and
+    whether its signature holds.
 
     Nothing personal: when it matches, the procedure, the issuing agency and the day;
     otherwise only ``matches: false``, the same for an unknown code, a dossier without
-    an electronic result and another document."""
+    an electronic result and another document. ``signature`` is that of the uploaded
+    copy (whatever the code), or, given a hash, that of the issued document when the
+    hash is its own (null otherwise)."""
 
     code: str
     sha256: str = Field(description="The SHA-256 checked (lower case)")
-    matches: bool
+    matches: bool = Field(description="It is the document the agency issued under the code")
+    valid: bool = Field(
+        default=False, description="It is the document issued and its signature holds"
+    )
     procedure_name: str | None = Field(description="If it matches: the procedure")
     agency_code: str | None = Field(description="If it matches: the agency that issued it")
     issued_on: date | None = Field(description="If it matches: the day it was issued")
+    signature: SignatureCheck | None = Field(
+        default=None, description="The document's signature, checked (see above)"
+    )
 
 
 class CalendarInForce(BaseModel):

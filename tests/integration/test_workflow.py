@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
 import time
 import uuid
 from collections import Counter
@@ -14,10 +16,14 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from contracts.events import encode
 from contracts.payment import PaymentSucceeded
 from devtools.demo.client import APPLICANTS, DemoClient
+from devtools.pdf import one_page_pdf
 from motcua.runtime.kafka import ensure_topics
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from tests.support.processes import Broker, Postgres, ServiceProcess
@@ -363,7 +369,7 @@ def test_public_lookup_at_intake_follows_the_workflow(stack: Stack) -> None:
 
 
 def test_applicant_downloads_the_electronic_result_and_anyone_checks_a_copy(
-    stack: Stack,
+    stack: Stack, tmp_path: Path
 ) -> None:
     dossier = stack.received(BIRTH)
     applicant = stack.client.citizen(APPLICANTS[0])
@@ -371,7 +377,7 @@ def test_applicant_downloads_the_electronic_result_and_anyone_checks_a_copy(
     for notes in ("Đã tiếp nhận", "Hợp lệ", "Đã ghi sổ"):
         stack.act(COMMUNE, dossier, "complete-step", notes=notes)
     stack.act(COMMUNE, dossier, "approve", notes="Đồng ý")
-    pdf = b"%PDF-1.4 giay khai sinh ban dien tu"
+    pdf = one_page_pdf("Giấy khai sinh", "Bản điện tử")  # unsigned: workflow signs it
     upload = stack.client.act(
         "POST",
         "/v1/attachments",
@@ -386,18 +392,43 @@ def test_applicant_downloads_the_electronic_result_and_anyone_checks_a_copy(
     by_lookup = stack.client.flow.get(path, headers={"X-Id-Number": APPLICANTS[0].id_number})
     stranger = stack.client.flow.get(path, headers=stack.client.citizen(APPLICANTS[1]))
     wrong_id = stack.client.flow.get(path, headers={"X-Id-Number": APPLICANTS[1].id_number})
-    check = stack.client.flow.get(
-        f"/v1/dossiers/{code}/result/verify", params={"sha256": upload["sha256"]}
-    )
+    signed = by_token.content
+    sha256 = hashlib.sha256(signed).hexdigest()
+    check = stack.client.flow.get(f"/v1/dossiers/{code}/result/verify", params={"sha256": sha256})
+    at = signed.index(b"(Giay khai sinh)")
+    tampered = signed[:at] + b"(Giay khai xinh)" + signed[at + 16 :]
+    copies = {
+        name: stack.client.flow.post(
+            f"/v1/dossiers/{code}/result/verify",
+            files={"file": ("ban-sao.pdf", data, "application/pdf")},
+        ).json()
+        for name, data in (("signed", signed), ("tampered", tampered))
+    }
 
-    assert (by_token.status_code, by_token.content) == (200, pdf)
-    assert (by_lookup.status_code, by_lookup.content) == (200, pdf)
+    assert by_token.status_code == 200
+    assert (by_lookup.status_code, by_lookup.content) == (200, signed)
     assert by_token.headers["content-type"] == "application/pdf"
+    assert signed.startswith(pdf)
+    assert signed != pdf
+    # Signed with the commune's certificate of the development CA the stack made.
+    agency_p12 = tmp_path / "var" / "dev-ca" / f"{COMMUNE}.p12"
+    _, agency_cert, _ = pkcs12.load_key_and_certificates(agency_p12.read_bytes(), None)
+    assert agency_cert is not None
+    signature = PdfFileReader(io.BytesIO(signed)).embedded_signatures[0]
+    assert signature.signer_cert.dump() == agency_cert.public_bytes(serialization.Encoding.DER)
     assert (stranger.status_code, wrong_id.status_code) == (404, 404)
-    assert check.json()["matches"] is True
+    assert (check.json()["matches"], check.json()["valid"]) == (True, True)
+    assert (copies["signed"]["matches"], copies["signed"]["valid"]) == (True, True)
+    assert copies["signed"]["signature"]["trusted"] is True
+    assert (copies["tampered"]["matches"], copies["tampered"]["valid"]) == (False, False)
+    assert copies["tampered"]["signature"]["intact"] is False
+    assert copies["tampered"]["signature"]["reason"] == (
+        "the document was changed after it was signed"
+    )
     records = stack.events(dossier, lambda rs: "ResultIssued" in types(rs))
     result = next(r.event for r in records if r.event["type"] == "ResultIssued")
-    assert (result["kind"], result["document"]["sha256"]) == ("electronic", upload["sha256"])
+    assert (result["kind"], result["document"]["sha256"]) == ("electronic", sha256)
+    assert result["document"]["size"] == len(signed)
 
 
 def test_supplement_nobody_asked_for_is_a_clear_conflict(stack: Stack) -> None:

@@ -22,6 +22,7 @@ from contracts.envelope import Applicant, Document, Envelope
 from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived
 from contracts.workflow import ResultIssued
+from devtools.pdf import one_page_pdf
 from motcua.core.calendar import BASE
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from motcua.web.auth import issue_token
@@ -32,6 +33,7 @@ from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 from services.workflow.policy import planned_steps
 from services.workflow.readmodel import process_row
+from services.workflow.signing import ResultSigning
 from tests.support.apps import make_app
 from tests.support.dossiers import citizen, officer, submit_birth
 from tests.support.ledger import deliver
@@ -39,7 +41,7 @@ from tests.support.ledger import deliver
 BIRTH, MARITAL, BUILDING = "1.001193", "1.004873", "1.009994"  # levels 4, 2 and 3
 COMMUNE = "001.20.51.H23"
 ID_NUMBER = "001190000001"
-PDF = b"%PDF-1.4 giay khai sinh ban dien tu"
+PDF = one_page_pdf("Giấy khai sinh", "Bản điện tử")  # unsigned: workflow signs it
 CATALOGUE = load_catalogue()
 WEDNESDAY = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)  # 09:00 in Hà Nội
 UNKNOWN_CODE = f"{COMMUNE}-260301-0001"  # the dossiers here are all received on 03-02
@@ -169,6 +171,18 @@ def _issued_electronically(
     return dossier_id, code
 
 
+def _issued(client: TestClient, code: str) -> bytes:
+    """The issued document as stored: the uploaded PDF with the agency's signature."""
+    workflow = _workflow(client)
+    process = workflow._by_ref(code)
+    assert process is not None
+    assert process.electronic_result is not None
+    data: bytes = workflow.attachments.get(process.electronic_result["sha256"])["data"]
+    assert data.startswith(PDF)
+    assert len(data) > len(PDF)
+    return data
+
+
 def _download(client: TestClient, ref: str, headers: dict[str, str] | None = None) -> Any:
     return client.get(f"/v1/dossiers/{ref}/result/document", headers=headers or {})
 
@@ -185,20 +199,20 @@ def test_applicant_downloads_the_electronic_result_with_their_token(client: Test
     response = _download(client, code, citizen("citizen-1"))
 
     assert response.status_code == 200, response.text
-    assert response.content == PDF
+    assert response.content == _issued(client, code)
     assert response.headers["content-type"] == "application/pdf"
     disposition = response.headers["content-disposition"]
     assert disposition.startswith("attachment;")
     assert "filename*=UTF-8''Gi%E1%BA%A5y%20khai%20sinh.pdf" in disposition
-    assert response.headers["etag"] == f'"{hashlib.sha256(PDF).hexdigest()}"'
+    assert response.headers["etag"] == f'"{hashlib.sha256(response.content).hexdigest()}"'
 
 
 def test_applicant_downloads_by_dossier_id_too(client: TestClient) -> None:
-    dossier_id, _ = _issued_electronically(client)
+    dossier_id, code = _issued_electronically(client)
 
     response = _download(client, dossier_id, citizen("citizen-1"))
 
-    assert (response.status_code, response.content) == (200, PDF)
+    assert (response.status_code, response.content) == (200, _issued(client, code))
 
 
 def test_counter_applicant_downloads_with_the_code_and_their_id_number(
@@ -209,7 +223,7 @@ def test_counter_applicant_downloads_with_the_code_and_their_id_number(
     response = _download(client, code, LOOKUP)
     padded = _download(client, code, {"X-Id-Number": f" {ID_NUMBER} "})
 
-    assert (response.status_code, response.content) == (200, PDF)
+    assert (response.status_code, response.content) == (200, _issued(client, code))
     assert padded.status_code == 200
 
 
@@ -274,7 +288,7 @@ def test_the_result_stays_downloadable_after_it_is_returned(client: TestClient) 
 
     response = _download(client, code, LOOKUP)
 
-    assert (response.status_code, response.content) == (200, PDF)
+    assert (response.status_code, response.content) == (200, _issued(client, code))
 
 
 # -- checking a copy against the issued result ------------------------------------------
@@ -289,11 +303,13 @@ def test_the_issued_results_hash_matches_for_anyone_without_personal_data(
 ) -> None:
     _, code = _issued_electronically(client)
 
-    response = _verify(client, code, hashlib.sha256(PDF).hexdigest())
+    response = _verify(client, code, hashlib.sha256(_issued(client, code)).hexdigest())
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["matches"] is True
+    assert body["valid"] is True
+    assert body["signature"]["valid"] is True
     assert body["issued_on"] == "2026-03-04"
     assert body["procedure_name"] == "Đăng ký khai sinh"
     assert body["agency_code"] == COMMUNE
@@ -312,15 +328,17 @@ def test_another_documents_hash_does_not_match_and_says_nothing_more(client: Tes
         "code": code,
         "sha256": hashlib.sha256(b"a forged copy").hexdigest(),
         "matches": False,
+        "valid": False,
         "procedure_name": None,
         "agency_code": None,
         "issued_on": None,
+        "signature": None,
     }
 
 
 def test_an_unknown_code_answers_like_a_hash_that_does_not_match(client: TestClient) -> None:
     _, code = _issued_electronically(client)
-    sha256 = hashlib.sha256(PDF).hexdigest()
+    sha256 = hashlib.sha256(_issued(client, code)).hexdigest()
     unknown = UNKNOWN_CODE
 
     wrong = _verify(client, unknown, sha256)
@@ -334,9 +352,9 @@ def test_an_unknown_code_answers_like_a_hash_that_does_not_match(client: TestCli
 
 
 def test_a_hash_matches_only_by_the_code_not_the_dossier_id(client: TestClient) -> None:
-    dossier_id, _ = _issued_electronically(client)
+    dossier_id, code = _issued_electronically(client)
 
-    response = _verify(client, dossier_id, hashlib.sha256(PDF).hexdigest())
+    response = _verify(client, dossier_id, hashlib.sha256(_issued(client, code)).hexdigest())
 
     assert response.json()["matches"] is False
 
@@ -354,19 +372,20 @@ def test_a_pickup_result_matches_no_document(client: TestClient) -> None:
 
 def test_an_uploaded_copy_is_checked_by_its_content(client: TestClient) -> None:
     _, code = _issued_electronically(client)
+    issued = _issued(client, code)
 
     same = client.post(
         f"/v1/dossiers/{code}/result/verify",
-        files={"file": ("ban-sao.pdf", PDF, "application/pdf")},
+        files={"file": ("ban-sao.pdf", issued, "application/pdf")},
     )
     other = client.post(
         f"/v1/dossiers/{code}/result/verify",
-        files={"file": ("ban-sao.pdf", PDF + b" sua", "application/pdf")},
+        files={"file": ("ban-sao.pdf", issued + b" sua", "application/pdf")},
     )
 
     assert same.status_code == 200, same.text
     assert (same.json()["matches"], other.json()["matches"]) == (True, False)
-    assert same.json()["sha256"] == hashlib.sha256(PDF).hexdigest()
+    assert same.json()["sha256"] == hashlib.sha256(issued).hexdigest()
 
 
 def test_a_malformed_hash_is_invalid(client: TestClient) -> None:
@@ -375,6 +394,90 @@ def test_a_malformed_hash_is_invalid(client: TestClient) -> None:
     response = _verify(client, code, "not-a-hash")
 
     assert response.status_code == 422
+
+
+# -- the agency's signature (O-5) ----------------------------------------------------------
+
+
+def _check_copy(client: TestClient, code: str, data: bytes) -> Any:
+    return client.post(
+        f"/v1/dossiers/{code}/result/verify",
+        files={"file": ("ban-sao.pdf", data, "application/pdf")},
+    )
+
+
+def test_the_issued_result_is_the_upload_signed_by_the_issuing_agency(client: TestClient) -> None:
+    dossier_id, code = _issued_electronically(client)
+    process: Process = _workflow(client).repository.get(uuid.UUID(dossier_id))
+    assert process.result is not None
+    issued = _issued(client, code)
+
+    checked = _check_copy(client, code, issued).json()
+
+    assert process.result["document"]["sha256"] == hashlib.sha256(issued).hexdigest()
+    assert process.result["document"]["sha256"] != hashlib.sha256(PDF).hexdigest()
+    assert process.result["document"]["size"] == len(issued)
+    assert (checked["matches"], checked["valid"]) == (True, True)
+    signature = checked["signature"]
+    assert (signature["signed"], signature["intact"], signature["trusted"]) == (True, True, True)
+    assert signature["signer_common_name"] == process.step["agency_name"]
+    assert signature["signing_time"] is not None
+
+
+def test_a_tampered_copy_is_answered_invalid_with_the_reason(client: TestClient) -> None:
+    _, code = _issued_electronically(client)
+    issued = _issued(client, code)
+    at = issued.index(b"(Giay khai sinh)")
+    tampered = issued[:at] + b"(Giay khai xinh)" + issued[at + 16 :]
+
+    response = _check_copy(client, code, tampered)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["matches"], body["valid"]) == (False, False)
+    assert (body["signature"]["signed"], body["signature"]["intact"]) == (True, False)
+    assert body["signature"]["reason"] == "the document was changed after it was signed"
+
+
+def test_an_electronic_result_that_is_not_a_pdf_is_refused(client: TestClient) -> None:
+    dossier_id, _ = _received(client, BIRTH)
+    agency = _to_last_step(client, dossier_id)
+    upload = client.post(
+        "/v1/attachments",
+        headers=officer(agency),
+        files={"file": ("giay-khai-sinh.txt", b"Giay khai sinh", "text/plain")},
+    ).json()
+
+    response = client.post(
+        f"/v1/dossiers/{dossier_id}/result",
+        headers=officer(agency),
+        json=_electronic(upload["sha256"]),
+    )
+
+    assert response.status_code == 422, response.text
+    assert "must be a PDF" in response.json()["error"]["message"]
+    assert _workflow(client).repository.get(uuid.UUID(dossier_id)).status == "in_progress"
+
+
+def test_a_result_signed_by_an_untrusted_certificate_is_refused(
+    client: TestClient, tmp_path: Path
+) -> None:
+    dossier_id, code = _received(client, BIRTH)
+    agency = _to_last_step(client, dossier_id)
+    stranger = ResultSigning.from_settings(Settings(var_dir=tmp_path / "elsewhere"))
+    signed_elsewhere = stranger.prepare(PDF, agency, "UBND xã Tân Phú", code)
+
+    response = client.post(
+        f"/v1/dossiers/{dossier_id}/result",
+        headers=officer(agency),
+        json=_electronic(_upload(client, agency, signed_elsewhere)),
+    )
+
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert "the document's signature is not valid" in message
+    assert "signer's certificate is not trusted" in message
+    assert _workflow(client).repository.get(uuid.UUID(dossier_id)).status == "in_progress"
 
 
 # -- the kind of result each level may issue (W-5) ---------------------------------------
