@@ -24,8 +24,12 @@ import structlog
 from eventsourcing.application import Application
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from rich.console import Console
 from structlog.testing import capture_logs
+from typer.testing import CliRunner
 
+import ops.cli
+import ops.cli.access
 from motcua.core.calendar import VIETNAM_TZ
 from motcua.runtime import access_counts
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
@@ -342,3 +346,40 @@ def test_the_flush_task_writes_once_more_when_cancelled(tmp_path: Path) -> None:
     asyncio.run(run_then_stop())
     assert [r["requests"] for r in stored(app)] == [1]
     events.close()
+
+
+def test_the_command_prints_the_report_as_a_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``motcua access-report``, its call to the running service answered in-process."""
+    client = TestClient(make_app("payment", tmp_path), raise_server_exceptions=False)
+    client.get("/v1/reconciliations/2026-12-01")  # 401
+    client.get("/v1/reconciliations/2026-12-01", headers=bearer("citizen"))  # 403
+    asked: list[tuple[str, str, dict[str, str]]] = []
+
+    def admin_api(service: str, path: str, **params: str) -> Any:
+        asked.append((service, path, params))
+        return client.get(path, params=params, headers=bearer("admin"))
+
+    monkeypatch.setattr(ops.cli.access, "admin_api", admin_api)
+    recorded = Console(width=200, record=True)
+    monkeypatch.setattr(ops.cli.access, "console", recorded)
+    day = TODAY.isoformat()
+    result = CliRunner().invoke(
+        ops.cli.app, ["access-report", "--service", "payment", "--from", day, "--to", day]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert asked == [("payment", "/v1/access-report", {"format": "json", "from": day, "to": day})]
+    printed = recorded.export_text()
+    rows = [line for line in printed.splitlines() if "/v1/reconciliations/{day}" in line]
+    cells = [[cell.strip() for cell in row.strip("│ ").split("│")] for row in rows]
+    assert cells == [
+        [day, "/v1/reconciliations/{day}", "GET", "anonymous", "1", "0", "1", "0", "0", "0"],
+        [day, "/v1/reconciliations/{day}", "GET", "citizen", "1", "0", "0", "1", "0", "0"],
+    ]
+    total = next(line for line in printed.splitlines() if "total" in line)
+    assert [c.strip() for c in total.strip("│ ").split("│")][4:7] == ["2", "0", "1"]
+
+    unknown = CliRunner().invoke(ops.cli.app, ["access-report", "--service", "nosuch"])
+    assert unknown.exit_code == 2
