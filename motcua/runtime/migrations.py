@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 import structlog
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from motcua.runtime import working_calendar
+from motcua.runtime import access_counts, working_calendar
 from motcua.runtime.store import Store, Tx, Write
 
 log = structlog.get_logger(__name__)
@@ -167,6 +167,10 @@ def _step_2(tx: Tx) -> None:
         tx.execute(statement)
 
 
+def _step_3(tx: Tx) -> None:
+    tx.execute(access_counts.CREATE)
+
+
 RUNTIME = Component(
     "runtime",
     (
@@ -176,6 +180,7 @@ RUNTIME = Component(
             _step_1,
         ),
         Step(2, "calendar_days, calendar_state: the working calendar", _step_2),
+        Step(3, "access_counts: requests per day, route, method, role and status", _step_3),
     ),
 )
 

@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from motcua.core.errors import Forbidden, Unauthorized
 
-Role = Literal["citizen", "officer", "admin", "ministry"]
-ROLES: tuple[Role, ...] = ("citizen", "officer", "admin", "ministry")
+Role = Literal["citizen", "officer", "admin", "ministry", "inspector"]
+ROLES: tuple[Role, ...] = ("citizen", "officer", "admin", "ministry", "inspector")
 
 
 class Caller(BaseModel):
@@ -118,9 +118,11 @@ def optional_caller(
     if credentials is None:
         return None
     settings = request.app.state.settings
-    return verify_token(
+    caller = verify_token(
         settings.jwt_secret.get_secret_value(), credentials.credentials, issuer=settings.jwt_issuer
     )
+    request.state.caller = caller  # who called, for the access log (access_log.py)
+    return caller
 
 
 def required_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:

@@ -7,6 +7,9 @@ with a reference to the log line, never a stack trace.
 Every request but the probes runs in a SERVER span (FastAPI's own) that continues the
 caller's ``traceparent`` (or starts a trace), so the events it creates remember it
 (``tracing.py``); the response's ``traceparent`` header names that span.
+
+Every request is logged and counted by the access log (``access_log.py``), which also
+serves ``/v1/access-report``.
 """
 
 from __future__ import annotations
@@ -102,9 +105,11 @@ class Readiness(BaseModel):
     problems: list[str] = Field(description="Why the service is not ready, if it is not")
 
 
-def correlation_id(x_request_id: Annotated[str | None, Header()] = None) -> str:
-    """The caller's ``X-Request-ID`` (to follow one request across services), or a new id."""
-    return x_request_id or uuid.uuid4().hex
+def correlation_id(request: Request, x_request_id: Annotated[str | None, Header()] = None) -> str:
+    """The caller's ``X-Request-ID`` (to follow one request across services), or a new id:
+    the one the access log wrote for this request (``access_log.py``), when it runs."""
+    chosen: str | None = getattr(request.state, "correlation_id", None)
+    return chosen or x_request_id or uuid.uuid4().hex
 
 
 CorrelationIdDep = Annotated[str, Depends(correlation_id)]
@@ -171,7 +176,11 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     reference = uuid.uuid4().hex[:12]
-    log.error("unexpected error", reference=reference, path=request.url.path, exc_info=error)
+    # The route's template, not the path: a path holds dossier codes and ID numbers.
+    from motcua.web.access_log import route_template  # it builds on this module
+
+    route = route_template(request.scope)
+    log.error("unexpected error", reference=reference, route=route, exc_info=error)
     return error_response(
         500, "internal_error", f"an unexpected error occurred; reference {reference}"
     )
@@ -254,10 +263,28 @@ def _document_parameters_without_null(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def install_common(app: FastAPI, *, ready: Any = None) -> None:
-    """Add error handlers, the ``/healthz`` and ``/readyz`` probes, ``/metrics`` and
-    request tracing; document optional parameters as what can be sent."""
+def _service_store(app: FastAPI) -> tuple[str, Any]:
+    """The service's name and store, from its workers (every service's composition root
+    sets ``app.state.workers`` before ``install_common``: each worker has both)."""
+    for worker in getattr(app.state, "workers", ()):
+        store = getattr(worker, "store", None)
+        if store is not None:
+            return str(worker.name), store
+    return app.title, None
+
+
+def install_common(
+    app: FastAPI, *, ready: Any = None, service: str | None = None, store: Any = None
+) -> None:
+    """Add error handlers, the ``/healthz`` and ``/readyz`` probes, ``/metrics``, request
+    tracing, the access log and ``/v1/access-report`` (``access_log.py``); document
+    optional parameters as what can be sent. ``service`` and ``store`` default to those
+    of the app's workers."""
+    from motcua.web.access_log import install_access_log  # it builds on this module
+
+    found_service, found_store = _service_store(app)
     _trace_requests(app)
+    install_access_log(app, service or found_service, store if store is not None else found_store)
     _document_parameters_without_null(app)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,6 +1,6 @@
 """The ``motcua`` command of operators: run the stack, print dev tokens, list and resend
 notices, keep the working calendar, republish, audit, replay the figures, print a period's
-report, reconcile payments, migrate the stores.
+report, reconcile payments, migrate the stores, print a service's access report.
 One module per group of commands; this one assembles them.
 
 The demo and the chaos suite are development tools: ``python -m devtools demo|chaos``."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from ops.cli import calendar, events, migrate, notices, payments, reports, stack
+from ops.cli import access, calendar, events, migrate, notices, payments, reports, stack
 
 app = typer.Typer(help="motcua: the single-window (một cửa) backend.", no_args_is_help=True)
 app.command()(stack.up)
@@ -23,6 +23,7 @@ app.add_typer(events.replay_app, name="replay")
 app.command()(reports.report)
 app.add_typer(payments.app, name="payments")
 app.command()(migrate.migrate)
+app.command(name="access-report")(access.access_report)
 
 
 def main() -> None:

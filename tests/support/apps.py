@@ -32,6 +32,7 @@ def roles() -> dict[str, str]:
         "other agency": issue_token(DEV_JWT_SECRET, sub="p", role="officer", agency="H99"),
         "ministry": issue_token(DEV_JWT_SECRET, sub="m", role="ministry"),
         "admin": issue_token(DEV_JWT_SECRET, sub="a", role="admin"),
+        "inspector": issue_token(DEV_JWT_SECRET, sub="i", role="inspector"),
     }
 
 

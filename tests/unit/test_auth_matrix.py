@@ -184,6 +184,26 @@ OFFICER_ONLY: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# Endpoints every service has for administrators and inspectors only: the access report.
+INSPECTION = [("GET", "/v1/access-report")]
+
+
+def test_the_access_report_is_for_administrators_and_inspectors_only(
+    service: tuple[str, TestClient],
+) -> None:
+    _, client = service
+    answers = {
+        (role, method, path): call(client, method, path, token).status_code
+        for method, path in INSPECTION
+        for role, token in roles().items()
+    }
+    expected = {
+        (role, method, path): 200 if role in ("admin", "inspector") else 403
+        for role, method, path in answers
+    }
+    assert answers == expected
+
+
 @pytest.mark.parametrize("role", ["citizen", "ministry"])
 def test_officer_actions_are_forbidden_to_citizens_and_ministries(
     service: tuple[str, TestClient], role: str
@@ -208,6 +228,7 @@ def test_the_lists_above_name_real_endpoints(tmp_path: Path) -> None:
         real = {(m, p) for m, p, _ in endpoints(app)}
         paths = {p for _, p in real}
         missing += [f"{name} {m} {p}" for m, p in OFFICER_ONLY[name] if (m, p) not in real]
+        missing += [f"{name} {m} {p}" for m, p in INSPECTION if (m, p) not in real]
         declared = PUBLIC[name] | OWN_AUTH.get(name, set())
         missing += [f"{name} {p}" for p in declared if p not in paths]
     assert missing == []

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -32,10 +33,13 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
 from contracts.chain import Head
+from motcua.runtime import access_counts, working_calendar
+from motcua.runtime.access_counts import AccessKey
 from motcua.runtime.attachments import Attachments
 from motcua.runtime.chaining import chain_head
 from motcua.runtime.migrations import (
     RUNTIME,
+    VERSION_TABLE,
     Component,
     Migrated,
     Step,
@@ -298,6 +302,45 @@ def test_motcua_migrate_brings_an_old_store_to_the_latest_step(
     result = motcua(database_url, tmp_path, "migrate", "--service", "nosuch")
     assert result.returncode == 2
     assert "no service 'nosuch'" in result.stdout
+
+
+def test_a_store_at_step_2_gains_the_access_counts_and_keeps_its_rows(
+    database_url: str | None, tmp_path: Path
+) -> None:
+    """A store as the release with the working calendar (runtime step 2) left it: its
+    calendar and positions kept, ``access_counts`` added empty and counting."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    app = OldIntake(store_env(database_url, str(tmp_path), "intake"))
+    with previous_release(app) as tx:
+        tx.execute(VERSION_TABLE)
+        for step in RUNTIME.steps[:2]:
+            step.apply(tx)
+            tx.execute(
+                "INSERT INTO {schema_version} VALUES ('runtime', ?, ?, ?)",
+                (step.version, step.description, "2026-11-01T00:00:00+00:00"),
+            )
+        working_calendar.set_day(
+            date(2027, 2, 12), False, "Thông báo", "admin-1", "2026-11-01T08:00:00+07:00", 4
+        )(tx)
+        tx.execute("INSERT INTO {consumer_offsets} VALUES ('intake', ?, 0, 42)", (TOPIC,))
+    app.close()
+
+    opened = open_store(service("intake"), settings_for(database_url, tmp_path))
+    store = opened.store
+    assert store.migrated == Migrated("runtime", 2, RUNTIME.latest)
+    assert store.migrated.applied[0] == 3
+    assert consumer_offsets(store, "intake") == {TopicPartition(TOPIC, 0): 42}
+    assert [(d["day"], d["working"]) for d in working_calendar.entered_days(store)] == [
+        ("2027-02-12", 0)
+    ]
+    assert access_counts.counts(store, date(2026, 1, 1), date(2026, 12, 31)) == []
+    key = AccessKey("2026-12-01", "intake", "/v1/dossiers/{ref}", "GET", "anonymous", 404)
+    store.write(access_counts.add({key: 2}))
+    store.write(access_counts.add({key: 3}))  # added, not written over
+    assert access_counts.counts(store, date(2026, 12, 1), date(2026, 12, 1)) == [
+        {**asdict(key), "requests": 5}
+    ]
+    opened.app.close()
 
 
 def _slow_step(calls: list[str]) -> Step:
