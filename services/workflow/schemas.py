@@ -102,6 +102,9 @@ class HistoryEntry(BaseModel):
     event: str
     at: datetime
     by: str | None
+    role: str | None = Field(
+        default=None, description="The step role the officer acted in (claim, complete, decide)"
+    )
 
 
 class Timeline(BaseModel):
