@@ -62,6 +62,11 @@ class QueueRow(BaseModel):
     step_index: int
     step_id: str
     step_name: str
+    step_role: str | None = Field(description="The role the current step needs")
+    can_act: bool = Field(
+        description="Whether you may claim, complete, approve or reject the current step now: "
+        "it is in progress and your token holds its role"
+    )
     officer: str | None
     status: str
     step_due_date: date | None
