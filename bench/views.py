@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from motcua.web.auth import Caller, issue_token
+from services.catalogue.procedures import STEP_ROLES
 from services.intake.application import IntakeApplication
 from services.intake.main import create_app as create_intake
 from services.payment.application import PaymentApplication
@@ -69,7 +70,7 @@ def timeline(folder: Path, events: int, requests: int) -> float:
     event = received(LAND, LAND_FORM)
     deliver(workflow, workflow.store, workflow.handlers(), event, name="workflow")
     agency: str = workflow.repository.get(event.dossier_id).agency
-    officer = Caller(sub="officer-1", role="officer", agency=agency)
+    officer = Caller(sub="officer-1", role="officer", agency=agency, step_roles=STEP_ROLES)
     for i in range(events - 2):
         workflow.claim(officer, event.dossier_id, f"officer-{i % 5}", "bench")
     return cpu_ms_per_get(client, f"/v1/dossiers/{event.dossier_id}/timeline", requests)

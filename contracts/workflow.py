@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -11,6 +11,16 @@ from contracts.envelope import Document, Envelope
 
 ResultKind = Literal["electronic", "pickup", "post"]
 Timeliness = Literal["early", "on_time", "late"]
+
+
+def _acted_as(what: str) -> Any:
+    """The optional ``role`` of an officer's act: added after the first release, so an
+    event published before reads as None."""
+    return Field(
+        default=None,
+        description=f"The step role (mot_cua, chuyen_vien, lanh_dao) {what}; "
+        "None for events before step roles were checked",
+    )
 
 
 class StepStarted(Envelope):
@@ -35,6 +45,7 @@ class StepClaimed(Envelope):
     agency_code: str
     officer: str
     assigned_by: str
+    role: str | None = _acted_as("the assigning officer acted in")
 
 
 class StepCompleted(Envelope):
@@ -47,6 +58,7 @@ class StepCompleted(Envelope):
     documents: tuple[Document, ...] = ()
     completed_on: date
     late: bool
+    role: str | None = _acted_as("the officer completing the step acted in")
 
 
 class DossierHandedOver(Envelope):
@@ -88,6 +100,7 @@ class DossierApproved(Envelope):
     agency_code: str
     officer: str
     notes: str = ""
+    role: str | None = _acted_as("the approving officer acted in")
 
 
 class DossierRejected(Envelope):
@@ -95,6 +108,7 @@ class DossierRejected(Envelope):
     agency_code: str
     officer: str
     reason: str
+    role: str | None = _acted_as("the rejecting officer acted in")
 
 
 class ResultIssued(Envelope):

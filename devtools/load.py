@@ -38,6 +38,7 @@ import aiohttp
 from devtools.demo.client import Applicant, sample_form
 from devtools.pdf import one_page_pdf
 from motcua.web.auth import Role, issue_token
+from services.catalogue.procedures import STEP_ROLES
 
 BIRTH, LAND = "1.001193", "1.004227"
 PROCEDURES = (BIRTH, LAND)
@@ -378,12 +379,15 @@ class Driver:
         return self._token(a.sub, "citizen", name=a.name, id_number=a.id_number, phone=a.phone)
 
     def officer(self, agency: str) -> dict[str, str]:
-        return self._token(f"officer@{agency}", "officer", agency=agency)
+        """The agency's one officer, who does every step: all three step roles."""
+        return self._token(
+            f"officer@{agency}", "officer", agency=agency, step_roles=list(STEP_ROLES)
+        )
 
     def admin(self) -> dict[str, str]:
         return self._token("load-admin", "admin")
 
-    def _token(self, sub: str, role: Role, **claims: str) -> dict[str, str]:
+    def _token(self, sub: str, role: Role, **claims: Any) -> dict[str, str]:
         if (sub, role) not in self.tokens:
             token = issue_token(self.secret, sub=sub, role=role, ttl_seconds=86_400, **claims)
             self.tokens[sub, role] = {"Authorization": f"Bearer {token}"}

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from motcua.web.auth import issue_token
+from services.catalogue.procedures import STEP_ROLES
 
 PDF = b"%PDF-1.4\n% scanned original\n"
 
@@ -50,8 +51,18 @@ class DemoClient:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {issue_token(self.secret, sub='admin', role='admin')}"}
 
-    def officer(self, agency: str) -> dict[str, str]:
-        token = issue_token(self.secret, sub=f"officer@{agency}", role="officer", agency=agency)
+    def officer(
+        self, agency: str, step_roles: tuple[str, ...] = STEP_ROLES, sub: str | None = None
+    ) -> dict[str, str]:
+        """An officer of ``agency``; by default one who holds every step role (the demo's
+        one officer per agency does each step), else only ``step_roles``."""
+        token = issue_token(
+            self.secret,
+            sub=sub or f"officer@{agency}",
+            role="officer",
+            agency=agency,
+            step_roles=list(step_roles),
+        )
         return {"Authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:

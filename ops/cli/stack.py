@@ -15,6 +15,7 @@ from motcua.runtime.settings import Settings
 from motcua.web.auth import ROLES, issue_token
 from ops.cli.common import console
 from ops.stack import MissingStandIn, Stack, running_supervisor, stop_supervisor
+from services.catalogue.procedures import STEP_ROLES
 
 
 def up(
@@ -110,6 +111,14 @@ def token(
     birthdate: Annotated[str | None, typer.Option(help="Date of birth, YYYY-MM-DD")] = None,
     address: Annotated[str | None, typer.Option(help="Place of residence")] = None,
     hours: Annotated[int, typer.Option(min=1, max=24 * 30)] = 8,
+    step_role: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--step-role",
+            help=f"A step role the officer holds ({', '.join(STEP_ROLES)}); repeat for "
+            "several. Without it an officer's dev token holds all three",
+        ),
+    ] = None,
 ) -> None:
     """Print a bearer token signed with the configured (dev) key."""
     if role not in ROLES:
@@ -118,6 +127,14 @@ def token(
     if role == "officer" and not agency:
         console.print("[red]an officer token needs --agency[/] (e.g. 000.00.31.H23)")
         raise typer.Exit(2)
+    if step_role and role != "officer":
+        console.print("[red]--step-role is for officers[/]")
+        raise typer.Exit(2)
+    unknown = [r for r in step_role or () if r not in STEP_ROLES]
+    if unknown:
+        console.print(f"[red]unknown step role {unknown[0]!r}[/]; use {', '.join(STEP_ROLES)}")
+        raise typer.Exit(2)
+    step_roles = list(dict.fromkeys(step_role or STEP_ROLES)) if role == "officer" else None
     settings = Settings()
     print(
         issue_token(
@@ -130,5 +147,6 @@ def token(
             birthdate=birthdate,
             address=address,
             ttl_seconds=hours * 3600,
+            step_roles=step_roles,
         )
     )

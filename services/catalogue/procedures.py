@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from unidecode import unidecode
@@ -28,6 +28,12 @@ AGENCY_CODE_PATTERN = r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[0-9A-Z]{3}$"
 FieldType = Literal["text", "integer", "decimal", "date", "email", "phone", "id_number", "select"]
 Tier = Literal["province", "district", "commune"]
 Channel = Literal["online", "counter", "post"]
+# Who does a step of the electronic process: the one-stop officer (một cửa), the
+# specialist (chuyên viên), the leader who signs (lãnh đạo). Officers' tokens name the
+# ones they hold (``step_roles``); workflow lets only them act on such a step.
+StepRole = Literal["mot_cua", "chuyen_vien", "lanh_dao"]
+STEP_ROLES: tuple[StepRole, ...] = get_args(StepRole)
+LEADER: StepRole = "lanh_dao"
 
 
 class Frozen(BaseModel):
@@ -125,7 +131,7 @@ class ProcessStep(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
     agency: Agency
-    role: str
+    role: StepRole
     working_days: Decimal = Field(gt=0)
 
 

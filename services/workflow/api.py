@@ -58,10 +58,15 @@ def agency_queue(
     due_within_days: Annotated[int | None, Query(ge=0, le=60)] = None,
     overdue: bool | None = None,
     status: str | None = None,
+    can_act: Annotated[
+        bool | None,
+        Query(description="true: only the steps you may act on now (in progress, your role)"),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[QueueRow]:
-    """Dossiers now at the officer's agency, earliest deadline first."""
+    """Dossiers now at the officer's agency, earliest deadline first; ``can_act`` on each
+    says whether the caller holds the current step's role (and it is in progress)."""
     rows = workflow.queue(
         caller,
         step=step,
@@ -70,6 +75,7 @@ def agency_queue(
         status=status,
         limit=limit,
         offset=offset,
+        can_act=can_act,
     )
     return [QueueRow.model_validate(r) for r in rows]
 

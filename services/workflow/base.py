@@ -23,6 +23,7 @@ from motcua.runtime.store import Store, Write
 from motcua.runtime.working_calendar import CalendarReader
 from motcua.web.auth import Caller
 from services.catalogue.procedures import Catalogue
+from services.workflow.authority import acting_role
 from services.workflow.domain import Process
 from services.workflow.readmodel import process_row
 from services.workflow.timeline import Timelines
@@ -81,6 +82,15 @@ class WorkflowBase(Application[UUID]):
                 f"the dossier is at agency {process.agency} now; you act for {caller.agency}"
             )
         return process
+
+    def _on_step(
+        self, caller: Caller, dossier_id: UUID, action: str, *, assigning: bool = False
+    ) -> tuple[Process, str]:
+        """The process and the step role the caller acts in, if they are an officer of
+        the agency holding it now and hold the current step's role (services/workflow/
+        authority.py); 404 or 403 otherwise."""
+        process = self._at_agency(caller, dossier_id)
+        return process, acting_role(caller, process.step, action, assigning=assigning)
 
     def _own(self, caller: Caller, dossier_id: UUID) -> Process:
         caller.require("citizen")

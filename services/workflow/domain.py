@@ -139,7 +139,10 @@ class Process(TracedAggregate):
         self.status = "in_progress"
 
     @event("StepClaimed")
-    def claim(self, *, officer: str, assigned_by: str, correlation_id: str) -> None:
+    def claim(
+        self, *, officer: str, assigned_by: str, correlation_id: str, role: str | None = None
+    ) -> None:
+        # ``role``: the step role the assigner acted in (None before roles were checked).
         self.check_active("claim")
         self.step["officer"] = officer
 
@@ -153,6 +156,7 @@ class Process(TracedAggregate):
         completed_on: date,
         correlation_id: str,
         completed_at: datetime | None = None,
+        role: str | None = None,
     ) -> None:
         self.check_in_progress("complete a step of")
         if self.is_last_step:
@@ -221,14 +225,18 @@ class Process(TracedAggregate):
             step["due_date"], step["due_at"] = due, due_at
 
     @event("Approved")
-    def approve(self, *, officer: str, notes: str, correlation_id: str) -> None:
+    def approve(
+        self, *, officer: str, notes: str, correlation_id: str, role: str | None = None
+    ) -> None:
         self.check_in_progress("approve")
         if self.approved is not None:
             raise IllegalTransition("the dossier has already been decided")
         self.approved = True
 
     @event("Rejected")
-    def reject(self, *, officer: str, reason: str, correlation_id: str) -> None:
+    def reject(
+        self, *, officer: str, reason: str, correlation_id: str, role: str | None = None
+    ) -> None:
         self.check_active("reject")
         self.status, self.approved = "rejected", False
         self.result = {"reason": reason}

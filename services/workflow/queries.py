@@ -30,9 +30,21 @@ class QueriesMixin(WorkflowBase):
         status: str | None,
         limit: int,
         offset: int,
+        can_act: bool | None = None,
     ) -> list[dict[str, Any]]:
-        """Dossiers currently at the officer's agency, earliest deadline first."""
+        """Dossiers currently at the officer's agency, earliest deadline first, each with
+        ``can_act``: whether the caller may work on its current step now (it is in
+        progress and they hold its role); ``can_act`` given keeps only those (or the rest)."""
         where, params = agency_scope(caller)
+        roles = list(caller.step_roles) if caller.role == "officer" else []
+        actionable = (
+            f"(status = 'in_progress' AND step_role IN ({', '.join('?' * len(roles))}))"
+            if roles
+            else "(1 = 0)"
+        )
+        if can_act is not None:
+            where.append(actionable if can_act else f"NOT {actionable}")
+            params.extend(roles)
         if step:
             where.append("step_id = ?")
             params.append(step)
@@ -48,11 +60,14 @@ class QueriesMixin(WorkflowBase):
                 if overdue
                 else "(step_overdue = 0 AND overdue = 0)"
             )
-        return self.store.read(
+        rows = self.store.read(
             f"SELECT * FROM {{workflow_processes}} WHERE {' AND '.join(where)} "
             "ORDER BY step_due_date ASC, code ASC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
+        return [
+            {**r, "can_act": r["status"] == "in_progress" and r["step_role"] in roles} for r in rows
+        ]
 
     def timeline(self, caller: Caller, ref: str) -> dict[str, Any]:
         """The timeline's document by dossier id or code, for whoever may ``view`` it.

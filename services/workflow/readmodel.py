@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from motcua.runtime.migrations import Component, Step
 from motcua.runtime.store import Tx, Write
+from services.catalogue.procedures import load_catalogue
 from services.workflow.domain import Process
 
 
@@ -55,11 +56,28 @@ def _deadline_moments(tx: Tx) -> None:
     tx.execute("ALTER TABLE {workflow_processes} ADD COLUMN appointment_at TEXT")
 
 
+def _step_role(tx: Tx) -> None:
+    """The current step's role (mot_cua, chuyen_vien, lanh_dao), for the queue's
+    ``can_act``. Existing rows take it from the shipped catalogue, the source their
+    steps were planned from; the next save of each process writes its own step's role."""
+    tx.execute("ALTER TABLE {workflow_processes} ADD COLUMN step_role TEXT")
+    for procedure in load_catalogue():
+        for index, step in enumerate(procedure.process):
+            tx.execute(
+                "UPDATE {workflow_processes} SET step_role = ? "
+                "WHERE procedure_id = ? AND step_index = ? AND step_id = ?",
+                (step.role, procedure.id, index, step.id),
+            )
+
+
 # Workflow's own tables, versioned like the runtime's (``motcua/runtime/migrations.py``);
 # step 1 changes the table ``create_tables`` made in the releases before.
 WORKFLOW_TABLES = Component(
     "workflow",
-    (Step(1, "workflow_processes: step_due_at, appointment_at", _deadline_moments),),
+    (
+        Step(1, "workflow_processes: step_due_at, appointment_at", _deadline_moments),
+        Step(2, "workflow_processes: step_role", _step_role),
+    ),
 )
 
 
@@ -91,11 +109,13 @@ def process_row(process: Process) -> Write:
         process.modified_on.isoformat(),
         _utc(step.get("due_at")),
         _utc(getattr(process, "appointment_at", None)),
+        step["role"],
     )
     columns = (
         "dossier_id, code, procedure_id, procedure_name, applicant_account, agency_code, "
         "step_index, step_id, step_name, officer, status, step_due_date, step_overdue, "
-        "appointment_date, overdue, paid, approved, updated_at, step_due_at, appointment_at"
+        "appointment_date, overdue, paid, approved, updated_at, step_due_at, appointment_at, "
+        "step_role"
     )
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[5:])
 

@@ -62,6 +62,11 @@ class QueueRow(BaseModel):
     step_index: int
     step_id: str
     step_name: str
+    step_role: str | None = Field(description="The role the current step needs")
+    can_act: bool = Field(
+        description="Whether you may claim, complete, approve or reject the current step now: "
+        "it is in progress and your token holds its role"
+    )
     officer: str | None
     status: str
     step_due_date: date | None
@@ -102,6 +107,9 @@ class HistoryEntry(BaseModel):
     event: str
     at: datetime
     by: str | None
+    role: str | None = Field(
+        default=None, description="The step role the officer acted in (claim, complete, decide)"
+    )
 
 
 class Timeline(BaseModel):

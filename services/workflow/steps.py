@@ -4,6 +4,9 @@ The everyday work on a dossier at the agency holding it: taking the current step
 finishing it (the next one starts at once when it is at the same agency), handing the
 dossier to the next step's agency (liên thông), and the decision. Each command loads
 the process, lets the aggregate check its rules, and saves; a lost race runs it again.
+
+Claiming, completing, approving and rejecting need the current step's role
+(services/workflow/authority.py), recorded in the event; handing over is the agency's.
 """
 
 from __future__ import annotations
@@ -21,9 +24,17 @@ class OfficerStepsMixin(WorkflowBase):
 
     @retry_on_conflict
     def claim(self, caller: Caller, dossier_id: UUID, officer: str | None, cid: str) -> None:
-        """Take the current step, or assign it to another officer of the same agency."""
-        process = self._at_agency(caller, dossier_id)
-        process.claim(officer=officer or caller.sub, assigned_by=caller.sub, correlation_id=cid)
+        """Take the current step, or assign it to another officer of the same agency.
+
+        Workflow does not know the other officers' roles: the assigner answers for the
+        choice, and must hold the step's role or be the agency's leader (lanh_dao). The
+        assignee still needs the step's role to complete it."""
+        assigning = officer is not None and officer != caller.sub
+        action = "assign" if assigning else "claim"
+        process, role = self._on_step(caller, dossier_id, action, assigning=assigning)
+        process.claim(
+            officer=officer or caller.sub, assigned_by=caller.sub, correlation_id=cid, role=role
+        )
         self._save(process)
 
     @retry_on_conflict
@@ -31,9 +42,10 @@ class OfficerStepsMixin(WorkflowBase):
         self, caller: Caller, dossier_id: UUID, notes: str, refs: list[dict[str, str]], cid: str
     ) -> None:
         """Finish the current step; the next one starts now if it is at the same agency."""
-        process = self._at_agency(caller, dossier_id)
+        process, role = self._on_step(caller, dossier_id, "complete")
         process.complete_step(
             officer=caller.sub,
+            role=role,
             notes=notes,
             documents=self.attachments.describe(refs),
             completed_on=self.today(),
@@ -64,12 +76,12 @@ class OfficerStepsMixin(WorkflowBase):
 
     @retry_on_conflict
     def approve(self, caller: Caller, dossier_id: UUID, notes: str, cid: str) -> None:
-        process = self._at_agency(caller, dossier_id)
-        process.approve(officer=caller.sub, notes=notes, correlation_id=cid)
+        process, role = self._on_step(caller, dossier_id, "approve")
+        process.approve(officer=caller.sub, notes=notes, correlation_id=cid, role=role)
         self._save(process)
 
     @retry_on_conflict
     def reject(self, caller: Caller, dossier_id: UUID, reason: str, cid: str) -> None:
-        process = self._at_agency(caller, dossier_id)
-        process.reject(officer=caller.sub, reason=reason, correlation_id=cid)
+        process, role = self._on_step(caller, dossier_id, "reject")
+        process.reject(officer=caller.sub, reason=reason, correlation_id=cid, role=role)
         self._save(process)

@@ -52,11 +52,13 @@ def create_table(tx: Tx) -> None:
 
 
 def history_entry(event: Any) -> dict[str, Any]:
-    """One workflow event as the timeline's history shows it: what, when, by whom."""
+    """One workflow event as the timeline's history shows it: what, when, by whom, in
+    which step role (officers' acts on a step, from step roles on)."""
     return {
         "event": type(event).__qualname__.split(".")[-1],
         "at": cast(Any, event).timestamp,
         "by": getattr(event, "officer", None) or getattr(event, "by", None),
+        "role": getattr(event, "role", None),
     }
 
 

@@ -47,6 +47,7 @@ def _completed(e: Any, p: Process) -> dict[str, Any]:
         "documents": e.documents,
         "completed_on": e.completed_on,
         "late": finished_late(s),
+        "role": getattr(e, "role", None),
     }
 
 
@@ -98,6 +99,7 @@ RULES: dict[str, tuple[type[Envelope], Build]] = {
             "agency_code": p.agency,
             "officer": e.officer,
             "assigned_by": e.assigned_by,
+            "role": getattr(e, "role", None),
         },
     ),
     "StepCompleted": (wf.StepCompleted, _completed),
@@ -124,11 +126,21 @@ RULES: dict[str, tuple[type[Envelope], Build]] = {
     ),
     "Approved": (
         wf.DossierApproved,
-        lambda e, p: {"agency_code": p.agency, "officer": e.officer, "notes": e.notes},
+        lambda e, p: {
+            "agency_code": p.agency,
+            "officer": e.officer,
+            "notes": e.notes,
+            "role": getattr(e, "role", None),
+        },
     ),
     "Rejected": (
         wf.DossierRejected,
-        lambda e, p: {"agency_code": p.agency, "officer": e.officer, "reason": e.reason},
+        lambda e, p: {
+            "agency_code": p.agency,
+            "officer": e.officer,
+            "reason": e.reason,
+            "role": getattr(e, "role", None),
+        },
     ),
     "ResultIssued": (wf.ResultIssued, _result),
     "ResultReturned": (

@@ -484,3 +484,58 @@ def test_two_workflow_processes_mark_an_overdue_dossier_once(
         assert Counter(distinct)["DossierOverdue"] == 1
         assert Counter(distinct)["StepOverdue"] == 1
         assert Counter(distinct)["StepStarted"] == 1  # one process, though two consumers ran
+
+
+def test_birth_registration_goes_through_its_steps_each_by_the_officer_of_its_role(
+    stack: Stack,
+) -> None:
+    """tiep_nhan (mot_cua) → tham_dinh_ghi_so (chuyen_vien) → ky_giay_khai_sinh
+    (lanh_dao) → tra_ket_qua (mot_cua), three officers of the commune with one role each."""
+    dossier = stack.received(BIRTH)
+    officers = {
+        role: stack.client.officer(COMMUNE, step_roles=(role,), sub=f"{role}@commune")
+        for role in ("mot_cua", "chuyen_vien", "lanh_dao")
+    }
+
+    def act(role: str, action: str, **body: Any) -> None:
+        path = f"/v1/dossiers/{dossier}/{action}"
+        stack.client.act("POST", path, officers[role], json=body)
+
+    def attempt(role: str, action: str, **body: Any) -> Any:
+        path = f"/v1/dossiers/{dossier}/{action}"
+        return stack.client.flow.post(path, headers=officers[role], json=body)
+
+    act("mot_cua", "claim")
+    act("mot_cua", "complete-step", notes="Đủ hồ sơ")
+    wrong_role = attempt("mot_cua", "complete-step", notes="Hợp lệ")
+    queue = stack.client.act("GET", "/v1/queue", officers["chuyen_vien"], params={"can_act": True})
+    act("chuyen_vien", "complete-step", notes="Hợp lệ, đã ghi sổ")
+    not_the_leader = attempt("chuyen_vien", "approve", notes="Đồng ý")
+    act("lanh_dao", "approve", notes="Đồng ý")
+    act("lanh_dao", "complete-step", notes="Đã ký")
+    act("mot_cua", "result", kind="pickup")
+    act("mot_cua", "returned", method="pickup")
+
+    assert wrong_role.status_code == 403
+    assert wrong_role.json()["error"]["message"] == (
+        "to complete step tham_dinh_ghi_so (Kiểm tra, ghi Sổ đăng ký khai sinh, cập nhật Cơ "
+        "sở dữ liệu hộ tịch điện tử) you need the step role chuyen_vien; your step roles: "
+        "mot_cua"
+    )
+    assert not_the_leader.status_code == 403
+    assert "you need the step role lanh_dao" in not_the_leader.json()["error"]["message"]
+    assert [(r["dossier_id"], r["can_act"]) for r in queue] == [(dossier, True)]
+    records = stack.events(dossier, lambda rs: "ResultReturned" in types(rs))
+    acted = [
+        (r.event["type"], r.event["officer"], r.event["role"])
+        for r in records
+        if r.event["type"] in ("StepClaimed", "StepCompleted", "DossierApproved")
+    ]
+    assert acted == [
+        ("StepClaimed", "mot_cua@commune", "mot_cua"),
+        ("StepCompleted", "mot_cua@commune", "mot_cua"),
+        ("StepCompleted", "chuyen_vien@commune", "chuyen_vien"),
+        ("DossierApproved", "lanh_dao@commune", "lanh_dao"),
+        ("StepCompleted", "lanh_dao@commune", "lanh_dao"),
+    ]
+    assert stack.timeline(dossier, COMMUNE)["status"] == "returned"

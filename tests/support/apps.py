@@ -16,6 +16,7 @@ from devtools.demo.client import DemoClient
 from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from motcua.web.auth import issue_token
 from services import registry
+from services.catalogue.procedures import STEP_ROLES
 
 AGENCY = "000.00.22.H23"
 
@@ -25,11 +26,17 @@ def make_app(service: str, tmp_path: Path) -> FastAPI:
 
 
 def roles() -> dict[str, str]:
-    """A valid dev token per kind of caller; "other agency" is an officer elsewhere."""
+    """A valid dev token per kind of caller; "other agency" is an officer elsewhere. The
+    officers hold every step role, so that what is refused is the agency, not the role."""
+    every = list(STEP_ROLES)
     return {
         "citizen": issue_token(DEV_JWT_SECRET, sub="c", role="citizen", id_number="001190000001"),
-        "officer": issue_token(DEV_JWT_SECRET, sub="o", role="officer", agency=AGENCY),
-        "other agency": issue_token(DEV_JWT_SECRET, sub="p", role="officer", agency="H99"),
+        "officer": issue_token(
+            DEV_JWT_SECRET, sub="o", role="officer", agency=AGENCY, step_roles=every
+        ),
+        "other agency": issue_token(
+            DEV_JWT_SECRET, sub="p", role="officer", agency="H99", step_roles=every
+        ),
         "ministry": issue_token(DEV_JWT_SECRET, sub="m", role="ministry"),
         "admin": issue_token(DEV_JWT_SECRET, sub="a", role="admin"),
         "inspector": issue_token(DEV_JWT_SECRET, sub="i", role="inspector"),

@@ -13,7 +13,7 @@ from motcua.runtime.relay import OutboxRelay
 from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.runtime.store import store_env
 from motcua.web.auth import Caller, issue_token
-from services.catalogue.procedures import load_catalogue
+from services.catalogue.procedures import STEP_ROLES, load_catalogue
 from services.intake.application import IntakeApplication
 from services.intake.to_contract import IntakePublisher
 
@@ -34,8 +34,14 @@ def citizen(sub: str = "citizen-1", id_number: str = CITIZEN_ID, **claims: Any) 
     return {"Authorization": f"Bearer {token}"}
 
 
-def officer(agency: str = BIRTH_AGENCY, sub: str = "officer-1") -> dict[str, str]:
-    token = issue_token(DEV_JWT_SECRET, sub=sub, role="officer", agency=agency)
+def officer(
+    agency: str = BIRTH_AGENCY, sub: str = "officer-1", step_roles: tuple[str, ...] = STEP_ROLES
+) -> dict[str, str]:
+    """An officer of ``agency``, by default holding every step role (one-stop officer,
+    specialist, leader): the tests that are not about step roles act on any step."""
+    token = issue_token(
+        DEV_JWT_SECRET, sub=sub, role="officer", agency=agency, step_roles=list(step_roles)
+    )
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -25,6 +25,9 @@ from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.web.auth import issue_token
 from services.registry import NAMES as SERVICE_NAMES
 from tests.support.apps import make_app, roles
+from tests.support.dossiers import BIRTH, officer
+from tests.support.ledger import deliver
+from tests.support.samples import received
 
 PROBES = {"/healthz", "/readyz", "/metrics"}
 # Endpoints anyone may call: probes, the catalogue, the public lookup (and its page) and
@@ -232,3 +235,44 @@ def test_the_lists_above_name_real_endpoints(tmp_path: Path) -> None:
         declared = PUBLIC[name] | OWN_AUTH.get(name, set())
         missing += [f"{name} {p}" for p in declared if p not in paths]
     assert missing == []
+
+
+# Step roles: on a real dossier at a step whose role is the leader's (lanh_dao), each
+# step action is the leader's alone; the specialist of the same agency, an officer
+# without step roles and an admin are refused, an officer elsewhere as before.
+LEADERS_STEP_BODIES = {
+    "claim": {},
+    "complete-step": {"notes": "Đã ký"},
+    "approve": {"notes": "Đồng ý"},
+    "reject": {"reason": "Không đủ điều kiện"},
+}
+LEADERS_STEP_CALLERS = {
+    "leader": (officer(sub="ld-1", step_roles=("lanh_dao",)), {204}),
+    "specialist": (officer(sub="cv-1", step_roles=("chuyen_vien",)), {403}),
+    "no step roles": (officer(sub="x-1", step_roles=()), {403}),
+    "other agency, every role": (officer("000.00.31.H23", sub="p-1"), {403, 404}),
+    "admin": ({"Authorization": f"Bearer {roles()['admin']}"}, {403}),
+}
+
+
+@pytest.mark.parametrize("action", sorted(LEADERS_STEP_BODIES))
+@pytest.mark.parametrize("who", sorted(LEADERS_STEP_CALLERS))
+def test_the_leaders_step_is_acted_on_by_the_leader_only(
+    tmp_path: Path, action: str, who: str
+) -> None:
+    client = TestClient(make_app("workflow", tmp_path), raise_server_exceptions=False)
+    workflow = client.app.state.workflow  # type: ignore[attr-defined]
+    event = received(BIRTH)
+    deliver(workflow, workflow.store, workflow.handlers(), event, name="workflow")
+    dossier = f"/v1/dossiers/{event.dossier_id}"
+    while workflow.repository.get(event.dossier_id).step["role"] != "lanh_dao":
+        assert client.post(f"{dossier}/complete-step", headers=officer(), json={}).is_success
+    headers, allowed = LEADERS_STEP_CALLERS[who]
+
+    response = client.post(f"{dossier}/{action}", headers=headers, json=LEADERS_STEP_BODIES[action])
+
+    assert response.status_code in allowed, response.text
+    if who == "specialist":
+        message = response.json()["error"]["message"]
+        assert "you need the step role lanh_dao" in message
+        assert message.endswith("your step roles: chuyen_vien")

@@ -22,7 +22,7 @@ from contracts.payment import FeeWaived
 from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.runtime.store import store_env
 from motcua.web.auth import Caller, issue_token
-from services.catalogue.procedures import load_catalogue
+from services.catalogue.procedures import STEP_ROLES, load_catalogue
 from services.workflow.application import WorkflowApplication
 from services.workflow.domain import Process
 from services.workflow.schemas import Timeline
@@ -206,7 +206,8 @@ def test_on_both_databases_a_legacy_process_saved_again_reads_as_its_replay(
     deliver(workflow, workflow.store, workflow.handlers(), event, name="w")
     _legacy(workflow)
     agency: str = workflow.repository.get(event.dossier_id).agency
-    workflow.claim(Caller(sub="o", role="officer", agency=agency), event.dossier_id, None, "t")
+    officer = Caller(sub="o", role="officer", agency=agency, step_roles=STEP_ROLES)
+    workflow.claim(officer, event.dossier_id, None, "t")
 
     answer = workflow.timeline(Caller(sub="a", role="admin"), str(event.dossier_id))
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from motcua.runtime.settings import Settings
 from motcua.web.auth import Caller
+from services.catalogue.procedures import STEP_ROLES
 from services.intake.application import IntakeApplication
 from services.intake.domain import Dossier
 from services.intake.dossier_view import view_document
@@ -59,7 +60,9 @@ def test_workflow_timeline_history_stops_at_the_state_loaded(tmp_path: Path) -> 
     event = received(BIRTH)
     deliver(workflow, workflow.store, workflow.handlers(), event, name="workflow")
     loaded_before: Process = workflow.repository.get(event.dossier_id)
-    agency = Caller(sub="officer-1", role="officer", agency=loaded_before.agency)
+    agency = Caller(
+        sub="officer-1", role="officer", agency=loaded_before.agency, step_roles=STEP_ROLES
+    )
     workflow.claim(agency, event.dossier_id, None, "test")
 
     before = [h["event"] for h in workflow.history(loaded_before)]

@@ -87,6 +87,7 @@ def _complete(process: Process, on: date | None = None) -> None:
         completed_on=on or process.step["due_date"],
         correlation_id="c",
         completed_at=None,
+        role=process.step["role"],
     )
 
 
@@ -117,7 +118,7 @@ def _at_last_step(procedure_id: str = LAND_TRANSFER) -> Process:
 
 
 def _approve(process: Process) -> None:
-    process.approve(officer="officer-1", notes="Đồng ý", correlation_id="c")
+    process.approve(officer="officer-1", notes="Đồng ý", correlation_id="c", role="lanh_dao")
 
 
 def _issue_result(process: Process, kind: str = "electronic") -> None:
@@ -320,7 +321,7 @@ def test_completing_a_step_twice_is_refused() -> None:
 
 def test_officer_who_claimed_a_step_is_kept_when_another_completes_it() -> None:
     process = _process()
-    process.claim(officer="officer-7", assigned_by="lead-1", correlation_id="c")
+    process.claim(officer="officer-7", assigned_by="lead-1", correlation_id="c", role="lanh_dao")
 
     _complete(process)
 
@@ -520,14 +521,18 @@ def test_the_process_knows_the_applicant_by_account_and_id_number() -> None:
 def test_rejecting_marks_the_dossier_rejected() -> None:
     process = _process()
 
-    process.reject(officer="officer-1", reason="Đất đang tranh chấp", correlation_id="c")
+    process.reject(
+        officer="officer-1", reason="Đất đang tranh chấp", correlation_id="c", role="lanh_dao"
+    )
 
     assert (process.status, process.approved) == ("rejected", False)
 
 
 def test_withdrawing_a_rejected_dossier_is_refused() -> None:
     process = _process()
-    process.reject(officer="officer-1", reason="Đất đang tranh chấp", correlation_id="c")
+    process.reject(
+        officer="officer-1", reason="Đất đang tranh chấp", correlation_id="c", role="lanh_dao"
+    )
 
     with pytest.raises(IllegalTransition, match="cannot withdraw: the dossier is rejected"):
         _withdraw(process)
