@@ -18,7 +18,8 @@ between providers: ``so_dinh_danh`` for the ID number, ``roles`` for the step ro
 
 **Keys and their cache.** Each issuer's discovery document and JWKS are fetched on the
 first token from it and kept in memory, per process. A token naming a ``kid`` the cache
-lacks (the provider rotated its key) fetches the JWKS again, at most once per
+lacks (the provider rotated its key), or without a ``kid`` and not verified by the
+issuer's one cached key, fetches the JWKS again, at most once per
 ``MOTCUA_OIDC_JWKS_REFETCH_SECONDS`` (60 s) per issuer, so a stream of tokens with
 made-up ``kid`` values costs the provider one request a minute, not one per request.
 Keys older than ``MOTCUA_OIDC_JWKS_MAX_AGE_SECONDS`` (1 h) are fetched again when next
@@ -208,17 +209,25 @@ class IssuerKeys:
         self._jwks_uri = config.jwks_uri
         self._lock = threading.Lock()
 
-    def key(self, kid: str | None, algorithm: str) -> jwt.PyJWK:
-        """The key named ``kid``; ``Unauthorized`` if the issuer does not publish it."""
+    def key(
+        self, kid: str | None, algorithm: str, *, rejected: jwt.PyJWK | None = None
+    ) -> jwt.PyJWK:
+        """The key named ``kid``; ``Unauthorized`` if the issuer does not publish it.
+
+        A token without a kid is checked with the issuer's only key for its algorithm;
+        ``rejected`` is that key when the signature did not verify with it: perhaps the
+        provider rotated its key, so the keys are fetched again (as for an unknown kid)."""
         with self._lock:
             now = self.clock()
             if self._fetched_at is None or now - self._fetched_at >= self.max_age_seconds:
                 self._refresh(now)
-            found = self._find(kid, algorithm)
+            found = self._find(kid, algorithm, rejected)
             assert self._fetched_at is not None
             if found is None and now - self._fetched_at >= self.refetch_seconds:
                 self._refresh(now)  # perhaps the provider rotated its key
-                found = self._find(kid, algorithm)
+                found = self._find(kid, algorithm, rejected)
+        if found is None and rejected is not None:
+            raise Unauthorized(f"the token's signature does not verify ({self.config.issuer})")
         if found is None:
             named = f"key {kid!r}" if kid else "no key id (kid), and it publishes several"
             raise Unauthorized(
@@ -226,11 +235,15 @@ class IssuerKeys:
             )
         return found
 
-    def _find(self, kid: str | None, algorithm: str) -> jwt.PyJWK | None:
+    def _find(
+        self, kid: str | None, algorithm: str, rejected: jwt.PyJWK | None
+    ) -> jwt.PyJWK | None:
         if kid is not None:
             return self._keys.get(kid)
         usable = [k for k in self._keys.values() if k.algorithm_name == algorithm]
-        return usable[0] if len(usable) == 1 else None
+        if len(usable) != 1 or usable[0] is rejected:
+            return None
+        return usable[0]
 
     def _refresh(self, now: float) -> None:
         self.fetches += 1
@@ -324,10 +337,27 @@ class OidcVerifier:
                 f"the token's algorithm {algorithm!r} is not accepted from {issuer} "
                 f"(accepted: {', '.join(config.algorithms)})"
             )
-        kid = header.get("kid")
-        key = keys.key(kid if isinstance(kid, str) else None, algorithm)
+        kid = header.get("kid") if isinstance(header.get("kid"), str) else None
+        key = keys.key(kid, algorithm)
         try:
-            claims = jwt.decode(
+            claims = self._decode(token, key, algorithm, config)
+        except jwt.InvalidSignatureError:
+            if kid is not None:
+                raise Unauthorized(f"the token's signature does not verify ({issuer})") from None
+            key = keys.key(None, algorithm, rejected=key)  # fetched again, if not too soon
+            try:
+                claims = self._decode(token, key, algorithm, config)
+            except jwt.InvalidSignatureError:
+                raise Unauthorized(f"the token's signature does not verify ({issuer})") from None
+        return mapped_claims(config, claims)
+
+    def _decode(
+        self, token: str, key: jwt.PyJWK, algorithm: str, config: IssuerConfig
+    ) -> dict[str, Any]:
+        """The verified claims; ``Unauthorized`` with the reason, except for a signature
+        that does not verify (``InvalidSignatureError``: the caller may try another key)."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
                 algorithms=[algorithm],
@@ -336,6 +366,8 @@ class OidcVerifier:
                 leeway=self.leeway_seconds,
                 options={"require": ["iss", "aud", "exp", "iat", "sub"]},
             )
+        except jwt.InvalidSignatureError:
+            raise
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired") from None
         except jwt.ImmatureSignatureError as error:
@@ -346,12 +378,10 @@ class OidcVerifier:
                 f"{' or '.join(config.audiences)})"
             ) from None
         except jwt.InvalidIssuerError:
-            raise Unauthorized(f"the token's issuer is not {issuer}") from None
-        except jwt.InvalidSignatureError:
-            raise Unauthorized(f"the token's signature does not verify ({issuer})") from None
+            raise Unauthorized(f"the token's issuer is not {config.issuer}") from None
         except jwt.InvalidTokenError as error:
             raise Unauthorized(f"invalid token: {error}") from None
-        return mapped_claims(config, claims)
+        return claims
 
 
 def mapped_claims(config: IssuerConfig, claims: Mapping[str, Any]) -> dict[str, Any]:

@@ -75,9 +75,10 @@ class Key:
         return jwk | {"kid": self.kid, "use": "sig"}
 
     def sign(self, claims: dict[str, Any], kid: str | None = None) -> str:
-        return jwt.encode(
-            claims, self.private, algorithm=self.algorithm, headers={"kid": kid or self.kid}
-        )
+        """Signed, with ``kid`` (the key's own by default; "" for none) in the header."""
+        kid = self.kid if kid is None else kid
+        headers = {"kid": kid} if kid else None
+        return jwt.encode(claims, self.private, algorithm=self.algorithm, headers=headers)
 
 
 @dataclass
@@ -398,6 +399,27 @@ def test_unknown_kids_refetch_at_most_once_per_interval(provider: Provider) -> N
     clock.now += 60
     assert verifier.verify(rotated.sign(provider.claims()), provider.issuer)["sub"]
     assert provider.jwks_fetches() == 3
+
+
+def test_a_rotation_is_picked_up_for_tokens_without_a_kid_too(provider: Provider) -> None:
+    """Some providers (the test provider among them) put no kid in their tokens."""
+    old, new = Key.rsa(), Key.rsa()
+    provider.keys = [old]
+    clock = Clock()
+    verifier = OidcVerifier([citizen_issuer(provider)], refetch_seconds=60, clock=clock)
+    assert verifier.verify(old.sign(provider.claims(), kid=""), provider.issuer)["sub"]
+
+    provider.keys = [new]
+    with pytest.raises(Unauthorized, match="signature does not verify"):  # too soon to refetch
+        verifier.verify(new.sign(provider.claims(), kid=""), provider.issuer)
+    assert provider.jwks_fetches() == 1
+    clock.now += 61
+
+    assert verifier.verify(new.sign(provider.claims(), kid=""), provider.issuer)["sub"]
+    assert provider.jwks_fetches() == 2
+    with pytest.raises(Unauthorized, match="signature does not verify"):
+        verifier.verify(old.sign(provider.claims(), kid=""), provider.issuer)
+    assert provider.jwks_fetches() == 2, "the refetch just made counts for the rate limit"
 
 
 def test_keys_older_than_their_max_age_are_fetched_again(provider: Provider) -> None:
