@@ -124,6 +124,9 @@ def token(
         console.print("[red]an officer token needs --agency[/] (e.g. 000.00.31.H23)")
         raise typer.Exit(2)
     settings = Settings()
+    if not settings.jwt_secret.get_secret_value():
+        console.print("[red]HS256 is switched off[/] (MOTCUA_JWT_SECRET is empty): no token")
+        raise typer.Exit(2)
     print(
         issue_token(
             settings.jwt_secret.get_secret_value(),
