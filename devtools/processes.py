@@ -135,6 +135,7 @@ def service_env(
         MOTCUA_DOSSIER_TOPIC=topic,
         MOTCUA_CONSUMER_GROUP_PREFIX=f"{topic}-",  # no test shares a consumer group
         MOTCUA_RELAY_IDLE_SECONDS="0.02",
+        MOTCUA_DEV_MODE="true",  # the tests and benchmarks sign with the dev key
         PYTHONPATH=str(ROOT),
     )
     if database_url:

@@ -13,7 +13,14 @@ from motcua.core.tracing import configure as configure_tracing
 from motcua.runtime.faults import Faults, faults_of
 from motcua.runtime.settings import Settings
 from motcua.runtime.workers import RelayWorker
+from motcua.web.auth import auth_problem
 from services.registry import NAMES, service
+from services.workflow.signing import signing_problem
+
+
+def _own_problem(name: str, settings: Settings) -> str | None:
+    """What one service checks of its own settings before it starts."""
+    return signing_problem(settings) if name == "workflow" else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"usage: python -m ops.serve {{{','.join(NAMES)}}}")
     entry = service(args[0])
     settings = Settings()
+    if problem := auth_problem(settings) or _own_problem(entry.name, settings):
+        sys.exit(f"{entry.name} does not start: {problem}")  # exit code 1, no traceback
     configure_logging(settings.log_level, service=entry.name)
     configure_tracing(entry.name, settings.otel_spans_file, settings.otel_traces_exporter)
     app = entry.root.create_app(settings)

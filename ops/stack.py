@@ -127,9 +127,11 @@ class Stack:
     def env(self) -> dict[str, str]:
         """The children's environment: this process's, passed through as it is, so each
         child reads its own settings from it (its ``Settings`` and the service's own
-        class) as a process started by hand would; and the two settings the stack
-        decides for them, its var dir and the embedded broker's port."""
+        class) as a process started by hand would; and the settings the stack decides
+        for them: its var dir, the embedded broker's port, and dev mode unless
+        ``MOTCUA_DEV_MODE`` says otherwise (this is the development stack)."""
         env = dict(os.environ)
+        env.setdefault("MOTCUA_DEV_MODE", "true")
         env["MOTCUA_VAR_DIR"] = str(self.settings.var_dir.resolve())
         env["MOTCUA_EMBEDDED_BROKER_PORT"] = str(self.settings.embedded_broker_port)
         return env

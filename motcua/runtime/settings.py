@@ -12,7 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "motcua-dev-secret-not-for-production"  # documented dev key
+DEV_JWT_SECRET = "motcua-dev-secret-not-for-production"  # documented dev key (36 bytes)
+MIN_JWT_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 
 
 class Settings(BaseSettings):
@@ -57,8 +58,44 @@ class Settings(BaseSettings):
             "Correctness never depends on it: consumers skip repeats by position."
         ),
     )
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
-    jwt_issuer: str = "motcua"
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(DEV_JWT_SECRET),
+        description=(
+            "Shared HS256 key of `motcua token` and of systems that sign with one (at least "
+            "32 bytes); empty: HS256 tokens are refused and only the OIDC issuers' are "
+            "accepted. Unset: the dev key, which a service accepts only in dev mode"
+        ),
+    )
+    jwt_issuer: str = Field(default="motcua", description="The 'iss' of HS256 tokens")
+    dev_mode: bool = Field(
+        default=False,
+        description=(
+            "Development and tests: a service starts with the documented dev key "
+            "(`motcua up`, the demo, the tests and the benchmarks set it)"
+        ),
+    )
+    oidc_issuers: str = Field(
+        default="",
+        description=(
+            "Trusted OpenID Connect issuers: a JSON list, or the path of a file holding one "
+            "(fields in motcua/web/oidc.py, IssuerConfig)"
+        ),
+    )
+    oidc_leeway_seconds: int = Field(
+        default=60, ge=0, description="Clock skew allowed on exp, nbf and iat"
+    )
+    oidc_jwks_refetch_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="A token naming an unknown key fetches the issuer's keys again at most "
+        "once in this many seconds (per issuer)",
+    )
+    oidc_jwks_max_age_seconds: float = Field(
+        default=3600.0, gt=0, description="Keys older than this are fetched again when used"
+    )
+    oidc_http_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Timeout of one discovery or JWKS request"
+    )
     host: str = "127.0.0.1"
     intake_port: int = 8001
     workflow_port: int = 8002

@@ -12,7 +12,7 @@ import typer
 
 from motcua.core.logging import configure_logging
 from motcua.runtime.settings import Settings
-from motcua.web.auth import ROLES, issue_token
+from motcua.web.auth import ROLES, auth_problem, issue_token
 from ops.cli.common import console
 from ops.stack import MissingStandIn, Stack, running_supervisor, stop_supervisor
 from services.catalogue.procedures import STEP_ROLES
@@ -32,6 +32,11 @@ def up(
         start_detached(settings)
         return
     configure_logging(settings.log_level)
+    # The services run in dev mode unless MOTCUA_DEV_MODE says otherwise (Stack.env).
+    children = Settings(dev_mode=True) if "MOTCUA_DEV_MODE" not in os.environ else settings
+    if problem := auth_problem(children):
+        console.print(f"[red]the services would not start:[/] {problem}")
+        raise typer.Exit(2)
     try:
         stack = Stack(settings)
     except MissingStandIn as error:
@@ -136,6 +141,9 @@ def token(
         raise typer.Exit(2)
     step_roles = list(dict.fromkeys(step_role or STEP_ROLES)) if role == "officer" else None
     settings = Settings()
+    if not settings.jwt_secret.get_secret_value():
+        console.print("[red]HS256 is switched off[/] (MOTCUA_JWT_SECRET is empty): no token")
+        raise typer.Exit(2)
     print(
         issue_token(
             settings.jwt_secret.get_secret_value(),

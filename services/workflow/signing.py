@@ -146,6 +146,19 @@ def load_trust_roots(path: Path) -> list[asn1_x509.Certificate]:
     return roots
 
 
+def signing_problem(settings: Settings) -> str | None:
+    """Why workflow must not start with these settings, or None: outside dev mode the
+    agencies' own certificates are required, never the development CA (whose results
+    nobody outside this machine could trust)."""
+    if settings.result_signing_dir is None and not settings.dev_mode:
+        return (
+            "MOTCUA_RESULT_SIGNING_DIR is not set and dev mode is off: name the directory "
+            "of the agencies' certificates (<agency code>.p12) and MOTCUA_RESULT_TRUST_ROOTS; "
+            "the development CA is for MOTCUA_DEV_MODE=true only"
+        )
+    return None
+
+
 class ResultSigning:
     """Signs electronic results with the issuing agency's key and checks signed PDFs."""
 

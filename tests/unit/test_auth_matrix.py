@@ -61,7 +61,7 @@ def tokens() -> dict[str, str | None]:
         DEV_JWT_SECRET,
         algorithm="HS256",
     )
-    forged = issue_token("not-the-province-key", sub="x", role="admin")
+    forged = issue_token("not-the-province-key-but-32-bytes-long", sub="x", role="admin")
     return {"none": None, "expired": expired, "forged": forged}
 
 

@@ -97,7 +97,10 @@ def test_serve_takes_the_exporter_from_its_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, served: dict[str, Any]
 ) -> None:
     settings = Settings(
-        var_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", otel_traces_exporter="console"
+        var_dir=tmp_path,
+        kafka_bootstrap_servers="127.0.0.1:1",
+        otel_traces_exporter="console",
+        dev_mode=True,
     )
     monkeypatch.setattr(ops.serve, "Settings", lambda: settings)
 
@@ -113,6 +116,7 @@ def test_serve_gives_the_relays_the_crash_of_the_crash_tests_when_they_ask(
     monkeypatch.setenv("MOTCUA_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("MOTCUA_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setenv("MOTCUA_FAULT_RELAY_EXIT_AFTER_PUBLISH", "true")
+    monkeypatch.setenv("MOTCUA_DEV_MODE", "true")
 
     ops.serve.main(["intake"])
 
