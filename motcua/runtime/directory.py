@@ -16,6 +16,8 @@ never needs the directory does not hold them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts.intake import AgencyRegistered, OfficerRemoved, OfficerRolesSet
 from motcua.runtime.store import Store, Tx, Write
 
@@ -161,7 +163,7 @@ def agencies(source: Store | Tx) -> list[dict[str, object]]:
     )
 
 
-def officers(source: Store | Tx, agency: str | None = None) -> list[dict[str, object]]:
+def officers(source: Store | Tx, agency: str | None = None) -> list[dict[str, Any]]:
     """The listed officers (of ``agency`` if given), by agency and subject, each with
     their step roles and who entered them when."""
     where, params = ("WHERE agency_code = ?", (agency,)) if agency else ("", ())
@@ -175,7 +177,7 @@ def officers(source: Store | Tx, agency: str | None = None) -> list[dict[str, ob
     ]
 
 
-def officer(source: Store | Tx, sub: str) -> dict[str, object] | None:
+def officer(source: Store | Tx, sub: str) -> dict[str, Any] | None:
     """The officer's entry, or None when the directory does not list them."""
     rows = source.read(
         "SELECT officer, agency_code, step_roles, reason, changed_by, changed_at, version "
@@ -192,5 +194,5 @@ def lists_officers_at(source: Store | Tx, agency: str) -> bool:
     )
 
 
-def _officer(row: dict[str, object]) -> dict[str, object]:
+def _officer(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "step_roles": str(row["step_roles"]).split()}
