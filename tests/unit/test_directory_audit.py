@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from ops.audit import Tenure, actor_of, detail_of, tenures
 
@@ -11,7 +12,7 @@ def _at(hour: int) -> str:
     return datetime(2026, 3, 2, hour, tzinfo=UTC).isoformat()
 
 
-EVENTS = [
+EVENTS: list[dict[str, Any]] = [
     {"type": "AgencyRegistered", "code": "001.20.51.H23", "name": "UBND xã Tân Phú",
      "reason": "NQ", "registered_by": "admin-1", "occurred_at": _at(1)},
     {"type": "OfficerRolesSet", "officer": "cv-1", "agency_code": "001.20.51.H23",
