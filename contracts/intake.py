@@ -171,3 +171,65 @@ class OfficeHoursSet(Envelope):
     reason: str
     set_by: str
     calendar_version: int = Field(ge=1)
+
+
+# -- the directory of agencies and officers -------------------------------------------
+# Which officer holds which step role at which agency, as an administrator of the
+# province enters it. Like the working calendar, one stream on the topic, keyed by
+# DIRECTORY_ID, so that every service and the audit see the same changes in the same
+# order; ``directory_version`` counts them from 1.
+
+DIRECTORY_ID = UUID("8d2e4f60-1a3b-5c7d-9e0f-2a4b6c8d0e1f")
+
+AGENCY_CODE_PATTERN = r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[0-9A-Z]{3}$"
+"""An agency's code in the form of QCVN 102:2016/BTTTT (the national technical
+regulation on identifier codes of agencies for exchanging electronic documents), as
+the catalogue's codes have it: four groups joined by dots, of 3, 2, 2 and 3 digits or
+capital letters, e.g. ``000.00.22.H23`` or ``001.20.51.H23``.
+
+What the catalogue's own codes show of the groups (read from the right): the last
+(``H23``) is the same for every agency of the province; the third places a unit under
+the one it belongs to (``000.00.51.H23`` is the district People's Committee of Thanh
+Bình, ``000.11.51.H23`` its finance office, ``001.20.51.H23`` a commune of it); the
+second and the first tell the units of one level apart. The pattern checks the shape
+only; it does not say whether an agency with that code exists."""
+
+StepRole = Literal["mot_cua", "chuyen_vien", "lanh_dao"]
+"""A role in the steps of a procedure's process: the one-stop officer (một cửa), the
+specialist (chuyên viên), the leader who signs (lãnh đạo)."""
+
+
+class AgencyRegistered(Envelope):
+    """An agency is entered in the directory (or its name corrected), so that officers
+    may be listed at it."""
+
+    type: Literal["AgencyRegistered"] = "AgencyRegistered"
+    code: str = Field(pattern=AGENCY_CODE_PATTERN, description="QCVN 102:2016 code")
+    name: str = Field(min_length=1)
+    reason: str = Field(description="The decision establishing or naming the agency")
+    registered_by: str
+    directory_version: int = Field(ge=1)
+
+
+class OfficerRolesSet(Envelope):
+    """The step roles an officer holds at an agency from now on (replacing any they held
+    before, at that agency or another)."""
+
+    type: Literal["OfficerRolesSet"] = "OfficerRolesSet"
+    officer: str = Field(min_length=1, description="The officer's subject at the identity provider")
+    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN, description="QCVN 102:2016 code")
+    step_roles: tuple[StepRole, ...] = Field(min_length=1)
+    reason: str = Field(description="The decision assigning the officer, e.g. its number")
+    set_by: str
+    directory_version: int = Field(ge=1)
+
+
+class OfficerRemoved(Envelope):
+    """The officer is no longer listed in the directory: no step may be assigned to them."""
+
+    type: Literal["OfficerRemoved"] = "OfficerRemoved"
+    officer: str
+    agency_code: str = Field(description="The agency the officer was listed at")
+    reason: str
+    removed_by: str
+    directory_version: int = Field(ge=1)

@@ -1,5 +1,7 @@
 """``motcua audit``: one dossier's full record from the topic, its chain verified; or
-the working calendar's (``motcua audit calendar``): every day entered, by whom, when.
+the working calendar's (``motcua audit calendar``): every day entered, by whom, when; or
+the directory's (``motcua audit directory``): who held which step role at which agency
+when, and who changed it.
 
 The auditor's source is what every consumer saw: the messages of ``dossier-events``
 (or an export of them, for an auditor without access to the broker). Each message is
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.chain import Break, Head, verify
-from contracts.intake import WORKING_CALENDAR_ID
+from contracts.intake import DIRECTORY_ID, WORKING_CALENDAR_ID
 from motcua.core.calendar import VIETNAM_TZ
 from motcua.runtime import topic_reader
 from motcua.runtime.chaining import chain_head
@@ -39,6 +41,8 @@ from services.registry import SERVICES
 
 PUBLISHERS = tuple(s.name for s in SERVICES if s.publishes_dossier_events)
 CALENDAR = "calendar"  # what to audit instead of a code for the working calendar
+DIRECTORY = "directory"  # … and for the directory of agencies and officers
+STREAMS = {CALENDAR: WORKING_CALENDAR_ID, DIRECTORY: DIRECTORY_ID}
 
 Event = Mapping[str, Any]
 
@@ -123,7 +127,7 @@ def _fees_after(kind: str, event: Event) -> str | None:
 
 def actor_of(event: Event) -> str:
     """Who acted: the officer, the agency, the applicant's account, or the producer."""
-    for key in ("officer", "answered_by", "set_by", "cleared_by"):
+    for key in ("set_by", "removed_by", "registered_by", "officer", "answered_by", "cleared_by"):
         if event.get(key):
             return str(event[key])
     applicant = event.get("applicant")
@@ -145,14 +149,57 @@ def detail_of(event: Event) -> str:
     if kind == "OfficeHoursSet":
         sessions = ", ".join(f"{s['start']}–{s['end']}" for s in event.get("sessions", ()))
         return f"sessions {sessions}: {event.get('reason')}"
+    if kind == "AgencyRegistered":
+        return f"agency {event.get('code')} {event.get('name')}: {event.get('reason')}"
+    if kind == "OfficerRolesSet":
+        roles = " ".join(event.get("step_roles", ()))
+        return (
+            f"{event.get('officer')} at {event.get('agency_code')} as {roles}: "
+            f"{event.get('reason')}"
+        )
+    if kind == "OfficerRemoved":
+        return (
+            f"{event.get('officer')} removed from {event.get('agency_code')}: {event.get('reason')}"
+        )
     return ""
+
+
+@dataclass(frozen=True)
+class Tenure:
+    """An officer's step roles at an agency, from one change of the directory to the next."""
+
+    officer: str
+    agency: str
+    roles: str
+    since: datetime
+    set_by: str
+    until: datetime | None = None
+    ended_by: str | None = None
+
+
+def tenures(events: Sequence[Event]) -> list[Tenure]:
+    """Who held which step roles at which agency when, and who set and ended each, from
+    the directory's events (in the order they occurred)."""
+    held: dict[str, Tenure] = {}
+    done: list[Tenure] = []
+    for event in sorted(events, key=occurred_at):
+        kind = event.get("type")
+        if kind not in ("OfficerRolesSet", "OfficerRemoved"):
+            continue
+        officer, at, by = str(event.get("officer")), occurred_at(event), actor_of(event)
+        if officer in held:
+            done.append(replace(held.pop(officer), until=at, ended_by=by))
+        if kind == "OfficerRolesSet":
+            roles = " ".join(event.get("step_roles", ()))
+            held[officer] = Tenure(officer, str(event.get("agency_code")), roles, at, by)
+    return sorted([*done, *held.values()], key=lambda t: (t.officer, t.since))
 
 
 def dossier_id_of(sources: Sequence[Source], code: str) -> UUID | None:
     """The dossier's id, from intake's lookup rows (the code is intake's to give); the
-    calendar's stream for ``calendar``."""
-    if code == CALENDAR:
-        return WORKING_CALENDAR_ID
+    calendar's stream for ``calendar``, the directory's for ``directory``."""
+    if code in STREAMS:
+        return STREAMS[code]
     intake = next(s for s in sources if s.name == "intake")
     row = intake.store.read_one("SELECT id FROM {intake_dossiers} WHERE code = ?", (code,))
     return UUID(row["id"]) if row else None
@@ -207,7 +254,9 @@ def print_audit(console: Console, code: str, record: Audit, as_of: datetime | No
     shown = record.as_of(as_of)
     when = f" as of {as_of.astimezone(VIETNAM_TZ):%Y-%m-%d %H:%M}" if as_of else ""
     broken = {(b.producer, b.chain_seq) for b in record.breaks}
-    what = "The working calendar" if code == CALENDAR else f"Dossier {code}"
+    what = {CALENDAR: "The working calendar", DIRECTORY: "The directory"}.get(
+        code, f"Dossier {code}"
+    )
     table = Table(title=f"{what}{when}: {len(shown)} of {len(record.events)} events")
     details = any(detail_of(e) for e in shown)
     for column in ("time (Vietnam)", "producer #", "event", "by", "chain"):
@@ -226,12 +275,32 @@ def print_audit(console: Console, code: str, record: Audit, as_of: datetime | No
             *([detail_of(event)] if details else []),
         )
     console.print(table)
-    state = status_at(shown)
-    console.print(
-        f"Status{when}: [bold]{state['status'] or 'not yet submitted'}[/]"
-        + (f"; at {state['agency']}" if state["agency"] else "")
-        + (f"; fees {state['fees']}" if state["fees"] else "")
-    )
+    if code == DIRECTORY:
+        print_tenures(console, tenures(shown))
+    else:
+        state = status_at(shown)
+        console.print(
+            f"Status{when}: [bold]{state['status'] or 'not yet submitted'}[/]"
+            + (f"; at {state['agency']}" if state["agency"] else "")
+            + (f"; fees {state['fees']}" if state["fees"] else "")
+        )
+    _print_verdict(console, record)
+
+
+def print_tenures(console: Console, held: Sequence[Tenure]) -> None:
+    """Who held which step roles where, from when until when, set and ended by whom."""
+    table = Table(title="Step roles held (Vietnam time)")
+    for column in ("officer", "agency", "step roles", "from", "set by", "until", "ended by"):
+        table.add_column(column)
+    for t in held:
+        until = f"{t.until.astimezone(VIETNAM_TZ):%Y-%m-%d %H:%M:%S}" if t.until else "now"
+        table.add_row(t.officer, t.agency, t.roles,
+                      f"{t.since.astimezone(VIETNAM_TZ):%Y-%m-%d %H:%M:%S}", t.set_by, until,
+                      t.ended_by or "")  # fmt: skip
+    console.print(table)
+
+
+def _print_verdict(console: Console, record: Audit) -> None:
     for note in record.notes:
         console.print(f"[yellow]Note:[/] {note}")
     if not record.breaks:

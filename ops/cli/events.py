@@ -62,7 +62,8 @@ def audit(
         str,
         typer.Argument(
             help="The dossier's code, e.g. 000.00.01.H01-261122-0001; or calendar, for "
-            "every change of the working calendar"
+            "every change of the working calendar; or directory, for who held which step "
+            "role when"
         ),
     ],
     as_of: Annotated[
@@ -84,7 +85,8 @@ def audit(
     ] = True,
 ) -> None:
     """Print a dossier's full timeline with actors and times and verify its hash chain
-    (``calendar``: the working calendar's changes, with who made them and why).
+    (``calendar``: the working calendar's changes, with who made them and why;
+    ``directory``: the directory's, with who held which step role at which agency when).
 
     Exits with 1 when the chain is broken (and says where), 2 when the dossier or the
     export cannot be found."""

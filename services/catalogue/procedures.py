@@ -18,12 +18,12 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from unidecode import unidecode
 
+from contracts.intake import AGENCY_CODE_PATTERN
 from motcua.core.errors import NotFound
 
 DATA_FILE = Path(__file__).parent / "data" / "procedures.json"
 
 EXEMPTION_FIELD = "doi_tuong_mien_phi"  # the applicant's exempt group, if any
-AGENCY_CODE_PATTERN = r"^[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[0-9A-Z]{3}$"
 
 FieldType = Literal["text", "integer", "decimal", "date", "email", "phone", "id_number", "select"]
 Tier = Literal["province", "district", "commune"]

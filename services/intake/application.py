@@ -8,6 +8,8 @@ rules in ``access.py``:
 * ``acceptance.py``: acceptance at the one-stop, with the code and the appointment;
 * ``working_calendar.py``: the days off, make-up days and office hours the appointment
   is counted in, as the administrator enters them;
+* ``directory.py``: the agencies and the officers' step roles at each, as the
+  administrator enters them;
 * ``send_back.py``: sent back to complete and resubmitted, refused, withdrawn;
 * ``ratings.py``: the applicant's rating and feedback, and the agency's answers;
 * ``lookup.py``: the lookup, the applicant's and the agency's lists, prefill.
@@ -29,6 +31,7 @@ from motcua.runtime.store import Store
 from motcua.runtime.working_calendar import CalendarReader
 from services.catalogue.procedures import Catalogue
 from services.intake.acceptance import AcceptanceMixin
+from services.intake.directory import DirectoryMixin
 from services.intake.domain import DailySequence
 from services.intake.dossier_view import DossierViews
 from services.intake.lookup import LookupMixin
@@ -39,7 +42,9 @@ from services.intake.send_back import SendBackMixin
 from services.intake.submission import SubmissionMixin
 
 
-class IntakeApplication(SubmissionMixin, AcceptanceMixin, SendBackMixin, RatingsMixin, LookupMixin):
+class IntakeApplication(
+    SubmissionMixin, AcceptanceMixin, SendBackMixin, RatingsMixin, LookupMixin, DirectoryMixin
+):
     """Intake's commands and queries; every state change is an event in its store."""
 
     name = "intake"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from motcua.runtime import directory
 from motcua.runtime.migrations import Component, Step
 from motcua.runtime.store import Tx, Write
 from services.intake.domain import Dossier
@@ -72,10 +73,18 @@ def _appointment_moment(tx: Tx) -> None:
 
 
 # Intake's own tables, versioned like the runtime's (``motcua/runtime/migrations.py``);
-# step 1 changes the table ``create_tables`` made in the releases before.
+# step 1 changes the table ``create_tables`` made in the releases before; step 2 adds the
+# directory of agencies and officers (``motcua/runtime/directory.py``), which intake owns.
 INTAKE_TABLES = Component(
     "intake",
-    (Step(1, "intake_dossiers: appointment_at", _appointment_moment),),
+    (
+        Step(1, "intake_dossiers: appointment_at", _appointment_moment),
+        Step(
+            2,
+            "directory_agencies, directory_officers, directory_state: the directory",
+            directory.create_tables,
+        ),
+    ),
 )
 
 

@@ -216,3 +216,67 @@ class Deadline(BaseModel):
     working_days: float
     due_at: datetime
     calendar_version: int
+
+
+# -- the directory of agencies and officers ------------------------------------------------
+
+StepRoleName = Literal["mot_cua", "chuyen_vien", "lanh_dao"]
+
+
+class AgencyIn(BaseModel):
+    """An agency entered in the directory (or its name corrected)."""
+
+    name: str = Field(min_length=1, max_length=300, examples=["Sở Giao thông vận tải"])
+    reason: str = Field(
+        min_length=3, max_length=500, description="The decision establishing or naming it"
+    )
+
+
+class OfficerIn(BaseModel):
+    """The step roles an officer holds at an agency, replacing what they held before."""
+
+    agency: str = Field(description="QCVN 102:2016 code, e.g. 001.20.51.H23")
+    step_roles: list[str] = Field(
+        max_length=3,
+        description="One or more of mot_cua (một cửa), chuyen_vien (chuyên viên), "
+        "lanh_dao (lãnh đạo)",
+        examples=[["chuyen_vien"]],
+    )
+    reason: str = Field(
+        min_length=3, max_length=500, description="The decision assigning the officer"
+    )
+
+
+class DirectoryChanged(BaseModel):
+    version: int = Field(description="The directory's version after the change")
+
+
+class AgencyEntry(BaseModel):
+    code: str
+    name: str
+    reason: str
+    changed_by: str
+    changed_at: str
+    version: int
+
+
+class OfficerEntry(BaseModel):
+    officer: str
+    agency_code: str
+    step_roles: list[StepRoleName]
+    reason: str
+    changed_by: str
+    changed_at: str
+    version: int
+
+
+class DirectoryAgencies(BaseModel):
+    version: int
+    agencies: list[AgencyEntry]
+
+
+class DirectoryOfficers(BaseModel):
+    """The officers as the directory lists them: the administrator's record only."""
+
+    version: int
+    officers: list[OfficerEntry]

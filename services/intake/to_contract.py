@@ -12,6 +12,7 @@ from contracts import intake as ci
 from motcua.runtime.envelope import envelope
 from motcua.runtime.mapping import BatchAggregates
 from services.intake.application import IntakeApplication
+from services.intake.directory import DirectoryLog
 from services.intake.domain import Dossier
 from services.intake.working_calendar import WorkingCalendarLog
 
@@ -29,6 +30,8 @@ class IntakePublisher:
     ) -> contract.Envelope | None:
         if isinstance(event, WorkingCalendarLog.Event):
             return _calendar_change(event)
+        if isinstance(event, DirectoryLog.Event):
+            return _directory_change(event)
         if not isinstance(event, Dossier.Event):
             return None  # e.g. DailySequence: internal bookkeeping
         fields_of = envelope(PRODUCER, event)
@@ -55,6 +58,22 @@ def _calendar_change(event: WorkingCalendarLog.Event) -> contract.Envelope | Non
             {**_only(fields, ci.OfficeHoursSet), "sessions": sessions}
         )
     return None  # Opened: the log's creation, nothing changed yet
+
+
+_DIRECTORY_MODELS: dict[str, type[contract.Envelope]] = {
+    "AgencyRegistered": ci.AgencyRegistered,
+    "OfficerRolesSet": ci.OfficerRolesSet,
+    "OfficerRemoved": ci.OfficerRemoved,
+}
+
+
+def _directory_change(event: DirectoryLog.Event) -> contract.Envelope | None:
+    """A change of the directory of agencies and officers, on its stream (``DIRECTORY_ID``)."""
+    model = _DIRECTORY_MODELS.get(type(event).__name__)
+    if model is None:
+        return None  # Opened: the log's creation, nothing changed yet
+    fields = {**envelope(PRODUCER, event), **vars(event)}
+    return model.model_validate(_only(fields, model))
 
 
 def _only(fields: dict[str, Any], model: type[contract.Envelope]) -> dict[str, Any]:

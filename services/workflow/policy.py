@@ -3,7 +3,8 @@
 A received dossier (``DossierReceived``, from intake) starts its procedure's process,
 with every step's deadline planned in working time from the moment of receipt; a
 payment or a waived fee (from payment) opens the gate before the result; a change of
-the working calendar (from intake) is recorded, so that later deadlines count with it.
+the working calendar (from intake) is recorded, so that later deadlines count with it,
+and so is a change of the directory of agencies and officers, by which steps are assigned.
 These run in the consumer's unit of work, so the process, its rows and the consumer's
 positions commit together; the commands of officers and applicants (the other modules)
 are HTTP's.
@@ -19,7 +20,7 @@ from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived, PaymentSucceeded
 from motcua.core.calendar import WorkingCalendar, local_date
 from motcua.core.errors import NotFound
-from motcua.runtime import working_calendar
+from motcua.runtime import directory, working_calendar
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.unit_of_work import UnitOfWork
 from services.catalogue.procedures import Procedure
@@ -37,6 +38,7 @@ class ConsumerPolicyMixin(WorkflowBase):
                 DossierReceived: self.start,
                 (PaymentSucceeded, FeeWaived): self.open_payment_gate,
                 working_calendar.CALENDAR_CHANGES: self.record_calendar_change,
+                directory.DIRECTORY_CHANGES: self.record_directory_change,
             }
         )
 
@@ -45,6 +47,10 @@ class ConsumerPolicyMixin(WorkflowBase):
     ) -> None:
         """The administrator's change of the working calendar, for the deadlines to come."""
         uow.save(writes=[working_calendar.apply(event)])
+
+    def record_directory_change(self, event: directory.DirectoryChange, uow: UnitOfWork) -> None:
+        """The administrator's change of the directory, for the assignments to come."""
+        uow.save(writes=[directory.apply(event)])
 
     def start(self, event: DossierReceived, uow: UnitOfWork) -> None:
         """Start the procedure's process; the first step begins at receipt."""

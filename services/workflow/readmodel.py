@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from motcua.runtime import directory
 from motcua.runtime.migrations import Component, Step
 from motcua.runtime.store import Tx, Write
 from services.catalogue.procedures import load_catalogue
@@ -71,12 +72,19 @@ def _step_role(tx: Tx) -> None:
 
 
 # Workflow's own tables, versioned like the runtime's (``motcua/runtime/migrations.py``);
-# step 1 changes the table ``create_tables`` made in the releases before.
+# step 1 changes the table ``create_tables`` made in the releases before; step 3 adds the
+# directory of agencies and officers as consumed from intake (``motcua/runtime/directory.py``),
+# by which steps are assigned.
 WORKFLOW_TABLES = Component(
     "workflow",
     (
         Step(1, "workflow_processes: step_due_at, appointment_at", _deadline_moments),
         Step(2, "workflow_processes: step_role", _step_role),
+        Step(
+            3,
+            "directory_agencies, directory_officers, directory_state: the directory",
+            directory.create_tables,
+        ),
     ),
 )
 

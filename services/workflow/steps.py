@@ -15,6 +15,7 @@ from uuid import UUID
 
 from motcua.core.retry import retry_on_conflict
 from motcua.web.auth import Caller
+from services.workflow.authority import check_assignee
 from services.workflow.base import WorkflowBase
 from services.workflow.domain import Process
 
@@ -26,12 +27,15 @@ class OfficerStepsMixin(WorkflowBase):
     def claim(self, caller: Caller, dossier_id: UUID, officer: str | None, cid: str) -> None:
         """Take the current step, or assign it to another officer of the same agency.
 
-        Workflow does not know the other officers' roles: the assigner answers for the
-        choice, and must hold the step's role or be the agency's leader (lanh_dao). The
-        assignee still needs the step's role to complete it."""
+        The assigner must hold the step's role or be the agency's leader (lanh_dao); the
+        assignee must be listed in the directory at the step's agency with the step's
+        role (``authority.check_assignee``; 422 otherwise). Claiming for oneself goes by
+        the token's roles. The assignee still needs the step's role to complete it."""
         assigning = officer is not None and officer != caller.sub
         action = "assign" if assigning else "claim"
         process, role = self._on_step(caller, dossier_id, action, assigning=assigning)
+        if assigning and officer is not None:
+            check_assignee(self.store, officer, process.agency, process.step)
         process.claim(
             officer=officer or caller.sub, assigned_by=caller.sub, correlation_id=cid, role=role
         )

@@ -97,6 +97,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/dossiers/{dossier_id}/result": {"kind": "pickup"},
     "/v1/payments/{ref}/offline": {"method": "counter", "reference": "PT-1", "amount_vnd": 1},
     "/v1/dossiers/{dossier_id}/apology": {"reason": "Chậm", "appointment_date": "2026-12-01"},
+    "/v1/directory/agencies/{code}": {"name": "Sở Tư pháp", "reason": "Quyết định số 1"},
+    "/v1/directory/officers/{sub}": {
+        "agency": "000.00.20.H23",
+        "step_roles": ["chuyen_vien"],
+        "reason": "Quyết định số 2",
+    },
 }
 
 
@@ -223,6 +229,31 @@ def test_officer_actions_are_forbidden_to_citizens_and_ministries(
     assert wrong == []
 
 
+# The directory of agencies and officers is the administrator's, reading included.
+ADMIN_ONLY: dict[str, list[tuple[str, str]]] = {
+    "intake": [
+        ("GET", "/v1/directory/agencies"),
+        ("PUT", "/v1/directory/agencies/{code}"),
+        ("GET", "/v1/directory/officers"),
+        ("PUT", "/v1/directory/officers/{sub}"),
+        ("DELETE", "/v1/directory/officers/{sub}"),
+    ],
+}
+
+
+@pytest.mark.parametrize("role", ["citizen", "officer", "ministry"])
+def test_the_directory_is_the_administrators_alone(tmp_path: Path, role: str) -> None:
+    client = TestClient(make_app("intake", tmp_path), raise_server_exceptions=False)
+    wrong = []
+    for method, path in ADMIN_ONLY["intake"]:
+        url = concrete(path) + ("?reason=Chuyển công tác" if method == "DELETE" else "")
+        body = BODIES.get(path) if method == "PUT" else None
+        headers = {"Authorization": f"Bearer {roles()[role]}"}
+        if (status := client.request(method, url, headers=headers, json=body).status_code) != 403:
+            wrong.append(f"{method} {path} → {status}")
+    assert wrong == []
+
+
 def test_the_lists_above_name_real_endpoints(tmp_path: Path) -> None:
     """A renamed endpoint must not leave the lists silently checking nothing."""
     missing: list[str] = []
@@ -232,6 +263,7 @@ def test_the_lists_above_name_real_endpoints(tmp_path: Path) -> None:
         paths = {p for _, p in real}
         missing += [f"{name} {m} {p}" for m, p in OFFICER_ONLY[name] if (m, p) not in real]
         missing += [f"{name} {m} {p}" for m, p in INSPECTION if (m, p) not in real]
+        missing += [f"{name} {m} {p}" for m, p in ADMIN_ONLY.get(name, []) if (m, p) not in real]
         declared = PUBLIC[name] | OWN_AUTH.get(name, set())
         missing += [f"{name} {p}" for p in declared if p not in paths]
     assert missing == []

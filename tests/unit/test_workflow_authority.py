@@ -10,12 +10,14 @@ tra_ket_qua (mot_cua). Officers act over HTTP with one or more step roles each.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from contracts.intake import DIRECTORY_ID, AgencyRegistered, OfficerRemoved, OfficerRolesSet
 from contracts.workflow import DossierApproved, DossierRejected, StepClaimed, StepCompleted
 from motcua.runtime.mapping import BatchAggregates
 from motcua.runtime.settings import Settings
@@ -42,6 +44,33 @@ def _workflow(client: TestClient) -> WorkflowApplication:
     app: Any = client.app
     workflow: WorkflowApplication = app.state.workflow
     return workflow
+
+
+_versions = iter(range(1, 1000))
+
+
+def _directory(client: TestClient, kind: type[Any], **fields: Any) -> None:
+    """A change of the directory as workflow's consumer applies it from the topic."""
+    event = kind(
+        event_id=uuid.uuid4(),
+        dossier_id=DIRECTORY_ID,
+        occurred_at=datetime(2026, 3, 2, 1, tzinfo=UTC),
+        producer="intake",
+        correlation_id="test",
+        reason="Quyết định số 12/QĐ-UBND",
+        directory_version=next(_versions),
+        **fields,
+    )
+    workflow = _workflow(client)
+    deliver(workflow, workflow.store, workflow.handlers(), event, name="workflow")
+
+
+def _listed(client: TestClient, sub: str, *roles: str, agency: str = BIRTH_AGENCY) -> None:
+    """The administrator lists ``sub`` at ``agency`` with ``roles`` (the agency first)."""
+    _directory(client, AgencyRegistered, code=agency, name="UBND xã", registered_by="admin-1")
+    _directory(
+        client, OfficerRolesSet, officer=sub, agency_code=agency, step_roles=roles, set_by="admin-1"
+    )
 
 
 def _received(client: TestClient) -> str:
@@ -171,6 +200,7 @@ def test_the_leader_assigns_a_specialists_step_and_the_assignee_is_recorded(
     client: TestClient,
 ) -> None:
     dossier_id = _at(client, "tham_dinh_ghi_so")
+    _listed(client, "cv-2", "chuyen_vien")
 
     assigned = _act(client, LEADER, dossier_id, "claim", officer="cv-2")
 
@@ -182,6 +212,7 @@ def test_the_leader_assigns_a_specialists_step_and_the_assignee_is_recorded(
 
 def test_a_specialist_assigns_their_step_to_a_colleague(client: TestClient) -> None:
     dossier_id = _at(client, "tham_dinh_ghi_so")
+    _listed(client, "cv-2", "chuyen_vien", "lanh_dao")
 
     assigned = _act(client, SPECIALIST, dossier_id, "claim", officer="cv-2")
 
@@ -198,6 +229,99 @@ def test_the_one_stop_officer_may_not_assign_the_specialists_step(client: TestCl
     message = _refused(refused, "chuyen_vien or lanh_dao", "mot_cua")
     assert "assign step tham_dinh_ghi_so" in message
     assert _process(client, dossier_id).step["officer"] is None
+
+
+# -- assigning by the directory ------------------------------------------------------------
+
+
+def _cannot_assign(response: Any, officer: str, problem: str) -> None:
+    assert response.status_code == 422, response.text
+    message: str = response.json()["error"]["message"]
+    assert message.startswith(f"cannot assign to {officer}: step tham_dinh_ghi_so"), message
+    assert f"needs the step role chuyen_vien at {BIRTH_AGENCY}" in message, message
+    assert problem in message, message
+
+
+def test_a_step_is_not_assigned_to_an_officer_the_directory_does_not_list(
+    client: TestClient,
+) -> None:
+    dossier_id = _at(client, "tham_dinh_ghi_so")
+    _listed(client, "cv-2", "chuyen_vien")
+
+    refused = _act(client, LEADER, dossier_id, "claim", officer="cv-3")
+
+    _cannot_assign(refused, "cv-3", "the directory does not list officer cv-3")
+    assert _process(client, dossier_id).step["officer"] is None
+
+
+def test_nor_to_one_listed_with_another_role_or_at_another_agency(client: TestClient) -> None:
+    dossier_id = _at(client, "tham_dinh_ghi_so")
+    _listed(client, "mc-2", "mot_cua")
+    _listed(client, "cv-9", "chuyen_vien", agency="000.00.22.H23")
+
+    other_role = _act(client, LEADER, dossier_id, "claim", officer="mc-2")
+    elsewhere = _act(client, LEADER, dossier_id, "claim", officer="cv-9")
+
+    _cannot_assign(other_role, "mc-2", f"lists officer mc-2 at {BIRTH_AGENCY} as mot_cua")
+    _cannot_assign(elsewhere, "cv-9", "lists officer cv-9 at agency 000.00.22.H23")
+
+
+def test_nor_to_one_removed_from_the_directory(client: TestClient) -> None:
+    dossier_id = _at(client, "tham_dinh_ghi_so")
+    _listed(client, "cv-2", "chuyen_vien")
+    _listed(client, "cv-3", "chuyen_vien")
+    _directory(
+        client, OfficerRemoved, officer="cv-2", agency_code=BIRTH_AGENCY, removed_by="admin-1"
+    )
+
+    refused = _act(client, LEADER, dossier_id, "claim", officer="cv-2")
+
+    _cannot_assign(refused, "cv-2", "the directory does not list officer cv-2")
+
+
+def test_an_agency_the_directory_lists_nobody_at_takes_no_assignment_but_claims(
+    client: TestClient,
+) -> None:
+    dossier_id = _at(client, "tham_dinh_ghi_so")
+
+    refused = _act(client, LEADER, dossier_id, "claim", officer="cv-2")
+    claimed = _act(client, SPECIALIST, dossier_id, "claim")
+
+    _cannot_assign(refused, "cv-2", f"the directory lists no officers at agency {BIRTH_AGENCY}")
+    assert claimed.status_code == 204, claimed.text  # by the token's role
+    assert _process(client, dossier_id).step["officer"] == "cv-1"
+
+
+def test_a_change_delivered_again_does_not_undo_a_later_one(client: TestClient) -> None:
+    dossier_id = _at(client, "tham_dinh_ghi_so")
+    workflow = _workflow(client)
+    listed = OfficerRolesSet(
+        event_id=uuid.uuid4(),
+        dossier_id=DIRECTORY_ID,
+        occurred_at=datetime(2026, 3, 2, 1, tzinfo=UTC),
+        producer="intake",
+        correlation_id="test",
+        officer="cv-2",
+        agency_code=BIRTH_AGENCY,
+        step_roles=("chuyen_vien",),
+        reason="Quyết định số 12/QĐ-UBND",
+        set_by="admin-1",
+        directory_version=next(_versions),
+    )
+    _directory(client, AgencyRegistered, code=BIRTH_AGENCY, name="UBND xã", registered_by="a")
+    deliver(workflow, workflow.store, workflow.handlers(), listed, name="workflow")
+    _directory(
+        client, OfficerRemoved, officer="cv-2", agency_code=BIRTH_AGENCY, removed_by="admin-1"
+    )
+    _directory(
+        client, OfficerRolesSet, officer="cv-3", agency_code=BIRTH_AGENCY,
+        step_roles=("chuyen_vien",), set_by="admin-1",
+    )  # fmt: skip
+
+    deliver(workflow, workflow.store, workflow.handlers(), listed, name="workflow")
+
+    refused = _act(client, LEADER, dossier_id, "claim", officer="cv-2")
+    _cannot_assign(refused, "cv-2", "the directory does not list officer cv-2")
 
 
 def test_naming_oneself_is_a_claim_not_an_assignment(client: TestClient) -> None:
@@ -355,7 +479,9 @@ def test_queue_rows_saved_before_step_roles_take_the_role_from_the_catalogue(
 
     def as_before(tx: Any) -> None:  # the store as the release before left it
         tx.execute("ALTER TABLE {workflow_processes} DROP COLUMN step_role")
-        tx.execute("DELETE FROM {schema_version} WHERE component = 'workflow' AND version = 2")
+        for table in ("directory_agencies", "directory_officers", "directory_state"):
+            tx.execute(f"DROP TABLE {{{table}}}")  # step 3's
+        tx.execute("DELETE FROM {schema_version} WHERE component = 'workflow' AND version >= 2")
 
     _workflow(client).store.write(as_before)
     reopened = TestClient(create_app(settings))
