@@ -83,15 +83,21 @@ def year_to_date(
     return Response(content, media_type=media, headers=disposition)
 
 
+# The period of a report or of the service index (``periods.parse_period``).
+PeriodParam = Annotated[
+    str | None,
+    Query(description="2026-03 (month), 2026-Q1, 2026-H1, 2026 (year); or from and to"),
+]
+FirstDay = Annotated[date | None, Query(alias="from", description="First day")]
+LastDay = Annotated[date | None, Query(alias="to", description="Last day, included")]
+
+
 @router.get("/v1/reports", response_model=ReportOut, responses=FILE_RESPONSES, tags=["statistics"])
 def periodic_report(
     stats: StatsDep,
-    period: Annotated[
-        str | None,
-        Query(description="2026-03 (month), 2026-Q1, 2026-H1, 2026 (year); or from and to"),
-    ] = None,
-    first: Annotated[date | None, Query(alias="from", description="First day")] = None,
-    last: Annotated[date | None, Query(alias="to", description="Last day, included")] = None,
+    period: PeriodParam = None,
+    first: FirstDay = None,
+    last: LastDay = None,
     by: GroupBy = "procedure",
     fmt: Annotated[Format, Query(alias="format")] = "json",
 ) -> Any:
@@ -117,12 +123,9 @@ INDEX_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 def index_of_service(
     stats: StatsDep,
-    period: Annotated[
-        str | None,
-        Query(description="2026-03 (month), 2026-Q1, 2026-H1, 2026 (year); or from and to"),
-    ] = None,
-    first: Annotated[date | None, Query(alias="from", description="First day")] = None,
-    last: Annotated[date | None, Query(alias="to", description="Last day, included")] = None,
+    period: PeriodParam = None,
+    first: FirstDay = None,
+    last: LastDay = None,
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Any:
     """The service index of Decision 766/QĐ-TTg per receiving agency, as of the period's

@@ -6,8 +6,6 @@ made it. Intake and workflow run as real processes on the real broker."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,23 +17,12 @@ from devtools.demo.client import APPLICANTS, DemoClient
 from devtools.demo.workflow import wait_for_process
 from motcua.core.waiting import wait_for
 from motcua.runtime.settings import DEV_JWT_SECRET
-from tests.support.processes import ROOT, ServiceProcess
+from tests.support.processes import ServiceProcess, motcua
 
 pytestmark = pytest.mark.integration
 
 BIRTH, COMMUNE = "1.001193", "001.20.51.H23"  # tiep_nhan → tham_dinh_ghi_so (chuyen_vien) → …
 DECISION = "Quyết định số 12/QĐ-UBND ngày 02/3/2026"
-
-
-def motcua(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ops.cli", *args],
-        env={**env, "COLUMNS": "240"},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ as real processes on the real broker; "now" is injected through the clock file."
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,22 +16,11 @@ from devtools.demo.client import APPLICANTS, DemoClient
 from devtools.demo.workflow import wait_for_process
 from motcua.core.waiting import wait_for
 from motcua.runtime.settings import DEV_JWT_SECRET
-from tests.support.processes import ROOT, ServiceProcess
+from tests.support.processes import ServiceProcess, motcua
 
 pytestmark = pytest.mark.integration
 
 DRIVING, TRANSPORT = "1.002804", "000.00.22.H23"  # 5 working days: 0.5, 2, 1, 1, 0.5
-
-
-def motcua(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ops.cli", *args],
-        env={**env, "COLUMNS": "220"},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
 
 
 @pytest.fixture

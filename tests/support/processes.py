@@ -15,6 +15,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "create_database",
     "find_pg_bin",
     "free_port",
+    "motcua",
     "service_env",
     "start_broker",
     "start_postgres",
@@ -153,3 +155,16 @@ def start_postgres() -> LocalPostgres:
         **as_user,
     )
     return LocalPostgres(bin_dir, data_dir, port)
+
+
+def motcua(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The operators' ``motcua`` command against a stack of the test's, in a wide console
+    (the tables are read as text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops.cli", *args],
+        env={**env, "COLUMNS": "240"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
