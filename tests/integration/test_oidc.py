@@ -36,6 +36,8 @@ import httpx
 import jwt
 import pytest
 
+from devtools.demo.client import DemoClient
+from devtools.demo.workflow import birth_to_electronic_result, wait_for_process
 from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.web.auth import issue_token
 from tests.support.dossiers import BIRTH_AGENCY, CITIZEN_ID, submit_birth
@@ -57,6 +59,18 @@ OFFICER: dict[str, Any] = {
     "vai_tro": "can_bo_mot_cua",
     "roles": ["mot_cua"],
 }
+# The commune's officers, one step role each, and the province's administrator.
+COMMUNE_OFFICERS: dict[str, dict[str, Any]] = {
+    role: {
+        "sub": f"sso-{role}",
+        "name": f"CÁN BỘ {role.upper()}",
+        "agency_code": BIRTH_AGENCY,
+        "vai_tro": "can_bo_mot_cua",
+        "roles": [role],
+    }
+    for role in ("mot_cua", "chuyen_vien", "lanh_dao")
+}
+ADMIN: dict[str, Any] = {"sub": "sso-quantri", "name": "QUẢN TRỊ", "vai_tro": "quan_tri"}
 
 
 @dataclass
@@ -168,17 +182,15 @@ def bearer(tokens: dict[str, Any]) -> dict[str, str]:
 def providers(tmp_path: Path) -> Iterator[tuple[Provider, Provider]]:
     """The national portal (citizens) and the provincial SSO (officers)."""
     portal = Provider(free_port(), [CITIZEN], tmp_path / "portal.log").start()
-    sso = Provider(free_port(), [OFFICER], tmp_path / "sso.log").start()
+    sso_users = [OFFICER, *COMMUNE_OFFICERS.values(), ADMIN]
+    sso = Provider(free_port(), sso_users, tmp_path / "sso.log").start()
     yield portal, sso
     portal.stop()
     sso.stop()
 
 
-@pytest.fixture
-def intake(
-    start_intake: Callable[..., ServiceProcess], providers: tuple[Provider, Provider]
-) -> Iterator[httpx.Client]:
-    portal, sso = providers
+def trusted(portal: Provider, sso: Provider) -> dict[str, str]:
+    """The services' settings: both providers trusted, the shared key switched off."""
     issuers = [
         {
             "issuer": portal.issuer,
@@ -190,16 +202,50 @@ def intake(
             "issuer": sso.issuer,
             "audience": CLIENT_ID,
             "claims": {"role": "vai_tro", "agency": "agency_code", "step_roles": "roles"},
-            "role_values": {"can_bo_mot_cua": "officer"},
+            "role_values": {"can_bo_mot_cua": "officer", "quan_tri": "admin"},
         },
     ]
-    process = start_intake(
-        MOTCUA_OIDC_ISSUERS=json.dumps(issuers),
-        MOTCUA_JWT_SECRET="",  # the providers' tokens only
-        MOTCUA_OIDC_JWKS_REFETCH_SECONDS="1",
-    )
+    return {
+        "MOTCUA_OIDC_ISSUERS": json.dumps(issuers),
+        "MOTCUA_JWT_SECRET": "",  # the providers' tokens only
+        "MOTCUA_OIDC_JWKS_REFETCH_SECONDS": "1",
+    }
+
+
+@pytest.fixture
+def intake(
+    start_intake: Callable[..., ServiceProcess], providers: tuple[Provider, Provider]
+) -> Iterator[httpx.Client]:
+    process = start_intake(**trusted(*providers))
     with httpx.Client(base_url=process.url, timeout=30) as client:
         yield client
+
+
+class SignedIn(DemoClient):
+    """The demo's client with the providers' tokens instead of dev tokens: each call for
+    the officer of an agency is made by whoever holds the current step's role there."""
+
+    def __init__(self, intake_url: str, workflow_url: str, portal: Provider, sso: Provider):
+        super().__init__(intake_url, workflow_url, secret="")
+        self.citizen_token = bearer(sign_in(portal, CITIZEN["sub"]))
+        self.officers = {r: bearer(sign_in(sso, u["sub"])) for r, u in COMMUNE_OFFICERS.items()}
+        self.admin_token = bearer(sign_in(sso, ADMIN["sub"]))
+        self.dossier_id = ""
+
+    def citizen(self, a: Any) -> dict[str, str]:
+        return self.citizen_token
+
+    def admin(self) -> dict[str, str]:
+        return self.admin_token
+
+    def officer(
+        self, agency: str, step_roles: tuple[str, ...] = (), sub: str | None = None
+    ) -> dict[str, str]:
+        if not self.dossier_id:
+            return self.officers["mot_cua"]
+        queue = self.flow.get("/v1/queue", headers=self.officers["mot_cua"]).json()
+        row = next((r for r in queue if r["dossier_id"] == self.dossier_id), None)
+        return self.officers[row["step_role"] if row else "mot_cua"]
 
 
 def test_a_citizen_and_an_officer_signed_in_at_their_providers_use_intake(
@@ -258,3 +304,29 @@ def test_after_the_portal_rotates_its_key_new_tokens_work_and_old_ones_do_not(
     )
     officer = bearer(sign_in(sso, OFFICER["sub"]))  # the other issuer's keys are untouched
     assert intake.get("/v1/dossiers", headers=officer).status_code == 200
+
+
+def test_with_the_dev_key_off_a_dossier_goes_from_submission_to_a_signed_result(
+    start_service: Callable[..., ServiceProcess], providers: tuple[Provider, Provider]
+) -> None:
+    portal, sso = providers
+    settings = trusted(portal, sso)
+    intake, workflow = start_service("intake", **settings), start_service("workflow", **settings)
+    client = SignedIn(intake.url, workflow.url, portal, sso)
+
+    client.dossier_id = submit_birth(client.http, client.citizen_token)
+    accepted = client.call("POST", f"/v1/dossiers/{client.dossier_id}/accept", client.officer(""))
+    wait_for_process(client, client.dossier_id)
+    birth_to_electronic_result(client, client.dossier_id)
+
+    code = accepted["code"]
+    document = client.flow.get(f"/v1/dossiers/{code}/result/document", headers=client.citizen(None))
+    assert document.status_code == 200, document.text
+    check = client.flow.post(
+        f"/v1/dossiers/{code}/result/verify",
+        files={"file": ("giay-khai-sinh.pdf", document.content, "application/pdf")},
+    ).json()
+    assert (check["matches"], check["valid"], check["signature"]["trusted"]) == (True, True, True)
+    history = client.act("GET", f"/v1/dossiers/{client.dossier_id}/timeline", client.admin())
+    acted = {(e["by"], e["role"]) for e in history["history"] if e["role"]}
+    assert {(u["sub"], r) for r, u in COMMUNE_OFFICERS.items()} <= acted  # each in their role
