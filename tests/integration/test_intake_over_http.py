@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
-from motcua.core.calendar import add_working_days, local_date
 from tests.support.dossiers import BIRTH_AGENCY, CITIZEN_ID, citizen, officer, submit_birth
 from tests.support.processes import Broker, ServiceProcess
 from tests.support.topics import read_topic
@@ -40,18 +39,23 @@ def test_procedures_filter_by_level_and_tier(intake: httpx.Client) -> None:
 
 
 def test_accepted_dossier_gets_code_appointment_and_events_on_topic(
-    intake: httpx.Client, broker: Broker, topic: str
+    intake: httpx.Client, broker: Broker, topic: str, clock_file: Path
 ) -> None:
+    # A Monday morning: one working day (7.5 h of sessions) ends on Tuesday at 09:00.
+    # The clock is fixed because the appointment depends on the hour of receipt.
+    clock_file.write_text("2026-03-02T09:00:00+07:00")
     dossier_id = submit_birth(intake)
 
     accepted = intake.post(f"/v1/dossiers/{dossier_id}/accept", headers=officer())
 
     assert accepted.status_code == 200, accepted.text
-    today = local_date(datetime.now(UTC))
     code = accepted.json()["code"]
-    assert code == f"{BIRTH_AGENCY}-{today:%y%m%d}-0001"
+    assert code == f"{BIRTH_AGENCY}-260302-0001"
     receipt = accepted.json()["receipt"]
-    assert receipt["appointment_date"] == add_working_days(today, 1).isoformat()
+    assert (receipt["appointment_date"], receipt["appointment_at"]) == (
+        "2026-03-03",
+        "2026-03-03T09:00:00+07:00",
+    )
     records = read_topic(broker.bootstrap, topic, lambda rs: len(rs) >= 2)
     assert [r.event["type"] for r in records] == ["DossierSubmitted", "DossierReceived"]
     assert {r.key for r in records} == {dossier_id}

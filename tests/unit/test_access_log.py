@@ -125,7 +125,7 @@ def test_the_correlation_id_logged_is_the_one_the_request_keeps(
 def test_requests_are_counted_per_route_method_role_and_status(tmp_path: Path) -> None:
     app = make_app("intake", tmp_path)
     client = TestClient(app, raise_server_exceptions=False)
-    forged = issue_token("not-the-province-key", sub="x", role="admin")
+    forged = issue_token("not-the-province-key-but-a-forged-one", sub="x", role="admin")
 
     client.get("/v1/dossiers")  # no token: 401
     client.get("/v1/dossiers", headers={"Authorization": f"Bearer {forged}"})  # 401
