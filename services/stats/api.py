@@ -30,7 +30,7 @@ from motcua.web.http import ERROR_RESPONSES, file_responses
 from services.stats import report_files
 from services.stats.application import StatsApplication
 from services.stats.figures import COLUMNS, ELIGIBLE_PERCENT, Scope, Ytd
-from services.stats.periods import parse_period
+from services.stats.periods import Period, parse_period
 from services.stats.reports import GroupBy, Report
 from services.stats.schemas import IndexOut, ReportOut, YtdOut
 from services.stats.service_index import FEEDBACK_ANSWER_WORKING_DAYS, RATES, ServiceIndex
@@ -142,12 +142,14 @@ def index_of_service(
     )
 
 
+def _period_json(p: Period) -> dict[str, Any]:
+    """The period's part of a report's or an index's answer."""
+    return {"period": p.label, "first_day": p.first, "last_day": p.last}
+
+
 def index_json(index: ServiceIndex) -> dict[str, Any]:
-    p = index.period
     return {
-        "period": p.label,
-        "first_day": p.first,
-        "last_day": p.last,
+        **_period_json(index.period),
         "as_of": index.as_of,
         "complete": index.complete,
         "feedback_limit_working_days": FEEDBACK_ANSWER_WORKING_DAYS,
@@ -157,11 +159,8 @@ def index_json(index: ServiceIndex) -> dict[str, Any]:
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    p = report.period
     return {
-        "period": p.label,
-        "first_day": p.first,
-        "last_day": p.last,
+        **_period_json(report.period),
         "by": report.by,
         "as_of": report.as_of,
         "complete": report.complete,
