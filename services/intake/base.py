@@ -11,7 +11,8 @@ declared here. Commands save a dossier together with its lookup row
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -28,6 +29,8 @@ from services.intake.dossier_view import DossierViews
 from services.intake.forms import check_documents
 from services.intake.progress import Progress
 from services.intake.readmodel import dossier_row
+
+L = TypeVar("L")
 
 
 class IntakeBase(Application[UUID]):
@@ -67,6 +70,15 @@ class IntakeBase(Application[UUID]):
         if dossier is None or not may_see(caller, Parties.of(dossier), ref, id_number):
             raise NotFound(NO_MATCH)
         return dossier
+
+    def _log_or_new(self, log_id: UUID, new: Callable[[], L]) -> L:
+        """A well-known log aggregate (the working calendar, the directory), or a new one
+        before its first change."""
+        try:
+            log: L = self.repository.get(log_id)
+        except AggregateNotFoundError:
+            log = new()
+        return log
 
     def _dossier(self, dossier_id: UUID) -> Dossier:
         try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 
 from contracts.intake import AGENCY_CODE_PATTERN, DIRECTORY_ID
@@ -125,11 +124,7 @@ class DirectoryMixin(IntakeBase):
     """The administrator's changes to the directory, and the directory as it stands."""
 
     def _directory(self) -> DirectoryLog:
-        try:
-            log: DirectoryLog = self.repository.get(DIRECTORY_ID)
-        except AggregateNotFoundError:
-            log = DirectoryLog()
-        return log
+        return self._log_or_new(DIRECTORY_ID, DirectoryLog)
 
     @retry_on_conflict
     def register_agency(

@@ -16,7 +16,6 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 
 from contracts.intake import WORKING_CALENDAR_ID, DayKind
@@ -91,11 +90,7 @@ class WorkingCalendarMixin(IntakeBase):
         return self.calendar_reader()
 
     def _log(self) -> WorkingCalendarLog:
-        try:
-            log: WorkingCalendarLog = self.repository.get(WORKING_CALENDAR_ID)
-        except AggregateNotFoundError:
-            log = WorkingCalendarLog()
-        return log
+        return self._log_or_new(WORKING_CALENDAR_ID, WorkingCalendarLog)
 
     @retry_on_conflict
     def set_calendar_day(
