@@ -23,6 +23,7 @@ from fastapi import FastAPI, Header
 from pydantic import BaseModel
 
 from motcua.runtime.settings import Settings
+from motcua.web.http import KEEP_ALIVE_SECONDS
 from services.notify.settings import NotifySettings
 
 
@@ -116,6 +117,7 @@ def main() -> None:
             port=notify.sinks_port,
             log_config=None,
             access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         controller.stop()

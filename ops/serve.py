@@ -14,6 +14,7 @@ from motcua.runtime.faults import Faults, faults_of
 from motcua.runtime.settings import Settings
 from motcua.runtime.workers import RelayWorker
 from motcua.web.auth import auth_problem
+from motcua.web.http import KEEP_ALIVE_SECONDS
 from services.registry import NAMES, service
 from services.workflow.signing import signing_problem
 
@@ -55,6 +56,7 @@ def server_options(settings: Settings, service: str) -> dict[str, Any]:
     loop, h11): less CPU per request and for the background workers, which share the
     loop (aiokafka, the relay, the consumers). They are named, not left to ``auto``, so
     a missing package stops the process at start instead of falling back unnoticed.
+    Idle connections are kept ``KEEP_ALIVE_SECONDS``.
     """
     return {
         "loop": "uvloop",
@@ -64,6 +66,7 @@ def server_options(settings: Settings, service: str) -> dict[str, Any]:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 5,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
     }
 
 

@@ -11,6 +11,7 @@ from devtools.gateway_simulator.simulator import Simulator
 from motcua.core.clock import make_clock
 from motcua.core.logging import configure_logging
 from motcua.runtime.settings import Settings
+from motcua.web.http import KEEP_ALIVE_SECONDS
 from services.payment.settings import PaymentSettings
 
 
@@ -36,6 +37,7 @@ def main() -> None:
         port=payment.gateway_sim_port,
         log_config=None,
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

@@ -43,6 +43,13 @@ from motcua.core.errors import (
 from motcua.core.tracing import TRACEPARENT, current_traceparent
 
 log = structlog.get_logger(__name__)
+# How long an idle HTTP connection stays open. It must outlast the clients' own idle
+# expiry (httpx: 5 s; a load balancer's: commonly 60 s), so that it is always the client
+# that drops an idle connection. Were both 5 s (uvicorn's default), a request sent just
+# as the server closes the connection would fail with "Server disconnected without
+# sending a response".
+KEEP_ALIVE_SECONDS = 75
+
 UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes
 
 STATUS_OF: dict[type[DomainError], int] = {
