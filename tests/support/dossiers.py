@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from motcua.core.clock import Clock
 from motcua.runtime.relay import OutboxRelay
 from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.runtime.store import store_env
@@ -99,10 +100,12 @@ def submit_birth(
 CITIZEN = Caller(sub="citizen-1", role="citizen")
 
 
-def make_intake(database_url: str | None, var_dir: Path) -> IntakeApplication:
+def make_intake(
+    database_url: str | None, var_dir: Path, clock: Clock | None = None
+) -> IntakeApplication:
     var_dir.mkdir(exist_ok=True)
     return IntakeApplication(
-        store_env(database_url, str(var_dir), "intake"), catalogue=load_catalogue()
+        store_env(database_url, str(var_dir), "intake"), catalogue=load_catalogue(), clock=clock
     )
 
 
