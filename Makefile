@@ -39,7 +39,7 @@ test-unit: install
 test-integration: install postgres browser
 	$(BIN)/pytest tests/integration
 
-test-postgres: install postgres browser  ## the integration tests again, every service on PostgreSQL
+test-postgres: install postgres browser  ## the store-sensitive integration tests (marked store_semantics) again, on PostgreSQL
 	$(BIN)/pytest tests/integration --store postgres -n $(WORKERS)
 
 chaos: install          ## full lifecycle under kill -9 and a broker loss (DOSSIERS=300 for a short run)

@@ -46,9 +46,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On ``--store postgres`` run what depends on the store and has not run on both yet:
-    tests taking the ``database_url`` fixture already ran on both stores, and tests marked
-    ``own_stores`` set up their stores themselves (documented in each)."""
+    """On ``--store postgres`` run again, on PostgreSQL, the tests marked
+    ``store_semantics``: those whose outcome depends on what the store guarantees (a kill
+    between commit and publish, a redelivered batch, a restart that resumes from the
+    store, a tampered table). Every service reaches its store through the same
+    ``store_env``, so the other process-level tests (HTTP behaviour, pages, notices) would
+    only repeat on PostgreSQL what they showed on SQLite. Tests taking the
+    ``database_url`` fixture already ran on both stores, and tests marked ``own_stores``
+    set up their stores themselves (documented in each); neither is run again."""
     if config.getoption("--store") != "postgres":
         return
     keep: list[pytest.Item] = []
@@ -56,7 +61,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         both = "database_url" in fixtures or item.get_closest_marker("own_stores") is not None
-        (drop if both else keep).append(item)
+        again = item.get_closest_marker("store_semantics") is not None
+        (keep if again and not both else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -70,6 +70,7 @@ def dossier(
     return code, intake.env
 
 
+@pytest.mark.store_semantics
 def test_audit_prints_the_timeline_and_finds_every_kind_of_tampering(
     dossier: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -25,6 +25,7 @@ def settings_for(broker: Broker, topic: str) -> Settings:
     return Settings(kafka_bootstrap_servers=broker.bootstrap, dossier_topic=topic)
 
 
+@pytest.mark.store_semantics
 def test_events_committed_before_a_kill_are_published_once_after_restart(
     start_intake: Callable[..., ServiceProcess], broker: Broker, topic: str
 ) -> None:
@@ -40,6 +41,7 @@ def test_events_committed_before_a_kill_are_published_once_after_restart(
     assert [r.event["type"] for r in records] == ["DossierSubmitted", "DossierReceived"]
 
 
+@pytest.mark.store_semantics
 def test_crash_after_publish_repeats_the_batch_but_consumers_apply_it_once(
     start_intake: Callable[..., ServiceProcess], broker: Broker, topic: str, tmp_path: Path
 ) -> None:
@@ -64,6 +66,7 @@ def test_crash_after_publish_repeats_the_batch_but_consumers_apply_it_once(
     assert consumer.skipped >= 1
 
 
+@pytest.mark.store_semantics
 def test_consumer_resumes_from_its_own_store_not_kafka_offsets(
     start_intake: Callable[..., ServiceProcess], broker: Broker, topic: str, tmp_path: Path
 ) -> None:

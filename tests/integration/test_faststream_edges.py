@@ -122,6 +122,7 @@ class FirstDeadLetterRefused(AIOKafkaProducer):  # type: ignore[misc]
         return await super().send_and_wait(*args, **kwargs)
 
 
+@pytest.mark.store_semantics
 def test_a_batch_whose_handler_raises_is_rewound_not_skipped(
     broker: Broker, topic: str, tmp_path: Path
 ) -> None:
@@ -212,6 +213,7 @@ async def commit_past_the_end(settings: Settings, group_id: str) -> dict[TopicPa
         await consumer.stop()
 
 
+@pytest.mark.store_semantics
 def test_a_restart_resumes_from_the_store_not_from_kafkas_offsets(
     broker: Broker, topic: str, tmp_path: Path
 ) -> None:

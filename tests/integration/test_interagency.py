@@ -152,6 +152,7 @@ def read_all(
     return read_topic(bootstrap, topic, until, timeout=30, settle=settle)
 
 
+@pytest.mark.store_semantics
 def test_a_ministry_resumes_from_its_own_position_with_nothing_missed_or_repeated(
     province: Province,
 ) -> None:

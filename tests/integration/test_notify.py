@@ -167,6 +167,7 @@ def test_smtp_down_for_a_while_delays_the_email_but_delivers_it_once(env: Env) -
     assert failed == []
 
 
+@pytest.mark.store_semantics
 def test_notify_killed_mid_send_and_restarted_neither_loses_nor_doubles(env: Env) -> None:
     for applicant in range(3):
         env.received(applicant)

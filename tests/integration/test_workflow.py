@@ -254,6 +254,7 @@ def test_supplement_pauses_the_clock_and_moves_the_appointment(stack: Stack) -> 
     assert types(records)[-2:] == ["SupplementRequested", "SupplementProvided"]
 
 
+@pytest.mark.store_semantics
 def test_overdue_dossier_is_marked_once_and_apology_sets_new_date(stack: Stack) -> None:
     dossier = stack.received(BIRTH)
 
@@ -323,6 +324,7 @@ def test_queue_shows_only_dossiers_at_the_agency_with_filters(stack: Stack) -> N
     assert [r["dossier_id"] for r in one_stop] == [land]
 
 
+@pytest.mark.store_semantics
 def test_restarting_workflow_mid_run_loses_and_repeats_nothing(stack: Stack) -> None:
     dossiers = [stack.received(BIRTH, applicant=i % 3) for i in range(4)]
     for dossier in dossiers[:2]:
