@@ -16,12 +16,18 @@ from motcua.runtime.workers import RelayWorker
 from motcua.web.auth import auth_problem
 from motcua.web.http import KEEP_ALIVE_SECONDS
 from services.registry import NAMES, service
-from services.workflow.signing import signing_problem
 
 
 def _own_problem(name: str, settings: Settings) -> str | None:
-    """What one service checks of its own settings before it starts."""
-    return signing_problem(settings) if name == "workflow" else None
+    """What one service checks of its own settings before it starts.
+
+    The signing check is imported here, not at the top: it loads pyhanko, about a second
+    of CPU that no other service's process (restarted after every crash) should spend."""
+    if name != "workflow":
+        return None
+    from services.workflow.signing import signing_problem
+
+    return signing_problem(settings)
 
 
 def main(argv: list[str] | None = None) -> None:

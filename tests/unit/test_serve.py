@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import http.client
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ import uvicorn
 from motcua.runtime.settings import Settings
 from ops.serve import server_options
 from services.intake.main import create_app
+from tests.support.processes import ROOT
 from tests.unit.test_gateway_simulator import wait_until
 
 
@@ -84,3 +87,15 @@ def test_an_idle_connection_outlives_the_clients_keep_alive(tmp_path: Path) -> N
 
     assert (first.status, second.status) == (200, 200)
     assert same
+
+
+def test_serving_a_service_other_than_workflow_does_not_load_the_pdf_signer() -> None:
+    """pyhanko takes about a second of CPU to import; only workflow signs results, and
+    every other service process (started again after each crash) should not pay for it."""
+    probe = "import sys, ops.serve; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
+
+    assert "'ops'" in loaded
+    assert "'pyhanko'" not in loaded
