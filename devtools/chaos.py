@@ -10,8 +10,10 @@ halfway, kills the broker: the embedded broker keeps messages in memory only, so
 supervisor starts it again and republishes every stored event, as an operator would
 after losing a cluster. The supervisor restarts what died, as in production.
 
-At the end ``devtools.load_checks`` verifies final states, payments, notices and
-statistics against the driver's ground truth. Exit code 0 only when all hold.
+At the end ``devtools.load_checks`` verifies final states, payments, notices,
+statistics and the national portal's records (its simulator, which the monkey leaves
+alone: it stands for a system outside) against the driver's ground truth. Exit code 0
+only when all hold.
 """
 
 from __future__ import annotations
@@ -190,6 +192,7 @@ def _secret(settings: Settings) -> str:
 
 def _endpoints(settings: Settings) -> Endpoints:
     from services.notify.settings import NotifySettings
+    from services.portal.settings import PortalSettings
 
     return Endpoints(
         notify=f"http://{settings.host}:{settings.notify_port}",
@@ -197,6 +200,8 @@ def _endpoints(settings: Settings) -> Endpoints:
         sinks=f"http://127.0.0.1:{NotifySettings().sinks_port}",
         kafka=settings,
         topic=settings.dossier_topic,
+        portal=f"http://{settings.host}:{settings.portal_port}",
+        portal_sim=f"http://127.0.0.1:{PortalSettings().portal_sim_port}",
     )
 
 

@@ -10,7 +10,9 @@ through their public interfaces, against the load driver's ground truth.
   server's acceptance and its record of it sends again, under the same Message-ID, and
   mailboxes show one message per Message-ID, as the dev mailbox does. Those re-sends
   are counted and shown;
-- the year-to-date figures equal the counts the driver computes from what it did.
+- the year-to-date figures equal the counts the driver computes from what it did;
+- the national portal (its simulator) holds every dossier in the province's latest
+  version, each version applied at most once and never an older after a newer.
 
 Each check waits (up to a deadline) for the pipeline to settle, since consumers may
 still be catching up after the last crash, then reports what differs.
@@ -72,6 +74,8 @@ class Endpoints:
     sinks: str
     kafka: Settings  # the cluster's connection options (TLS, SASL)
     topic: str
+    portal: str
+    portal_sim: str
 
 
 def settle(probe: Callable[[], list[str]], timeout: float) -> list[str]:
@@ -116,6 +120,11 @@ def verify(driver: Driver, where: Endpoints, timeout: float = 180.0) -> Verdict:
             "statistics",
             settle(lambda: statistics(http, where, traces), timeout),
             "year-to-date figures equal the driver's counts",
+        )
+        verdict.add(
+            "national portal",
+            settle(lambda: national_portal(http, where, traces, admin), timeout),
+            f"{len(traces)} dossiers at the portal in their latest version, each version once",
         )
     return verdict
 
@@ -249,6 +258,43 @@ def judge_statistics(procedures: Sequence[dict[str, Any]], traces: Sequence[Trac
         )
         if got != expected:
             problems.append(f"{procedure_id}: stats {dict(got)}, driver {dict(expected)}")
+    return problems
+
+
+def national_portal(
+    http: httpx.Client, where: Endpoints, traces: Sequence[Trace], admin: dict[str, str]
+) -> list[str]:
+    """Every dossier at the portal as the province last recorded it (returned), and the
+    portal's history of each without a repeat or a step back."""
+    ours: dict[str, dict[str, Any]] = {}
+    while True:
+        page = http.get(
+            f"{where.portal}/v1/portal/records",
+            params={"limit": 200, "offset": len(ours)},
+            headers=admin,
+        )
+        if page.status_code != 200:
+            return [f"portal answered {page.status_code}"]
+        ours.update({r["code"]: r for r in page.json()})
+        if len(page.json()) < 200:
+            break
+    held = http.get(f"{where.portal_sim}/sim/records").json()
+    applied = http.get(f"{where.portal_sim}/sim/calls").json()["applied"]
+    problems = []
+    for t in traces:
+        row, there = ours.get(t.code), held.get(t.code)
+        if row is None:
+            problems.append(f"{t.code}: no record for the portal")
+        elif row["record"]["TrangThaiHoSo"] != "10":
+            problems.append(f"{t.code}: the record's status is {row['record']['TrangThaiHoSo']}")
+        elif there is None:
+            problems.append(f"{t.code}: not at the portal")
+        elif there != {**row["record"], "PhienBan": row["version"]}:
+            problems.append(
+                f"{t.code}: version {there['PhienBan']} at the portal of {row['version']}"
+            )
+        elif applied[t.code] != sorted(set(applied[t.code])):
+            problems.append(f"{t.code}: the portal applied versions {applied[t.code]}")
     return problems
 
 

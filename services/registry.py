@@ -128,6 +128,16 @@ SERVICES: tuple[Service, ...] = (
         "curated feeds for the ministries' systems",
         publishes=("interagency_topic",),
     ),
+    Service(
+        "portal",
+        "each dossier's record and progress sent to the National Public Service Portal",
+        companion=Companion(
+            "portal-sim",
+            "devtools.portal_simulator",
+            "services.portal.settings:PortalSettings",
+            ("portal_url", "portal_adapter_class"),
+        ),
+    ),
 )
 
 NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)

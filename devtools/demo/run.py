@@ -22,6 +22,7 @@ from devtools.demo.client import APPLICANTS, Applicant, DemoClient
 from devtools.demo.interagency import print_feeds
 from devtools.demo.notices import print_notices
 from devtools.demo.payment import run_payment_demo
+from devtools.demo.portal import print_portal
 from devtools.demo.stats import print_month_report, print_ytd
 from devtools.demo.workflow import run_workflow_demo
 from motcua.runtime.settings import Settings
@@ -85,6 +86,11 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
     console.rule("Interagency: what the ministries' systems received")
     feeds = print_feeds(console, settings, {o["id"] for o in outcomes})
 
+    console.rule("The National Public Service Portal: what it holds of the province")
+    portal = print_portal(
+        console, settings, client.admin(), {o["code"] for o in outcomes if o["code"]}
+    )
+
     # Last, as the regulation's public figures: the table and where the page is.
     console.rule("Stats: the year-to-date figures, computed from the events")
     figures = print_ytd(console, settings, expected_received=len(received))
@@ -97,6 +103,7 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
         "ytd": figures,
         "report": month,
         "interagency": feeds,
+        "portal": portal,
     }
 
 

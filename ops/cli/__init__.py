@@ -1,6 +1,7 @@
 """The ``motcua`` command of operators: run the stack, print dev tokens, list and resend
 notices, keep the working calendar and the directory of officers, republish, audit,
-replay the figures, print a period's report, reconcile payments, migrate the stores,
+replay the figures, print a period's report, reconcile payments, keep the national
+portal in step, migrate the stores,
 print a service's access report.
 One module per group of commands; this one assembles them.
 
@@ -18,6 +19,7 @@ from ops.cli import (
     migrate,
     notices,
     payments,
+    portal,
     reports,
     stack,
 )
@@ -34,6 +36,7 @@ app.command()(events.audit)
 app.add_typer(events.replay_app, name="replay")
 app.command()(reports.report)
 app.add_typer(payments.app, name="payments")
+app.add_typer(portal.app, name="portal")
 app.command()(migrate.migrate)
 app.command(name="access-report")(access.access_report)
 

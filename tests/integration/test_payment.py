@@ -5,7 +5,6 @@ three times, shuffled, late), all on the real broker."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,8 @@ from motcua.core.waiting import wait_for
 from motcua.runtime.settings import DEV_JWT_SECRET
 from services.payment.gateway import signed_headers
 from services.payment.settings import DEV_GATEWAY_SECRET
-from tests.support.processes import ROOT, Broker, ServiceProcess, free_port, wait_for_port
+from tests.support.processes import ROOT, Broker, ServiceProcess, free_port
+from tests.support.processes import simulator as start_simulator
 from tests.support.topics import Record, read_topic
 
 pytestmark = pytest.mark.integration
@@ -137,26 +137,18 @@ class PayStack:
 @pytest.fixture
 def simulator(tmp_path: Path, clock_file: Path) -> Iterator[str]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    env.update(
+    with start_simulator(
+        "devtools.gateway_simulator",
+        port,
+        tmp_path / "gateway-sim.log",
         MOTCUA_VAR_DIR=str(tmp_path / "sim"),
         MOTCUA_CLOCK_FILE=str(clock_file),
         MOTCUA_GATEWAY_SIM_PORT=str(port),
         MOTCUA_GATEWAY_SIM_DUPLICATES="2",
         MOTCUA_GATEWAY_SIM_DELAY_SECONDS="0.2",
         MOTCUA_GATEWAY_SIM_SHUFFLE="true",
-        PYTHONPATH=str(ROOT),
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.gateway_simulator"],
-        env=env,
-        stdout=(tmp_path / "gateway-sim.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    wait_for_port(port)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(10)
+    ) as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +45,7 @@ __all__ = [
     "free_port",
     "motcua",
     "service_env",
+    "simulator",
     "start_broker",
     "start_postgres",
     "wait_for_port",
@@ -168,3 +171,23 @@ def motcua(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         timeout=120,
     )
+
+
+@contextmanager
+def simulator(module: str, port: int, log: Path, **env: str) -> Iterator[str]:
+    """A simulator of an outside system (``python -m <module>``) listening on ``port``,
+    with ``env`` as its only ``MOTCUA_`` settings; its URL while the block runs."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    environment.update(env, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(
+        [sys.executable, "-m", module],
+        env=environment,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -49,6 +49,7 @@ PUBLIC = {
     "notify": PROBES,
     "stats": PROBES | {"/v1/stats/ytd", "/v1/reports", "/v1/stats/index", "/stats"},
     "interagency": PROBES | {"/v1/feeds"},
+    "portal": PROBES,
 }  # fmt: skip
 # Endpoints with an authentication of their own: the gateway signs its callbacks.
 OWN_AUTH = {"payment": {"/v1/gateway/callback"}}
@@ -190,6 +191,13 @@ OFFICER_ONLY: dict[str, list[tuple[str, str]]] = {
     "notify": [("GET", "/v1/notices"), ("POST", "/v1/notices/{notice_id}/resend")],
     "stats": [],
     "interagency": [],
+    "portal": [
+        ("GET", "/v1/portal/records"),
+        ("GET", "/v1/portal/summary"),
+        ("GET", "/v1/portal/reconciliation"),
+        ("POST", "/v1/portal/records/{code}/resend"),
+        ("POST", "/v1/portal/resend-failing"),
+    ],
 }
 
 

@@ -27,7 +27,9 @@ from motcua.runtime.settings import DEV_JWT_SECRET, Settings
 from services.interagency.settings import InteragencySettings
 from services.notify.settings import NotifySettings
 from services.payment.settings import DEV_GATEWAY_SECRET, PaymentSettings
+from services.portal.settings import PortalSettings
 from services.registry import NAMES as SERVICE_NAMES
+from services.registry import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -38,6 +40,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     PaymentSettings,
     NotifySettings,
     InteragencySettings,
+    PortalSettings,
 )
 # Variables in the manifests that are not ours: libpq's, read by the PostgreSQL driver.
 FOREIGN_VARIABLES = {"PGSSLMODE", "PGSSLROOTCERT"}
@@ -568,7 +571,7 @@ def test_the_default_image_is_the_product_and_the_dev_target_adds_devtools() -> 
     assert any(line.startswith("COPY --from=build /src/devtools") for line in by_name["dev"])
     services = compose_services()
     stand_ins = [s for s in services.values() if "devtools" in " ".join(s.get("entrypoint", []))]
-    assert len(stand_ins) == 2
+    assert len(stand_ins) == len([s for s in SERVICES if s.companion is not None])
     for stand_in in stand_ins:
         assert stand_in["build"]["target"] == "dev"
     for name in SERVICE_NAMES:
