@@ -19,8 +19,8 @@ from devtools.gateway_simulator.callbacks import CallbackSender
 from devtools.gateway_simulator.models import Adjustment, ConfigUpdate, Conflict, SimConfig
 from devtools.gateway_simulator.page import render_page, return_to
 from devtools.gateway_simulator.simulator import Simulator
+from motcua.core.signatures import BadSignature
 from services.payment.gateway import (
-    BadSignature,
     Order,
     RefundOutcome,
     RefundRequest,

@@ -19,9 +19,10 @@ from eventsourcing.persistence import IntegrityError
 from motcua.core.calendar import local_date
 from motcua.core.errors import Invalid, NotFound, Unauthorized, Unavailable
 from motcua.core.retry import retry_on_conflict
+from motcua.core.signatures import BadSignature
 from services.payment.base import PaymentBase
 from services.payment.domain import Bill, BillConflict, receipt_number
-from services.payment.gateway import BadSignature, Callback, GatewayError, Order
+from services.payment.gateway import Callback, GatewayError, Order
 from services.payment.readmodel import bill_rows
 from services.payment.refunds import plan_refunds
 

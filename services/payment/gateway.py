@@ -9,7 +9,7 @@ plugged in by writing a class with the same methods and naming it in
 
 The signed-callback protocol
 ----------------------------
-Every request in either direction carries two headers:
+Every request in either direction is signed (``motcua/core/signatures.py``), with two headers:
 
 * ``X-Gateway-Timestamp``: Unix seconds when the request was signed;
 * ``X-Gateway-Signature``: ``v1=`` + hex HMAC-SHA256 over ``<timestamp>.<raw body>``
@@ -33,17 +33,16 @@ until it gets a 2xx.
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import importlib
 import io
-import time
 from collections.abc import Mapping
 from datetime import date
 from typing import Literal, Protocol
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from motcua.core.signatures import HmacScheme
 
 TIMESTAMP_HEADER = "X-Gateway-Timestamp"
 SIGNATURE_HEADER = "X-Gateway-Signature"
@@ -110,45 +109,14 @@ class SettlementRow(Message):
     occurred_at: AwareDatetime
 
 
-class BadSignature(Exception):
-    """The request is not from the gateway, or is a replay of an old one."""
-
-
 class GatewayError(Exception):
     """The gateway could not be reached or refused the request."""
 
 
-def sign(secret: str, timestamp: int, payload: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
-    return "v1=" + mac.hexdigest()
-
-
-def signed_headers(secret: str, payload: bytes, now: float | None = None) -> dict[str, str]:
-    timestamp = int(time.time() if now is None else now)
-    return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(secret, timestamp, payload)}
-
-
-def verify(
-    secret: str,
-    headers: Mapping[str, str],
-    payload: bytes,
-    *,
-    tolerance: float,
-    now: float | None = None,
-) -> None:
-    """Raise ``BadSignature`` unless the headers sign ``payload`` freshly with ``secret``."""
-    stamp, signature = headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER)
-    if not stamp or not signature:
-        raise BadSignature("missing signature headers")
-    try:
-        timestamp = int(stamp)
-    except ValueError:
-        raise BadSignature("timestamp is not an integer") from None
-    if not hmac.compare_digest(sign(secret, timestamp, payload), signature):
-        raise BadSignature("signature does not match")
-    age = (time.time() if now is None else now) - timestamp
-    if abs(age) > tolerance:
-        raise BadSignature(f"signature is stale ({age:.0f}s old, tolerance {tolerance:.0f}s)")
+# The signed-request scheme (motcua/core/signatures.py) under the gateway's header names.
+GATEWAY_SIGNATURE = HmacScheme(TIMESTAMP_HEADER, SIGNATURE_HEADER)
+signed_headers = GATEWAY_SIGNATURE.headers
+verify = GATEWAY_SIGNATURE.verify
 
 
 def parse_settlement(text: str) -> list[SettlementRow]:
