@@ -28,6 +28,17 @@ class Applicant(Contract):
     notify_by: tuple[NoticeChannel, ...] = ("inbox",)
 
 
+class PostalAddress(Contract):
+    """Where the postal operator takes a result (Circular 22/2019 art. 3)."""
+
+    recipient: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=6, max_length=20)
+    street: str = Field(min_length=1, max_length=300, description="House number and street")
+    ward: str = Field(min_length=1, max_length=100, description="Phường / xã")
+    district: str = Field(default="", max_length=100, description="Quận / huyện, if any")
+    province: str = Field(min_length=1, max_length=100)
+
+
 class Document(Contract):
     """A document of the dossier, stored once by the SHA-256 of its content."""
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from contracts import intake, notify, payment, workflow
+from contracts import intake, notify, payment, postal, workflow
 from contracts.envelope import Envelope, one_of
 from contracts.intake import (
     DossierCompletionRequested,
@@ -50,7 +50,7 @@ EVENTS_OF: dict[str, tuple[type[Envelope], ...]] = {
         and "type" in cls.model_fields
         and cls.__module__ == module.__name__
     )
-    for module in (intake, workflow, payment, notify)
+    for module in (intake, workflow, payment, notify, postal)
 }
 EVENT_TYPES: dict[str, type[Envelope]] = {
     cls.__name__: cls for kinds in EVENTS_OF.values() for cls in kinds

@@ -8,7 +8,15 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from contracts.envelope import Applicant, Channel, Contract, Document, Envelope, FormValue
+from contracts.envelope import (
+    Applicant,
+    Channel,
+    Contract,
+    Document,
+    Envelope,
+    FormValue,
+    PostalAddress,
+)
 
 
 class DossierFacts(Contract):
@@ -22,6 +30,14 @@ class DossierFacts(Contract):
     applicant: Applicant
     form_data: dict[str, FormValue]
     documents: tuple[Document, ...]
+    postal_tracking_number: str | None = Field(
+        default=None, description="Received by post: the tracking number of its parcel"
+    )
+    delivery_address: PostalAddress | None = Field(
+        default=None,
+        description="The applicant asked for the result by post, to this address; null: "
+        "collected at the counter or electronic",
+    )
 
 
 class DossierSubmitted(Envelope, DossierFacts):

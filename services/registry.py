@@ -138,6 +138,17 @@ SERVICES: tuple[Service, ...] = (
             ("portal_url", "portal_adapter_class"),
         ),
     ),
+    Service(
+        "postal",
+        "results sent by post: the shipment order, the operator's tracking callbacks",
+        publishes=("dossier_topic",),
+        companion=Companion(
+            "postal-sim",
+            "devtools.postal_simulator",
+            "services.postal.settings:PostalSettings",
+            ("postal_url", "postal_operator_class"),
+        ),
+    ),
 )
 
 NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)

@@ -73,8 +73,12 @@ class DemoClient:
         """Call workflow; raise with the server's error body on any 4xx/5xx."""
         return _checked(self.flow.request(method, path, headers=headers, **kw))
 
-    def submit(self, a: Applicant, procedure_id: str, channel: str = "online") -> tuple[str, str]:
-        """Fill the procedure's form for ``a`` and submit; return (dossier id, agency)."""
+    def submit(
+        self, a: Applicant, procedure_id: str, channel: str = "online", **extra: Any
+    ) -> tuple[str, str]:
+        """Fill the procedure's form for ``a`` and submit, with the ``extra`` fields of the
+        submission (a delivery address, a postal tracking number); return (dossier id,
+        agency)."""
         procedure = self.call("GET", f"/v1/procedures/{procedure_id}", {})
         headers = (
             self.citizen(a)
@@ -98,6 +102,7 @@ class DemoClient:
             "documents": documents,
             "channel": channel,
             "notify_by": ["email", "sms"],
+            **extra,
         }
         created = self.call("POST", "/v1/dossiers", headers, json=body)
         return created["id"], procedure["receiving_agency"]["code"]

@@ -23,6 +23,7 @@ from devtools.demo.interagency import print_feeds
 from devtools.demo.notices import print_notices
 from devtools.demo.payment import run_payment_demo
 from devtools.demo.portal import print_portal
+from devtools.demo.postal import run_postal_demo
 from devtools.demo.stats import print_month_report, print_ytd
 from devtools.demo.workflow import run_workflow_demo
 from motcua.runtime.settings import Settings
@@ -86,10 +87,12 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
     console.rule("Interagency: what the ministries' systems received")
     feeds = print_feeds(console, settings, {o["id"] for o in outcomes})
 
+    console.rule("Postal: a birth certificate delivered by post")
+    posted = run_postal_demo(client, console, settings)
+
     console.rule("The National Public Service Portal: what it holds of the province")
-    portal = print_portal(
-        console, settings, client.admin(), {o["code"] for o in outcomes if o["code"]}
-    )
+    codes = {o["code"] for o in outcomes if o["code"]} | {posted["code"]}
+    portal = print_portal(console, settings, client.admin(), codes)
 
     # Last, as the regulation's public figures: the table and where the page is.
     console.rule("Stats: the year-to-date figures, computed from the events")
@@ -104,6 +107,7 @@ def run_demo(settings: Settings, console: Console) -> dict[str, Any]:
         "report": month,
         "interagency": feeds,
         "portal": portal,
+        "postal": posted,
     }
 
 

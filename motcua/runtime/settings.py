@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     # 8006 and 8007 are the dev sinks and the payment gateway simulator.
     interagency_port: int = 8008
     portal_port: int = 8009
-    # 8010 is the national portal's simulator.
+    postal_port: int = 8011
+    # 8010 and 8012 are the national portal's and the postal operator's simulators.
     public_base_url: str = "http://127.0.0.1:8001"
     workflow_public_url: str = Field(
         default="http://127.0.0.1:8002",

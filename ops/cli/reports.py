@@ -26,6 +26,7 @@ TABLE_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("on time", ("resolved_on_time",)),
     ("late", ("resolved_late",)),
     ("late, apol.", ("resolved_late_apologised",)),
+    ("by post", ("resolved_by_post",)),
     ("open", ("open_on_time",)),
     ("overdue", ("open_overdue",)),
     ("paused", ("paused",)),

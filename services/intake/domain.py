@@ -52,6 +52,10 @@ class Dossier(TracedAggregate):
         self.procedure_id, self.procedure_name, self.level = procedure_id, procedure_name, level
         self.agency_code, self.channel, self.applicant = agency_code, channel, applicant
         self.form_data, self.documents = form_data, documents
+        # Recorded by ``record_postal`` (an event of its own: the creation event's fields
+        # cannot grow without breaking the replay of the dossiers stored before).
+        self.postal_tracking_number: str | None = None  # received by post: its parcel
+        self.delivery_address: dict[str, Any] | None = None  # the result by post, here
         self.status = "submitted"
         self.code: str | None = None
         self.appointment_date: date | None = None
@@ -72,6 +76,18 @@ class Dossier(TracedAggregate):
         if dossier_id is None:
             return cls(**fields)
         return cls._create(cast(Any, cls).Submitted, id=dossier_id, **fields)
+
+    @event("PostalDetailsRecorded")
+    def record_postal(
+        self,
+        *,
+        tracking_number: str | None,
+        delivery_address: dict[str, Any] | None,
+        correlation_id: str,
+    ) -> None:
+        """How the dossier came by post, and where the applicant wants the result posted;
+        recorded with the submission, in the same save."""
+        self.postal_tracking_number, self.delivery_address = tracking_number, delivery_address
 
     @event("CompletionRequested")
     def request_completion(

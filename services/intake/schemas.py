@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from contracts.envelope import PostalAddress
 from services.intake.receipt import Receipt
 
 
@@ -38,6 +39,14 @@ class Submission(BaseModel):
     )
     applicant_account: str | None = Field(
         default=None, description="Counter/post only: the applicant's portal account, if known"
+    )
+    postal_tracking_number: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z0-9]{8,20}$",
+        description="Required when received by post: the tracking number of its parcel",
+    )
+    delivery_address: PostalAddress | None = Field(
+        default=None, description="The applicant wants the result by post, to this address"
     )
 
 

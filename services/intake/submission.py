@@ -40,6 +40,8 @@ class SubmissionMixin(IntakeBase):
         channel: str,
         notify_by: list[str],
         applicant_account: str | None = None,
+        postal_tracking_number: str | None = None,
+        delivery_address: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         correlation_id: str,
     ) -> UUID:
@@ -55,6 +57,7 @@ class SubmissionMixin(IntakeBase):
             return existing
         procedure = self.procedure(procedure_id)
         account = self._check_submitter(caller, procedure, channel, applicant_account)
+        _check_post(channel, postal_tracking_number)
         clean = check_form(procedure, form_data)
         dossier = Dossier.submitted(
             dossier_id,
@@ -69,6 +72,12 @@ class SubmissionMixin(IntakeBase):
             submitted_by=caller.sub,
             correlation_id=correlation_id,
         )
+        if postal_tracking_number or delivery_address:
+            dossier.record_postal(
+                tracking_number=postal_tracking_number,
+                delivery_address=delivery_address,
+                correlation_id=correlation_id,
+            )
         # Not @retry_on_conflict: a lost race here is not run again. It means another
         # attempt with the same key created the dossier first, and that dossier is the
         # answer; without a key (or with no dossier found) the error is raised as it is.
@@ -99,6 +108,15 @@ class SubmissionMixin(IntakeBase):
         caller.require("officer")
         check_agency(caller, procedure.receiving_agency.code)
         return account
+
+
+def _check_post(channel: str, tracking_number: str | None) -> None:
+    """A dossier received by post is entered with its parcel's tracking number, so that
+    the register says which parcel it came in; no other dossier has one."""
+    if channel == "post" and not tracking_number:
+        raise Invalid("a dossier received by post needs the postal tracking number of its parcel")
+    if channel != "post" and tracking_number:
+        raise Invalid(f"a postal tracking number is for dossiers received by post, not {channel}")
 
 
 def _applicant(form: dict[str, Any], account: str | None, notify_by: list[str]) -> dict[str, Any]:

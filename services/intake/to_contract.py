@@ -34,8 +34,10 @@ class IntakePublisher:
             return _directory_change(event)
         if not isinstance(event, Dossier.Event):
             return None  # e.g. DailySequence: internal bookkeeping
-        fields_of = envelope(PRODUCER, event)
         kind = type(event).__name__
+        if kind == "PostalDetailsRecorded":
+            return None  # carried by DossierReceived's facts
+        fields_of = envelope(PRODUCER, event)
         if kind in ("Submitted", "Received"):
             dossier: Dossier = aggregates.at(event)
             fields_of.update(_facts(dossier))
@@ -90,6 +92,8 @@ def _facts(dossier: Dossier) -> dict[str, Any]:
         "applicant": dossier.applicant,
         "form_data": dossier.form_data,
         "documents": dossier.documents,
+        "postal_tracking_number": dossier.postal_tracking_number,
+        "delivery_address": dossier.delivery_address,
     }
 
 

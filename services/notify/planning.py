@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from contracts import intake as ci
 from contracts import payment as cp
+from contracts import postal as cpost
 from contracts import workflow as cw
 from contracts.envelope import Envelope
 from motcua.core import metrics
@@ -44,6 +45,9 @@ KIND_OF: dict[type[Envelope], str] = {
     cp.PaymentSucceeded: "payment_confirmed",
     cp.FeeAssessed: "fee_due",
     ci.FeedbackAnswered: "feedback_answered",
+    cpost.ShipmentOrdered: "posted",
+    cpost.ShipmentDelivered: "post_delivered",
+    cpost.ShipmentReturned: "post_returned",
 }
 
 # Events that bring or change the facts notices are written from.
@@ -147,6 +151,9 @@ class PlanningMixin(NotifyBase):
             "payment_url": getattr(event, "payment_url", None),
             "amount_vnd": getattr(event, "amount_vnd", None),
             "result_kind": getattr(event, "kind", None),
+            "tracking_number": getattr(event, "tracking_number", None),
+            "postal_operator": getattr(event, "operator", None),
+            "received_by": getattr(event, "received_by", None),
             "result_url": self._result_url(event, code),
             "answer": getattr(event, "answer", None),
         }

@@ -37,6 +37,9 @@ KINDS: tuple[str, ...] = (
     "refused",
     "rejected",
     "feedback_answered",
+    "posted",
+    "post_delivered",
+    "post_returned",
 )
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "inbox")
 

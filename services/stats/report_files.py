@@ -42,6 +42,7 @@ LAYOUT: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("resolved_late_apologised", "Quá hạn có văn bản xin lỗi"),
         ),
     ),
+    ("Trả kết quả qua bưu chính", (("resolved_by_post", "Trả kết quả qua bưu chính"),)),
     (
         "Đang giải quyết cuối kỳ",
         (("open_on_time", "Trong hạn"), ("open_overdue", "Quá hạn")),

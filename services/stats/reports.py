@@ -7,7 +7,8 @@ period's start ``S`` and its end ``E`` (or now, for a period not over yet):
 * received in the period (online / counter / post): ``S <= received_at < E``;
 * resolved, withdrawn, rejected, refused at intake in the period: their outcome's time;
   resolved split early / on time / late against the statutory appointment, and the late
-  ones with an apology ("late, apologised");
+  ones with an apology ("late, apologised"); the resolved whose result goes by post
+  ("by post", OpenCPS's ``viaPostal``);
 * open at ``E`` (received before it, no outcome before it), split into paused (a
   supplement requested before ``E`` and not provided before it), overdue (marked so
   before ``E``, or the statutory appointment in force at ``E`` passed) and on time.
@@ -47,6 +48,7 @@ COUNTS = (
     "resolved_on_time",
     "resolved_late",
     "resolved_late_apologised",
+    "resolved_by_post",
     "open_on_time",
     "open_overdue",
     "paused",
@@ -106,6 +108,7 @@ def _report_sql(key: str) -> str:
             {when(f"{resolved} AND x.timeliness = 'late'")} AS resolved_late,
             {when(f"{resolved} AND x.timeliness = 'late' AND x.apologised_at IS NOT NULL")}
                 AS resolved_late_apologised,
+            {when(f"{resolved} AND x.result_kind = 'post'")} AS resolved_by_post,
             {when(f"{open_at_end} AND x.paused_n = 0 AND NOT {overdue}")} AS open_on_time,
             {when(f"{open_at_end} AND {overdue}")} AS open_overdue,
             {when(f"{open_at_end} AND x.paused_n > 0")} AS paused,
@@ -128,7 +131,7 @@ def _params(s: str, e: str, as_of_day: date) -> list[Any]:
         s,
         s,  # carried over
         *received * 4,
-        *outcome * 5,  # resolved and its four splits
+        *outcome * 6,  # resolved, its four splits, and by post
         *open_at_end,
         *overdue,  # open on time
         *open_at_end,

@@ -73,6 +73,7 @@ class ReportRow(BaseModel):
     resolved_on_time: int
     resolved_late: int = Field(description="After the statutory appointment, apology or not")
     resolved_late_apologised: int
+    resolved_by_post: int = Field(description="Resolved, the result sent by post")
     open_on_time: int = Field(description="Unfinished at the end, in time")
     open_overdue: int = Field(description="Unfinished at the end, not paused, overdue")
     paused: int = Field(description="Unfinished at the end, waiting for a supplement")

@@ -292,6 +292,23 @@ class Process(TracedAggregate):
             check_result_kind(self.level, method)
         self.status = "returned"
 
+    # A result sent by post, as the postal operator reports it (the delivery itself is
+    # recorded as the result's return, ``record_returned``). Internal events: the
+    # timeline's history shows them, ``dossier-events`` has postal's own.
+    @event("SentByPost")
+    def sent_by_post(self, *, by: str, tracking_number: str, correlation_id: str) -> None:
+        self.tracking_number = tracking_number
+
+    @event("PickedUpByPost")
+    def picked_up_by_post(self, *, by: str, tracking_number: str, correlation_id: str) -> None:
+        self.tracking_number = tracking_number
+
+    @event("ReturnedToSenderByPost")
+    def returned_to_sender(
+        self, *, by: str, tracking_number: str, reason: str, correlation_id: str
+    ) -> None:
+        self.tracking_number = tracking_number
+
     @property
     def electronic_result(self) -> dict[str, Any] | None:
         """The issued electronic result's document (sha256, filename, type), if any."""

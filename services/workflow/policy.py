@@ -2,7 +2,9 @@
 
 A received dossier (``DossierReceived``, from intake) starts its procedure's process,
 with every step's deadline planned in working time from the moment of receipt; a
-payment or a waived fee (from payment) opens the gate before the result; a change of
+payment or a waived fee (from payment) opens the gate before the result; the postal
+operator's news of a result sent by post (from postal) goes on the timeline, and its
+delivery is the result's return; a change of
 the working calendar (from intake) is recorded, so that later deadlines count with it,
 and so is a change of the directory of agencies and officers, by which steps are assigned.
 These run in the consumer's unit of work, so the process, its rows and the consumer's
@@ -18,6 +20,7 @@ from typing import Any
 
 from contracts.intake import DossierReceived
 from contracts.payment import FeeWaived, PaymentSucceeded
+from contracts.postal import ShipmentDelivered, ShipmentOrdered, ShipmentPickedUp, ShipmentReturned
 from motcua.core.calendar import WorkingCalendar, local_date
 from motcua.core.errors import NotFound
 from motcua.runtime import directory, working_calendar
@@ -26,6 +29,8 @@ from motcua.runtime.unit_of_work import UnitOfWork
 from services.catalogue.procedures import Procedure
 from services.workflow.base import WorkflowBase
 from services.workflow.domain import Process
+
+Shipment = ShipmentOrdered | ShipmentPickedUp | ShipmentDelivered | ShipmentReturned
 
 
 class ConsumerPolicyMixin(WorkflowBase):
@@ -37,6 +42,9 @@ class ConsumerPolicyMixin(WorkflowBase):
             {
                 DossierReceived: self.start,
                 (PaymentSucceeded, FeeWaived): self.open_payment_gate,
+                (ShipmentOrdered, ShipmentPickedUp, ShipmentDelivered, ShipmentReturned): (
+                    self.record_post
+                ),
                 working_calendar.CALENDAR_CHANGES: self.record_calendar_change,
                 directory.DIRECTORY_CHANGES: self.record_directory_change,
             }
@@ -94,6 +102,32 @@ class ConsumerPolicyMixin(WorkflowBase):
         process.record_payment(
             payment_code=code, amount_vnd=amount, correlation_id=str(event.event_id)
         )
+        uow.save(process, writes=self._rows(process))
+
+    def record_post(self, event: Shipment, uow: UnitOfWork) -> None:
+        """The postal operator's news of a result sent by post, on the timeline; its
+        delivery is the result's return (W-5)."""
+        process = uow.get(event.dossier_id, Process)
+        if process is None:
+            raise NotFound("no such dossier in process")
+        by, cid = f"post {event.tracking_number}", str(event.event_id)
+        if isinstance(event, ShipmentOrdered):
+            process.sent_by_post(by=by, tracking_number=event.tracking_number, correlation_id=cid)
+        elif isinstance(event, ShipmentPickedUp):
+            process.picked_up_by_post(
+                by=by, tracking_number=event.tracking_number, correlation_id=cid
+            )
+        elif isinstance(event, ShipmentReturned):
+            process.returned_to_sender(
+                by=by,
+                tracking_number=event.tracking_number,
+                reason=event.reason,
+                correlation_id=cid,
+            )
+        elif process.status == "result_issued":
+            process.record_returned(
+                officer=by, method="post", returned_on=local_date(event.at), correlation_id=cid
+            )
         uow.save(process, writes=self._rows(process))
 
 

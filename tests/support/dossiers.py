@@ -64,8 +64,10 @@ def submit_birth(
     headers: dict[str, str] | None = None,
     id_number: str = CITIZEN_ID,
     channel: str = "online",
+    **extra: Any,
 ) -> str:
-    """Upload the required documents and submit a birth registration; return the id."""
+    """Upload the required documents and submit a birth registration, with the ``extra``
+    fields of the submission; return the id."""
     headers = headers or citizen(id_number=id_number)
     upload = client.post(
         "/v1/attachments",
@@ -88,6 +90,7 @@ def submit_birth(
             "documents": documents,
             "channel": channel,
             "notify_by": ["email", "sms"],
+            **extra,
         },
     )
     assert response.status_code == 201, response.text

@@ -50,9 +50,11 @@ PUBLIC = {
     "stats": PROBES | {"/v1/stats/ytd", "/v1/reports", "/v1/stats/index", "/stats"},
     "interagency": PROBES | {"/v1/feeds"},
     "portal": PROBES,
+    "postal": PROBES,
 }  # fmt: skip
-# Endpoints with an authentication of their own: the gateway signs its callbacks.
-OWN_AUTH = {"payment": {"/v1/gateway/callback"}}
+# Endpoints with an authentication of their own: the gateway and the postal operator sign
+# their callbacks.
+OWN_AUTH = {"payment": {"/v1/gateway/callback"}, "postal": {"/v1/postal/callback"}}
 
 
 def tokens() -> dict[str, str | None]:
@@ -198,6 +200,7 @@ OFFICER_ONLY: dict[str, list[tuple[str, str]]] = {
         ("POST", "/v1/portal/records/{code}/resend"),
         ("POST", "/v1/portal/resend-failing"),
     ],
+    "postal": [("GET", "/v1/postal/shipments"), ("GET", "/v1/postal/shipments/{code}")],
 }
 
 

@@ -28,6 +28,7 @@ from services.interagency.settings import InteragencySettings
 from services.notify.settings import NotifySettings
 from services.payment.settings import DEV_GATEWAY_SECRET, PaymentSettings
 from services.portal.settings import PortalSettings
+from services.postal.settings import PostalSettings
 from services.registry import NAMES as SERVICE_NAMES
 from services.registry import SERVICES
 
@@ -41,6 +42,7 @@ SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (
     NotifySettings,
     InteragencySettings,
     PortalSettings,
+    PostalSettings,
 )
 # Variables in the manifests that are not ours: libpq's, read by the PostgreSQL driver.
 FOREIGN_VARIABLES = {"PGSSLMODE", "PGSSLROOTCERT"}

@@ -139,9 +139,9 @@ class Lifecycle:
         dossier: Dossier = self.intake.repository.get(uuid.UUID(dossier_id))
         return dossier
 
-    def submit(self, channel: str = "online") -> str:
+    def submit(self, channel: str = "online", **extra: Any) -> str:
         headers = citizen() if channel == "online" else officer()
-        dossier_id = submit_birth(self.client, headers=headers, channel=channel)
+        dossier_id = submit_birth(self.client, headers=headers, channel=channel, **extra)
         self.check(dossier_id)
         return dossier_id
 
@@ -290,6 +290,8 @@ def test_every_kind_of_change_leaves_the_lookup_as_a_replay_gives_it(tmp_path: P
     refused = life.submit("counter")
     life.act(refused, "refuse", officer(), reason="Hồ sơ không hợp lệ")
     withdrawn = life.submit()
+    by_post = life.submit("post", postal_tracking_number="RR123456785VN")
+    life.act(by_post, "accept", officer())
     life.act(withdrawn, "withdraw", citizen(), reason="Không cần nữa")
 
     assert life.recorded == EVERY_EVENT | REPORTED

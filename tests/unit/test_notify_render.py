@@ -26,6 +26,9 @@ OPTIONAL = (
     "amount_vnd",
     "result_kind",
     "new_appointment_date",
+    "tracking_number",
+    "postal_operator",
+    "received_by",
 )
 
 
@@ -45,6 +48,9 @@ def full_data(**changes: Any) -> dict[str, Any]:
         "result_kind": "electronic",
         "result_url": RESULT_URL,
         "new_appointment_date": "12/12/2026",
+        "tracking_number": "EB123456789VN",
+        "postal_operator": "Bưu điện tỉnh Đồng Tháp",
+        "received_by": "Nguyễn Văn Hải",
     }
     data.update(changes)
     return data
@@ -324,3 +330,12 @@ def test_money_is_formatted_with_dots_for_thousands_and_dong_sign(amount: int, t
     formatted = money_vnd(value)
 
     assert formatted == text
+
+
+@pytest.mark.parametrize("kind", ["posted", "post_delivered", "post_returned"])
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_the_postal_notices_give_the_tracking_number(kind: str, channel: Channel) -> None:
+    rendered = render(kind, channel, full_data(result_kind="post"))
+    assert "EB123456789VN" in rendered.body
+    if channel != "sms":
+        assert CODE in rendered.subject

@@ -48,6 +48,7 @@ def test_a_stand_in_that_is_not_installed_is_a_clear_error_not_a_child_restarted
     monkeypatch.setenv("MOTCUA_PAYMENT_GATEWAY_URL", "https://gateway.example.vn")
     monkeypatch.setenv("MOTCUA_SMTP_HOST", "smtp.example.vn")
     monkeypatch.setenv("MOTCUA_PORTAL_URL", "https://lgsp.example.vn/dvcqg")
+    monkeypatch.setenv("MOTCUA_POSTAL_URL", "https://api.vnpost.example.vn")
     assert "payment" in [c.name for c in Stack(settings).children]
 
 
@@ -55,12 +56,13 @@ def test_motcua_up_runs_interagency_on_a_port_of_its_own(tmp_path: Path) -> None
     from services.notify.settings import NotifySettings
     from services.payment.settings import PaymentSettings
     from services.portal.settings import PortalSettings
+    from services.postal.settings import PostalSettings
 
     settings = Settings(var_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1")
     stack = Stack(settings)
     ports = [settings.port_of(name) for name in stack.services]
     ports += [NotifySettings().sinks_port, PaymentSettings().gateway_sim_port]
-    ports += [PortalSettings().portal_sim_port]
+    ports += [PortalSettings().portal_sim_port, PostalSettings().postal_sim_port]
 
     assert "interagency" in [c.name for c in stack.children]
     assert stack.urls()["interagency"] == "http://127.0.0.1:8008"

@@ -177,7 +177,11 @@ class Story:
         return DossierWithdrawn(**self.envelope(), reason="không cần nữa", withdrawn_by="citizen-1")
 
     def result(
-        self, timeliness: wf.Timeliness = "on_time", *, at: datetime | None = None
+        self,
+        timeliness: wf.Timeliness = "on_time",
+        *,
+        at: datetime | None = None,
+        kind: wf.ResultKind = "pickup",
     ) -> wf.ResultIssued:
         """A result issued ``at``, or at a time that is ``timeliness`` against the
         statutory appointment: early as it comes (before the appointment), on time at
@@ -191,7 +195,7 @@ class Story:
             **self.envelope(),
             agency_code=self.agency,
             officer="officer-2",
-            kind="pickup",
+            kind=kind,
             issued_at=self.clock,
             appointment_date=self.appointment,
             timeliness=timeliness,

@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from contracts.envelope import Envelope
 from contracts.payment import FeeWaived
+from contracts.postal import ShipmentOrdered, ShipmentPickedUp, ShipmentReturned
 from motcua.runtime.settings import DEV_JWT_SECRET
 from motcua.runtime.store import store_env
 from motcua.web.auth import Caller, issue_token
@@ -88,6 +90,22 @@ class Lifecycle:
         deliver(self.workflow, self.workflow.store, self.workflow.handlers(), waived, name="w")
         self.check(dossier_id)
 
+    def post(self, dossier_id: str, kind: type[Envelope], **fields: Any) -> None:
+        """The postal operator's news of the dossier's parcel, as postal publishes it."""
+        news = kind.model_validate(
+            {
+                "event_id": uuid.uuid4(),
+                "dossier_id": dossier_id,
+                "occurred_at": self.now,
+                "producer": "postal",
+                "correlation_id": "test",
+                "tracking_number": "EB000000001VN",
+                **fields,
+            }
+        )
+        deliver(self.workflow, self.workflow.store, self.workflow.handlers(), news, name="p")
+        self.check(dossier_id)
+
     def run_clock(self, dossier_id: str) -> None:
         assert self.workflow.check_deadlines() > 0
         self.check(dossier_id)
@@ -135,6 +153,14 @@ def test_every_kind_of_event_leaves_the_timeline_as_a_replay_gives_it(tmp_path: 
     life.act(refused, "reject", reason="Hồ sơ không hợp lệ")
     withdrawn = life.receive(BIRTH)
     life.act(withdrawn, "withdraw", headers=citizen(), reason="Không cần nữa")
+
+    posted = life.receive(BIRTH)
+    for action in ("complete-step", "complete-step", "approve", "complete-step"):
+        life.act(posted, action)
+    life.act(posted, "result", kind="post")
+    life.post(posted, ShipmentOrdered, operator="Bưu điện", ordered_at=life.now)
+    life.post(posted, ShipmentPickedUp, at=life.now)
+    life.post(posted, ShipmentReturned, at=life.now, reason="Không có người nhận")
 
     assert life.recorded == EVERY_EVENT
 

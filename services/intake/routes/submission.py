@@ -64,6 +64,8 @@ def submit_dossier(
         channel=body.channel,
         notify_by=list(body.notify_by),
         applicant_account=body.applicant_account,
+        postal_tracking_number=body.postal_tracking_number,
+        delivery_address=body.delivery_address.model_dump() if body.delivery_address else None,
         idempotency_key=idempotency_key,
         correlation_id=cid,
     )

@@ -1,0 +1,35 @@
+"""``python -m devtools.postal_simulator``: the simulator as a process, configured from
+the environment like the postal service it stands beside."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from devtools.postal_simulator.app import PostalSim, create_app
+from motcua.core.logging import configure_logging
+from motcua.runtime.settings import Settings
+from motcua.web.http import KEEP_ALIVE_SECONDS
+from services.postal.settings import PostalSettings
+
+
+def main() -> None:
+    settings, postal = Settings(), PostalSettings()
+    configure_logging(settings.log_level, service="postal-sim")
+    sim = PostalSim(
+        postal.postal_secret.get_secret_value(),
+        settings.var_dir / "postal-sim",
+        duplicates=postal.postal_sim_duplicates,
+        tolerance=postal.postal_signature_tolerance_seconds,
+    )
+    uvicorn.run(
+        create_app(sim),
+        host="127.0.0.1",
+        port=postal.postal_sim_port,
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
+
+
+if __name__ == "__main__":
+    main()
