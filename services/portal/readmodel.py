@@ -45,7 +45,9 @@ def create_tables(tx: Tx) -> None:
 def record_row(dossier: PortalDossier, changed_at: datetime) -> Write:
     """The row of the dossier's latest version. A dossier in step with the portal is due
     at once; one whose sends are failing keeps its backoff (the portal is down: sending
-    the newer version at once would only fail sooner)."""
+    the newer version at once would only fail sooner), and one being sent keeps its
+    lease (another instance sending the newer version meanwhile could overtake it: the
+    send's end makes the row due again)."""
     r = dossier.record
     values = (
         str(dossier.id),
@@ -61,13 +63,13 @@ def record_row(dossier: PortalDossier, changed_at: datetime) -> Write:
 
     def upsert(tx: Tx) -> None:
         tx.execute(
-            "INSERT INTO {portal_records} (dossier_id, code, procedure_id, agency_code, "
+            "INSERT INTO {portal_records} AS r (dossier_id, code, procedure_id, agency_code, "
             "status, version, record, changed_at, synced_version, attempts, due_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?) "
             "ON CONFLICT (dossier_id) DO UPDATE SET status = excluded.status, "
             "version = excluded.version, record = excluded.record, "
-            "changed_at = excluded.changed_at, "
-            "due_at = CASE WHEN attempts = 0 THEN excluded.due_at ELSE due_at END",
+            "changed_at = excluded.changed_at, due_at = CASE WHEN r.attempts = 0 "
+            "AND r.lease_owner IS NULL THEN excluded.due_at ELSE r.due_at END",
             values,
         )
 

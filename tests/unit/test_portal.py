@@ -180,10 +180,11 @@ def portal(sim: PortalSim) -> SimPortal:
 
 
 @pytest.fixture
-def app(tmp_path: Path, portal: SimPortal) -> Iterator[PortalApplication]:
+def app(tmp_path: Path, portal: SimPortal, database_url: str | None) -> Iterator[PortalApplication]:
+    """The sync on SQLite and on PostgreSQL: its upserts and leases are SQL of its own."""
     settings = PortalSettings(portal_retry_base_seconds=0.05, portal_retry_max_seconds=0.05)
     application = PortalApplication(
-        store_env(None, str(tmp_path), "portal"),
+        store_env(database_url, str(tmp_path), "portal"),
         settings=settings,
         portal=portal,
         result_base_url="https://dichvucong.example.vn",
@@ -327,6 +328,8 @@ def test_two_instances_never_send_the_same_record_at_once(app: PortalApplication
     assert first is not None
     assert first["version"] == 1
     assert app._lease(str(d.id)) is None  # leased until the send ends (or its lease does)
+    feed(app, d.step())  # a newer version meanwhile does not end the lease
+    assert app._lease(str(d.id)) is None
 
 
 def test_reconciliation_names_the_dossiers_missing_behind_or_different(

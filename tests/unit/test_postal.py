@@ -73,12 +73,15 @@ def operator(sim: PostalSim) -> Operator:
 
 
 @pytest.fixture
-def app(tmp_path: Path, operator: Operator) -> Iterator[PostalApplication]:
+def app(
+    tmp_path: Path, operator: Operator, database_url: str | None
+) -> Iterator[PostalApplication]:
+    """Postal on SQLite and on PostgreSQL: its tables and upserts are SQL of its own."""
     settings = PostalSettings(
         postal_secret=SECRET, postal_retry_base_seconds=0.05, postal_retry_max_seconds=0.05
     )
     application = PostalApplication(
-        store_env(None, str(tmp_path), "postal"), settings=settings, operator=operator
+        store_env(database_url, str(tmp_path), "postal"), settings=settings, operator=operator
     )
     yield application
     application.close()
