@@ -31,12 +31,14 @@ class DossierFacts(Contract):
     form_data: dict[str, FormValue]
     documents: tuple[Document, ...]
     postal_tracking_number: str | None = Field(
-        default=None, description="Received by post: the tracking number of its parcel"
+        default=None,
+        description="Received by post: the tracking number of its parcel (given on "
+        "DossierReceived; null on DossierSubmitted, published before it was recorded)",
     )
     delivery_address: PostalAddress | None = Field(
         default=None,
-        description="The applicant asked for the result by post, to this address; null: "
-        "collected at the counter or electronic",
+        description="The applicant asked for the result by post, to this address (given "
+        "on DossierReceived; null on DossierSubmitted); null: collected or electronic",
     )
 
 
