@@ -17,13 +17,12 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI, Header
 from pydantic import BaseModel
 
+from devtools.stand_ins import serve
 from motcua.runtime.settings import Settings
-from motcua.web.http import KEEP_ALIVE_SECONDS
 from services.notify.settings import NotifySettings
 
 
@@ -111,14 +110,7 @@ def main() -> None:
     controller = Controller(SmtpHandler(mail), hostname="127.0.0.1", port=notify.smtp_port)
     controller.start()
     try:
-        uvicorn.run(
-            create_app(mail, sms),
-            host="127.0.0.1",
-            port=notify.sinks_port,
-            log_config=None,
-            access_log=False,
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        )
+        serve(create_app(mail, sms), notify.sinks_port)
     finally:
         controller.stop()
 

@@ -18,25 +18,13 @@ from motcua.web.http import KEEP_ALIVE_SECONDS
 from services.registry import NAMES, service
 
 
-def _own_problem(name: str, settings: Settings) -> str | None:
-    """What one service checks of its own settings before it starts.
-
-    The signing check is imported here, not at the top: it loads pyhanko, about a second
-    of CPU that no other service's process (restarted after every crash) should spend."""
-    if name != "workflow":
-        return None
-    from services.workflow.signing import signing_problem
-
-    return signing_problem(settings)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     if len(args) != 1 or args[0] not in NAMES:
         sys.exit(f"usage: python -m ops.serve {{{','.join(NAMES)}}}")
     entry = service(args[0])
     settings = Settings()
-    if problem := auth_problem(settings) or _own_problem(entry.name, settings):
+    if problem := auth_problem(settings) or entry.start_problem(settings):
         sys.exit(f"{entry.name} does not start: {problem}")  # exit code 1, no traceback
     configure_logging(settings.log_level, service=entry.name)
     configure_tracing(entry.name, settings.otel_spans_file, settings.otel_traces_exporter)

@@ -6,8 +6,10 @@ every root shapes alike (``Root``): ``build_application(settings)`` builds the s
 the application without starting anything, ``create_app(settings)`` the HTTP app with
 its workers (in ``app.state.workers``: the AsyncAPI document is generated from their
 brokers), ``to_contract(app)`` maps its stored events to ``dossier-events`` (None for a
-service that publishes nothing there). Roots are imported only when asked for:
-a process serving one service does not import the five others.
+service that publishes nothing there); a root may add ``start_problem(settings)``, what
+it checks of its own settings before ``serve`` starts it (workflow: its signing keys).
+Roots are imported only when asked for: a process serving one service does not import
+the others (nor, say, workflow's PDF signer).
 
 Adding a service: its folder with those three functions, an entry here, and a
 ``<name>_port`` setting in ``motcua/runtime/settings.py`` (a test checks each entry has
@@ -19,6 +21,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from motcua.core.imports import import_object
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -54,8 +58,7 @@ class Companion:
 
     def load_settings(self) -> BaseSettings:
         """The service's settings, as its process reads them (from the environment)."""
-        module, _, name = self.settings.partition(":")
-        return cast("BaseSettings", getattr(importlib.import_module(module), name)())
+        return cast("BaseSettings", import_object(self.settings)())
 
     def replaced(self, settings: BaseSettings | None = None) -> bool:
         """Whether ``settings`` (by default ``load_settings()``) name the real system.
@@ -87,6 +90,11 @@ class Service:
 
     def port(self, settings: Settings) -> int:
         return settings.port_of(self.name)
+
+    def start_problem(self, settings: Settings) -> str | None:
+        """Why the service must not start with ``settings`` (its root's check, if any)."""
+        check = getattr(self.root, "start_problem", None)
+        return cast("str | None", check(settings)) if check is not None else None
 
 
 SERVICES: tuple[Service, ...] = (

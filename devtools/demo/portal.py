@@ -7,7 +7,6 @@ with the version each side has, and the reconciliation's count.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -16,7 +15,7 @@ from rich.table import Table
 
 from motcua.core.waiting import wait_for
 from motcua.runtime.settings import Settings
-from services.portal.record import STATUS_TABLE
+from services.portal.record import status_table
 from services.portal.settings import PortalSettings
 
 
@@ -25,10 +24,7 @@ def print_portal(
 ) -> dict[str, Any]:
     base = f"http://{settings.host}:{settings.portal_port}"
     sim = f"http://127.0.0.1:{PortalSettings().portal_sim_port}"
-    names = {
-        entry["code"]: entry["name"]
-        for entry in json.loads(STATUS_TABLE.read_text(encoding="utf-8"))["statuses"].values()
-    }
+    names = status_table().names
 
     def in_step() -> dict[str, dict[str, Any]] | None:
         rows = httpx.get(

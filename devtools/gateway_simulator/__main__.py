@@ -3,15 +3,13 @@ the environment like the payment service it stands beside."""
 
 from __future__ import annotations
 
-import uvicorn
-
 from devtools.gateway_simulator.app import create_app
 from devtools.gateway_simulator.models import SimConfig
 from devtools.gateway_simulator.simulator import Simulator
+from devtools.stand_ins import serve
 from motcua.core.clock import make_clock
 from motcua.core.logging import configure_logging
 from motcua.runtime.settings import Settings
-from motcua.web.http import KEEP_ALIVE_SECONDS
 from services.payment.settings import PaymentSettings
 
 
@@ -31,14 +29,7 @@ def main() -> None:
         port=payment.gateway_sim_port,
         tolerance=payment.payment_signature_tolerance_seconds,
     )
-    uvicorn.run(
-        create_app(sim),
-        host="127.0.0.1",
-        port=payment.gateway_sim_port,
-        log_config=None,
-        access_log=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    )
+    serve(create_app(sim), payment.gateway_sim_port)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,10 @@ the environment like the portal sync it stands beside."""
 
 from __future__ import annotations
 
-import uvicorn
-
 from devtools.portal_simulator.app import PortalSim, SimConfig, create_app
+from devtools.stand_ins import serve
 from motcua.core.logging import configure_logging
 from motcua.runtime.settings import Settings
-from motcua.web.http import KEEP_ALIVE_SECONDS
 from services.portal.settings import PortalSettings
 
 
@@ -20,14 +18,7 @@ def main() -> None:
         settings.var_dir / "portal-sim",
         SimConfig(mode=portal.portal_sim_mode, delay_seconds=portal.portal_sim_delay_seconds),
     )
-    uvicorn.run(
-        create_app(sim),
-        host="127.0.0.1",
-        port=portal.portal_sim_port,
-        log_config=None,
-        access_log=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    )
+    serve(create_app(sim), portal.portal_sim_port)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,10 @@ the environment like the postal service it stands beside."""
 
 from __future__ import annotations
 
-import uvicorn
-
 from devtools.postal_simulator.app import PostalSim, create_app
+from devtools.stand_ins import serve
 from motcua.core.logging import configure_logging
 from motcua.runtime.settings import Settings
-from motcua.web.http import KEEP_ALIVE_SECONDS
 from services.postal.settings import PostalSettings
 
 
@@ -21,14 +19,7 @@ def main() -> None:
         duplicates=postal.postal_sim_duplicates,
         tolerance=postal.postal_signature_tolerance_seconds,
     )
-    uvicorn.run(
-        create_app(sim),
-        host="127.0.0.1",
-        port=postal.postal_sim_port,
-        log_config=None,
-        access_log=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    )
+    serve(create_app(sim), postal.postal_sim_port)
 
 
 if __name__ == "__main__":

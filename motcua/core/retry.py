@@ -68,3 +68,17 @@ def retry_on_conflict(
         return run
 
     return decorate(command) if command is not None else decorate
+
+
+def backoff_seconds(
+    attempt: int, base: float, cap: float, spread: tuple[float, float] = (0.5, 1.5)
+) -> float:
+    """How long to wait after failed ``attempt`` (1, 2, …) of a call to an outside system
+    before the next: ``base`` doubled per attempt up to ``cap``, times a random factor in
+    ``spread`` so that many failures do not come back at once.
+
+    The doubling stops at 2**60: a call retried for ever (the portal's, through a long
+    outage) would otherwise reach a number too large for a float, about a thousand
+    attempts in."""
+    doubled: float = base * 2.0 ** min(attempt - 1, 60)
+    return min(doubled, cap) * random.uniform(*spread)

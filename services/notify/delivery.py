@@ -8,7 +8,6 @@ nothing; an SMS repeated too often to one number is suppressed.
 
 from __future__ import annotations
 
-import random
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError
 
 from motcua.core import metrics
+from motcua.core.retry import backoff_seconds
 from services.notify.base import NotifyBase
 from services.notify.channels import ChannelError
 from services.notify.domain import Notice, NoticeClosed
@@ -145,10 +145,10 @@ class DeliveryMixin(NotifyBase):
         if outcome == "failed":
             notice.failed(error=error)
         else:
-            backoff = min(
-                s.notify_retry_base_seconds * 2 ** (notice.attempts - 1), s.notify_retry_max_seconds
+            backoff = backoff_seconds(
+                notice.attempts, s.notify_retry_base_seconds, s.notify_retry_max_seconds
             )
-            retry_at = self.clock() + timedelta(seconds=backoff * random.uniform(0.5, 1.5))
+            retry_at = self.clock() + timedelta(seconds=backoff)
             notice.attempt_failed(error=error, retry_at=retry_at)
         self._save(notice)
         metrics.NOTICES.labels(notice.channel, outcome).inc()

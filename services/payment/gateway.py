@@ -33,7 +33,6 @@ until it gets a 2xx.
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 from collections.abc import Mapping
 from datetime import date
@@ -42,6 +41,7 @@ from typing import Literal, Protocol
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from motcua.core.imports import import_object
 from motcua.core.signatures import HmacScheme
 
 TIMESTAMP_HEADER = "X-Gateway-Timestamp"
@@ -201,7 +201,5 @@ def load_gateway(class_path: str | None, base_url: str, secret: str, tolerance: 
     """``HttpGateway``, or the class named ``package.module:Class`` (same constructor)."""
     if not class_path:
         return HttpGateway(base_url, secret, tolerance=tolerance)
-    module_name, _, class_name = class_path.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    gateway: Gateway = cls(base_url, secret, tolerance=tolerance)
+    gateway: Gateway = import_object(class_path)(base_url, secret, tolerance=tolerance)
     return gateway

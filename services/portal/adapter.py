@@ -21,11 +21,11 @@ writing a class with the same methods and naming it in ``MOTCUA_PORTAL_ADAPTER_C
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Protocol
 
 import httpx
 
+from motcua.core.imports import import_object
 from services.portal.settings import PortalSettings
 
 
@@ -93,7 +93,5 @@ def load_portal(settings: PortalSettings) -> Portal:
     """The adapter the settings name (``HttpPortal`` unless another class is given)."""
     if not settings.portal_adapter_class:
         return HttpPortal(settings)
-    module_name, _, class_name = settings.portal_adapter_class.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    portal: Portal = cls(settings)
+    portal: Portal = import_object(settings.portal_adapter_class)(settings)
     return portal

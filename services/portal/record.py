@@ -14,6 +14,7 @@ Dates are the portal's ``yyyyMMddHHmmss`` in Vietnam's time.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -41,6 +42,7 @@ Record = dict[str, Any]
 class StatusTable:
     version: int
     codes: dict[str, str]  # our state -> the portal's TrangThaiHoSo
+    names: dict[str, str]  # the portal's TrangThaiHoSo -> its name
 
     def code(self, state: str) -> str:
         return self.codes[state]
@@ -52,6 +54,7 @@ def status_table(path: Path = STATUS_TABLE) -> StatusTable:
     return StatusTable(
         version=int(data["version"]),
         codes={state: str(entry["code"]) for state, entry in data["statuses"].items()},
+        names={str(entry["code"]): entry["name"] for entry in data["statuses"].values()},
     )
 
 
@@ -114,7 +117,7 @@ def apply(
     record: Record, event: Envelope, table: StatusTable, result_base_url: str | None = None
 ) -> Record:
     """The record after ``event`` (a new dict; ``record`` is left as it was)."""
-    r: Record = json.loads(json.dumps(record))  # a deep copy of plain JSON values
+    r: Record = copy.deepcopy(record)
     status = table.code
     r["PhienBanBangTrangThai"] = table.version
     if isinstance(event, cw.StepStarted):

@@ -13,16 +13,17 @@ again with the same key, which the portal applies once.
 from __future__ import annotations
 
 import json
-import random
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import structlog
 from prometheus_client import Counter
 
+from motcua.core.clock import system_clock
+from motcua.core.retry import backoff_seconds
 from motcua.runtime.store import Tx
 from services.portal.adapter import PortalError, PortalRejected
 from services.portal.base import PortalBase
@@ -37,10 +38,9 @@ SENDS = Counter(
 ROUND = 100  # rows a round takes at most
 
 
-def now() -> datetime:
-    """Scheduling runs on the real clock: a test's or the demo's business clock
-    (``MOTCUA_CLOCK_FILE``) may stand still, and a retry must still come."""
-    return datetime.now(UTC)
+# Scheduling runs on the real clock: a test's or the demo's business clock
+# (``MOTCUA_CLOCK_FILE``) may stand still, and a retry must still come.
+now = system_clock
 
 
 class SyncMixin(PortalBase):
@@ -126,8 +126,10 @@ class SyncMixin(PortalBase):
 
     def _failed(self, dossier_id: str, attempts: int, error: Exception) -> None:
         s = self.settings
-        backoff = min(s.portal_retry_base_seconds * 2 ** (attempts - 1), s.portal_retry_max_seconds)
-        retry_at = now() + timedelta(seconds=backoff * random.uniform(0.5, 1.0))
+        backoff = backoff_seconds(
+            attempts, s.portal_retry_base_seconds, s.portal_retry_max_seconds, (0.5, 1.0)
+        )
+        retry_at = now() + timedelta(seconds=backoff)
         outcome = "rejected" if isinstance(error, PortalRejected) else "unavailable"
         log.warning("portal send failed", dossier=dossier_id, attempt=attempts, error=str(error))
         SENDS.labels(outcome).inc()

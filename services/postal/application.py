@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -25,8 +24,9 @@ from eventsourcing.persistence import IntegrityError
 
 from contracts.intake import DossierReceived
 from contracts.workflow import ResultIssued
+from motcua.core.clock import system_clock
 from motcua.core.errors import Invalid, NotFound, Unauthorized
-from motcua.core.retry import retry_on_conflict
+from motcua.core.retry import backoff_seconds, retry_on_conflict
 from motcua.core.signatures import BadSignature
 from motcua.runtime.handlers import Handlers
 from motcua.runtime.store import Store, Tx
@@ -40,8 +40,8 @@ from services.postal.settings import PostalSettings
 log = structlog.get_logger(__name__)
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
+# Orders are retried on the real clock, whatever business clock the stack runs on.
+now = system_clock
 
 
 class PostalApplication(Application[UUID]):
@@ -128,8 +128,10 @@ class PostalApplication(Application[UUID]):
 
     def _failed(self, dossier_id: UUID, attempts: int, error: str) -> None:
         s = self.settings
-        backoff = min(s.postal_retry_base_seconds * 2 ** (attempts - 1), s.postal_retry_max_seconds)
-        retry_at = now() + timedelta(seconds=backoff * random.uniform(0.5, 1.0))
+        backoff = backoff_seconds(
+            attempts, s.postal_retry_base_seconds, s.postal_retry_max_seconds, (0.5, 1.0)
+        )
+        retry_at = now() + timedelta(seconds=backoff)
         log.warning("shipment order failed", dossier=str(dossier_id), attempt=attempts, error=error)
 
         def failed(tx: Tx) -> None:

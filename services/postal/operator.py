@@ -17,7 +17,6 @@ headers ``X-Postal-Timestamp`` and ``X-Postal-Signature``):
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping
 from typing import Literal, Protocol
@@ -26,6 +25,7 @@ import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.envelope import PostalAddress
+from motcua.core.imports import import_object
 from motcua.core.signatures import HmacScheme
 from services.postal.settings import PostalSettings
 
@@ -99,6 +99,5 @@ class HttpPostalOperator:
 def load_operator(settings: PostalSettings) -> PostalOperator:
     if not settings.postal_operator_class:
         return HttpPostalOperator(settings)
-    module_name, _, class_name = settings.postal_operator_class.partition(":")
-    operator: PostalOperator = getattr(importlib.import_module(module_name), class_name)(settings)
+    operator: PostalOperator = import_object(settings.postal_operator_class)(settings)
     return operator

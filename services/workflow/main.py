@@ -13,7 +13,7 @@ from motcua.web.http import TELEMETRY, install_common
 from services.catalogue.procedures import load_catalogue
 from services.workflow.api import router
 from services.workflow.application import WorkflowApplication
-from services.workflow.signing import ResultSigning
+from services.workflow.signing import ResultSigning, signing_problem
 from services.workflow.to_contract import PRODUCER, WorkflowPublisher
 
 
@@ -25,6 +25,11 @@ def build_application(settings: Settings) -> WorkflowApplication:
     )
     workflow.signing = ResultSigning.from_settings(settings)  # the agencies' keys (O-5)
     return workflow
+
+
+def start_problem(settings: Settings) -> str | None:
+    """Outside dev mode, the agencies' signing keys must be configured (``signing.py``)."""
+    return signing_problem(settings)
 
 
 def to_contract(app: WorkflowApplication) -> ToContract:

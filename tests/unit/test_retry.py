@@ -6,7 +6,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from motcua.core.errors import Conflict
-from motcua.core.retry import ATTEMPTS, retry_on_conflict
+from motcua.core.retry import ATTEMPTS, backoff_seconds, retry_on_conflict
 
 
 def test_a_command_that_lost_a_race_runs_again_and_succeeds() -> None:
@@ -60,3 +60,15 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(ValueError, match="rule"):
         command()
     assert calls == [1]
+
+
+def test_the_backoff_doubles_up_to_its_cap_and_survives_a_very_long_outage() -> None:
+    assert [backoff_seconds(n, 1.0, 60.0, (1.0, 1.0)) for n in (1, 2, 3, 7, 8)] == [
+        1.0,
+        2.0,
+        4.0,
+        60.0,
+        60.0,
+    ]
+    assert backoff_seconds(5000, 1.0, 60.0, (1.0, 1.0)) == 60.0  # no float overflow
+    assert 30.0 <= backoff_seconds(10, 1.0, 60.0, (0.5, 1.0)) <= 60.0
